@@ -1,0 +1,130 @@
+"""hfproviders: a fast, production-grade client for Hugging Face Inference Providers.
+
+One token, many providers (together, groq, fireworks-ai, cerebras, …) through the router's
+OpenAI-compatible API, plus the text-generation (TGI) API of Inference Endpoints and self-hosted
+TGI. Retries with backoff, typed errors, streaming, normalised provider quirks, failover.
+
+Example:
+    >>> from hfproviders import HFClient
+    >>> client = HFClient()  # token from HF_TOKEN or `hf auth login`
+    >>> answer = client.chat("openai/gpt-oss-120b:groq",  # doctest: +SKIP
+    ...                      [{"role": "user", "content": "Hello"}])
+
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from hfproviders._client import AsyncHFClient, HFClient
+from hfproviders._errors import (
+    AllProvidersFailedError,
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    ContextLengthError,
+    GoneError,
+    HFProvidersError,
+    InvalidModelError,
+    InvalidParameterError,
+    InvalidRequestInputError,
+    MissingTokenError,
+    ModelNotFoundError,
+    ModelNotSupportedError,
+    NotFoundError,
+    PaymentRequiredError,
+    PermissionDeniedError,
+    PromptTooLongError,
+    RateLimitError,
+    RateLimitWaitTooLongError,
+    ServerError,
+    ServiceUnavailableError,
+    StreamError,
+    UnknownProviderError,
+)
+from hfproviders._normalize import ChunkAccumulator, parse_partial_json
+from hfproviders._retry import RetryPolicy
+from hfproviders._streaming import (
+    AsyncChatStream,
+    AsyncTextGenerationStream,
+    ChatStream,
+    TextGenerationStream,
+)
+from hfproviders._types import (
+    AttemptEvent,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatMessage,
+    Choice,
+    ChoiceDelta,
+    ChunkChoice,
+    FunctionCall,
+    FunctionDelta,
+    RateLimitInfo,
+    ResponseMeta,
+    TextGeneration,
+    TextGenerationChunk,
+    TokenInfo,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AllProvidersFailedError",
+    "AsyncChatStream",
+    "AsyncHFClient",
+    "AsyncTextGenerationStream",
+    "AttemptEvent",
+    "AuthenticationError",
+    "BadRequestError",
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatMessage",
+    "ChatStream",
+    "Choice",
+    "ChoiceDelta",
+    "ChunkAccumulator",
+    "ChunkChoice",
+    "ConfigurationError",
+    "ContextLengthError",
+    "FunctionCall",
+    "FunctionDelta",
+    "GoneError",
+    "HFClient",
+    "HFProvidersError",
+    "InvalidModelError",
+    "InvalidParameterError",
+    "InvalidRequestInputError",
+    "MissingTokenError",
+    "ModelNotFoundError",
+    "ModelNotSupportedError",
+    "NotFoundError",
+    "PaymentRequiredError",
+    "PermissionDeniedError",
+    "PromptTooLongError",
+    "RateLimitError",
+    "RateLimitInfo",
+    "RateLimitWaitTooLongError",
+    "ResponseMeta",
+    "RetryPolicy",
+    "ServerError",
+    "ServiceUnavailableError",
+    "StreamError",
+    "TextGeneration",
+    "TextGenerationChunk",
+    "TextGenerationStream",
+    "TokenInfo",
+    "ToolCall",
+    "ToolCallDelta",
+    "UnknownProviderError",
+    "Usage",
+    "__version__",
+    "parse_partial_json",
+]

@@ -1,0 +1,207 @@
+"""Client configuration (pure): base URLs, the token and where it may go, headers.
+
+The token is looked up lazily (first request), never at construction: `api_key`, else
+`HF_TOKEN` / `HUGGING_FACE_HUB_TOKEN`, else huggingface_hub's `get_token()` (token file, Colab
+secret). An implicit token is only ever sent to Hugging Face hosts; for any other `base_url` the
+caller must pass `api_key` explicitly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from hfproviders import __version__
+from hfproviders._errors import ConfigurationError, MissingTokenError
+from hfproviders._retry import RetryPolicy
+
+__all__ = ["DEFAULT_BASE_URL", "ClientConfig", "Secret", "TOKEN_HELP", "is_hf_host"]
+
+DEFAULT_BASE_URL = "https://router.huggingface.co/v1"
+ROUTER_HOST = "router.huggingface.co"
+_HF_HOST_SUFFIXES = (".huggingface.co", ".hf.co", ".huggingface.cloud")
+_HF_HOSTS = frozenset({"huggingface.co", "hf.co"})
+TOKEN_HELP = (
+    "No Hugging Face token found. Create one at https://huggingface.co/settings/tokens with the "
+    "fine-grained permission 'Make calls to Inference Providers', then `export HF_TOKEN=hf_...` "
+    "(or run `hf auth login`, or pass api_key=...)."
+)
+USER_AGENT = f"hfproviders/{__version__}"
+
+
+def is_hf_host(host: str) -> bool:
+    """True for Hugging Face hosts, the only ones an implicitly found token is sent to."""
+    host = host.lower().rstrip(".")
+    return host in _HF_HOSTS or host.endswith(_HF_HOST_SUFFIXES)
+
+
+class Secret:
+    """A string that never shows itself in repr, str or logs."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        """The secret value itself."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        raise TypeError("Secrets are not picklable")
+
+
+def _lookup_token() -> str | None:
+    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
+        value = os.environ.get(name)
+        if value:
+            return value.strip()
+    try:
+        from huggingface_hub import get_token
+    except ImportError:  # pragma: no cover - it is a dependency
+        return None
+    token = get_token()
+    return token.strip() if token else None
+
+
+@dataclass(slots=True)
+class ClientConfig:
+    """Everything a client needs that is not I/O."""
+
+    base_url: str
+    api_key: Secret | None
+    api_key_explicit: bool
+    bill_to: str | None
+    timeout: float
+    retry: RetryPolicy
+    default_headers: dict[str, str]
+    max_input_chars: int | None
+    provider: str | tuple[str, ...] | None
+    is_router: bool = field(init=False)
+    host: str = field(init=False)
+    _token_resolved: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        base = self.base_url.rstrip("/")
+        parts = urlsplit(base)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigurationError(f"base_url must be an http(s) URL, got {self.base_url!r}")
+        self.host = (parts.hostname or "").lower()
+        if self.host == "api-inference.huggingface.co":
+            raise ConfigurationError(
+                "api-inference.huggingface.co is retired (it answers 410 Gone). Use the router: "
+                "base_url='https://router.huggingface.co/v1' (chat) or leave base_url unset."
+            )
+        self.is_router = self.host == ROUTER_HOST
+        if self.is_router and not parts.path.rstrip("/"):
+            base += "/v1"
+        self.base_url = base
+        if self.api_key is not None:
+            self._token_resolved = True
+        if self.timeout is not None and self.timeout <= 0:
+            raise ConfigurationError("timeout must be > 0 seconds")
+        if self.max_input_chars is not None and self.max_input_chars <= 0:
+            raise ConfigurationError("max_input_chars must be > 0 (or None for no limit)")
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        api_key: str | None,
+        base_url: str | None,
+        provider: str | list[str] | tuple[str, ...] | None,
+        bill_to: str | None,
+        timeout: float | None,
+        max_retries: int | None,
+        retry: RetryPolicy | None,
+        default_headers: Mapping[str, str] | None,
+        max_input_chars: int | None,
+    ) -> ClientConfig:
+        """Build and check the configuration from constructor arguments."""
+        if retry is None:
+            retry = RetryPolicy(max_retries=2 if max_retries is None else max_retries)
+        elif max_retries is not None and max_retries != retry.max_retries:
+            raise ConfigurationError("give max_retries or retry=RetryPolicy(...), not both")
+        if api_key is not None and (not isinstance(api_key, str) or not api_key.strip()):
+            raise ConfigurationError("api_key must be a non-empty string (or None to look it up)")
+        headers = {str(k): str(v) for k, v in (default_headers or {}).items()}
+        if any(k.lower() == "authorization" for k in headers):
+            raise ConfigurationError("pass the token as api_key, not as an Authorization header")
+        return cls(
+            base_url=base_url or DEFAULT_BASE_URL,
+            api_key=Secret(api_key.strip()) if api_key else None,
+            api_key_explicit=api_key is not None,
+            bill_to=bill_to,
+            timeout=120.0 if timeout is None else float(timeout),
+            retry=retry,
+            default_headers=headers,
+            max_input_chars=max_input_chars,
+            provider=tuple(provider) if isinstance(provider, list) else provider,
+        )
+
+    @property
+    def sends_token_to_hf(self) -> bool:
+        """Whether this client's host is a Hugging Face host."""
+        return is_hf_host(self.host)
+
+    def token(self) -> str | None:
+        """The token to send, resolved on first use; raises MissingTokenError for HF hosts."""
+        if not self._token_resolved:
+            self._token_resolved = True
+            if self.sends_token_to_hf:
+                found = _lookup_token()
+                self.api_key = Secret(found) if found else None
+        if self.api_key is None:
+            if self.sends_token_to_hf:
+                self._token_resolved = False  # the user may log in and retry
+                raise MissingTokenError(TOKEN_HELP)
+            return None
+        return self.api_key.get()
+
+    def secrets(self) -> tuple[str, ...]:
+        """Values to scrub from anything we log or raise."""
+        return (self.api_key.get(),) if self.api_key is not None else ()
+
+    def headers(self, *, stream: bool, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Request headers (the token included, when there is one for this host)."""
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "text/event-stream" if stream else "application/json",
+            "User-Agent": USER_AGENT,
+        }
+        headers.update(self.default_headers)
+        if extra:
+            headers.update(extra)
+        token = self.token()
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if self.bill_to:
+            headers["X-HF-Bill-To"] = self.bill_to
+        return headers
+
+    def chat_url(self) -> str:
+        """Where chat completions go."""
+        base = self.base_url
+        if not self.is_router and "/v1" not in urlsplit(base).path:
+            base += "/v1"  # a TGI or Inference Endpoint root also serves /v1/chat/completions
+        return f"{base}/chat/completions"
+
+    def models_url(self) -> str:
+        """The router's model catalogue."""
+        return f"{self.base_url}/models"
+
+    def text_generation_url(self, model: str) -> str:
+        """Where text-generation requests go (hf-inference on the router, else the server root)."""
+        if self.is_router:
+            root = self.base_url[: -len("/v1")] if self.base_url.endswith("/v1") else self.base_url
+            return f"{root}/hf-inference/models/{quote(model, safe='/')}"
+        base = self.base_url
+        return base[: -len("/v1")] if base.endswith("/v1") else base

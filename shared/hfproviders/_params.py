@@ -1,0 +1,355 @@
+"""Request validation and body building (pure): bad input fails here, before any I/O.
+
+Parameters are checked with pydantic models that are built on first use, so
+`import hfproviders` does not pay for pydantic. Messages are checked by hand (a loop is cheaper
+than a model per message) and re-shaped where providers are picky (WIRE.md §5).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from hfproviders._errors import InvalidParameterError, PromptTooLongError
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+__all__ = [
+    "CHAT_PARAMS",
+    "TEXT_GENERATION_PARAMS",
+    "build_chat_body",
+    "build_text_generation_body",
+    "prepare_messages",
+]
+
+CHAT_PARAMS = frozenset(
+    {
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "stop",
+        "seed",
+        "frequency_penalty",
+        "presence_penalty",
+        "logprobs",
+        "top_logprobs",
+        "n",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "response_format",
+        "reasoning_effort",
+        "user",
+        "logit_bias",
+    }
+)
+TEXT_GENERATION_PARAMS = frozenset(
+    {
+        "max_new_tokens",
+        "temperature",
+        "top_p",
+        "top_k",
+        "do_sample",
+        "return_full_text",
+        "stop",
+        "seed",
+        "repetition_penalty",
+        "frequency_penalty",
+        "details",
+        "decoder_input_details",
+        "truncate",
+        "typical_p",
+        "watermark",
+        "grammar",
+        "top_n_tokens",
+        "best_of",
+        "adapter_id",
+    }
+)
+_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+_TOOL_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+
+@cache
+def _chat_model() -> type[BaseModel]:
+    from typing import Annotated, Literal
+
+    from pydantic import BaseModel, ConfigDict, Field
+
+    class ChatParams(BaseModel):
+        model_config = ConfigDict(extra="forbid", strict=False)
+
+        temperature: Annotated[float, Field(ge=0.0, le=2.0)] | None = None
+        top_p: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
+        max_tokens: Annotated[int, Field(ge=1)] | None = None
+        stop: str | Annotated[list[str], Field(max_length=4)] | None = None
+        seed: int | None = None
+        frequency_penalty: Annotated[float, Field(ge=-2.0, le=2.0)] | None = None
+        presence_penalty: Annotated[float, Field(ge=-2.0, le=2.0)] | None = None
+        logprobs: bool | None = None
+        top_logprobs: Annotated[int, Field(ge=0, le=20)] | None = None
+        n: Annotated[int, Field(ge=1, le=128)] | None = None
+        tools: list[dict[str, Any]] | None = None
+        tool_choice: str | dict[str, Any] | None = None
+        parallel_tool_calls: bool | None = None
+        response_format: dict[str, Any] | None = None
+        reasoning_effort: Literal["none", "minimal", "low", "medium", "high"] | None = None
+        user: str | None = None
+        logit_bias: dict[str, float] | None = None
+
+    return ChatParams
+
+
+@cache
+def _text_generation_model() -> type[BaseModel]:
+    from typing import Annotated
+
+    from pydantic import BaseModel, ConfigDict, Field
+
+    class TextGenerationParams(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+        max_new_tokens: Annotated[int, Field(ge=1)] | None = None
+        temperature: Annotated[float, Field(ge=0.0, le=100.0)] | None = None
+        top_p: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
+        top_k: Annotated[int, Field(ge=1)] | None = None
+        do_sample: bool | None = None
+        return_full_text: bool | None = None
+        stop: list[str] | None = None
+        seed: int | None = None
+        repetition_penalty: Annotated[float, Field(gt=0.0)] | None = None
+        frequency_penalty: Annotated[float, Field(ge=-2.0, le=2.0)] | None = None
+        details: bool | None = None
+        decoder_input_details: bool | None = None
+        truncate: Annotated[int, Field(ge=1)] | None = None
+        typical_p: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
+        watermark: bool | None = None
+        grammar: dict[str, Any] | None = None
+        top_n_tokens: Annotated[int, Field(ge=0)] | None = None
+        best_of: Annotated[int, Field(ge=1)] | None = None
+        adapter_id: str | None = None
+
+    return TextGenerationParams
+
+
+def _validate(model: type[BaseModel], params: Mapping[str, Any], what: str) -> dict[str, Any]:
+    from pydantic import ValidationError
+
+    try:
+        validated = model.model_validate(params)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or what}: {err['msg']}" for err in exc.errors()
+        )
+        raise InvalidParameterError(f"Invalid {what} parameters: {problems}") from None
+    return validated.model_dump(exclude_none=True)
+
+
+def _check_unknown(params: Mapping[str, Any], known: frozenset[str], what: str) -> None:
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise InvalidParameterError(
+            f"Unknown {what} parameter(s) {unknown}. Known: {sorted(known)}. "
+            "Send provider-specific fields with extra_body={...}."
+        )
+
+
+def _normalize_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for position, tool in enumerate(tools):
+        function = tool.get("function") if tool.get("type", "function") == "function" else None
+        if not isinstance(function, Mapping):
+            raise InvalidParameterError(
+                f"tools[{position}] must be {{'type': 'function', 'function': {{'name': …}}}}"
+            )
+        name = function.get("name")
+        if not isinstance(name, str) or not _TOOL_NAME.match(name):
+            raise InvalidParameterError(
+                f"tools[{position}].function.name must match {_TOOL_NAME.pattern}, got {name!r}"
+            )
+        parameters = function.get("parameters")
+        if parameters is not None and not isinstance(parameters, Mapping):
+            raise InvalidParameterError(f"tools[{position}].function.parameters must be an object")
+        out.append({"type": "function", "function": dict(function)})
+    return out
+
+
+def _normalize_tool_choice(choice: str | dict[str, Any], tool_names: set[str]) -> Any:
+    if isinstance(choice, str):
+        if choice == "any":
+            return "required"
+        if choice in ("auto", "none", "required"):
+            return choice
+        raise InvalidParameterError(
+            f"tool_choice must be 'auto', 'none', 'required' (or 'any') or "
+            f"{{'type': 'function', 'function': {{'name': …}}}}, got {choice!r}"
+        )
+    function = choice.get("function")
+    name = function.get("name") if isinstance(function, Mapping) else None
+    if not isinstance(name, str):
+        raise InvalidParameterError("a named tool_choice needs {'function': {'name': …}}")
+    if name not in tool_names:
+        raise InvalidParameterError(f"tool_choice names {name!r}, which is not in tools")
+    return {"type": "function", "function": {"name": name}}
+
+
+def _check_response_format(fmt: dict[str, Any]) -> dict[str, Any]:
+    kind = fmt.get("type")
+    if kind in ("text", "json_object"):
+        return fmt
+    if kind == "json_schema":
+        spec = fmt.get("json_schema")
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("schema"), Mapping):
+            raise InvalidParameterError(
+                "response_format json_schema needs {'json_schema': {'name': …, 'schema': {…}}}"
+            )
+        if not spec.get("name"):
+            spec = {**spec, "name": "response"}
+            fmt = {**fmt, "json_schema": spec}
+        return fmt
+    if kind in ("json", "regex"):  # TGI's native grammar format
+        return fmt
+    raise InvalidParameterError(
+        f"response_format type must be text, json_object or json_schema, got {kind!r}"
+    )
+
+
+def _arguments_as_string(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return "{}"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _prepare_assistant(message: Mapping[str, Any]) -> dict[str, Any]:
+    calls = []
+    for call in message.get("tool_calls") or ():
+        function = dict(call.get("function") or {})
+        function["arguments"] = _arguments_as_string(
+            function.get("arguments", function.pop("parameters", None))
+        )
+        calls.append({"id": call.get("id"), "type": "function", "function": function})
+    out = dict(message)
+    out["tool_calls"] = calls
+    if out.get("content") is None:
+        out["content"] = ""
+    return out
+
+
+def prepare_messages(
+    messages: Sequence[Mapping[str, Any]], max_input_chars: int | None
+) -> list[Any]:
+    """Check the messages and re-shape what providers are picky about; count the prompt size."""
+    if isinstance(messages, str | bytes) or not isinstance(messages, Sequence):
+        raise InvalidParameterError("messages must be a list of {'role': …, 'content': …} dicts")
+    if not messages:
+        raise InvalidParameterError("messages must not be empty")
+    out: list[Any] = []
+    size = 0
+    for position, message in enumerate(messages):
+        if not isinstance(message, Mapping):
+            raise InvalidParameterError(
+                f"messages[{position}] must be a dict, got {type(message).__name__}"
+            )
+        role = message.get("role")
+        if role not in _ROLES:
+            raise InvalidParameterError(
+                f"messages[{position}].role {role!r} is not one of {sorted(_ROLES)}"
+            )
+        content = message.get("content")
+        if isinstance(content, str):
+            size += len(content)
+        elif isinstance(content, list):
+            for part in content:
+                if isinstance(part, Mapping) and isinstance(part.get("text"), str):
+                    size += len(part["text"])
+        elif content is not None:
+            raise InvalidParameterError(
+                f"messages[{position}].content must be a string, a list of parts or None"
+            )
+        if role == "tool" and not message.get("tool_call_id"):
+            raise InvalidParameterError(f"messages[{position}] (role tool) needs a tool_call_id")
+        out.append(
+            _prepare_assistant(message)
+            if role == "assistant" and message.get("tool_calls")
+            else message
+        )
+    if max_input_chars is not None and size > max_input_chars:
+        raise PromptTooLongError(
+            f"The prompt has {size:,} characters, over max_input_chars={max_input_chars:,}. "
+            "Shorten it or raise max_input_chars."
+        )
+    return out
+
+
+def build_chat_body(
+    model: str,
+    messages: Sequence[Mapping[str, Any]],
+    params: Mapping[str, Any],
+    *,
+    stream: bool,
+    stream_usage: bool,
+    extra_body: Mapping[str, Any] | None,
+    max_input_chars: int | None,
+) -> dict[str, Any]:
+    """Validate everything and return the JSON body for /chat/completions."""
+    _check_unknown(params, CHAT_PARAMS, "chat")
+    body: dict[str, Any] = {"model": model, "messages": prepare_messages(messages, max_input_chars)}
+    if params:
+        values = _validate(_chat_model(), params, "chat")
+        tools = values.get("tools")
+        if tools is not None:
+            values["tools"] = _normalize_tools(tools)
+        if "tool_choice" in values:
+            if not values.get("tools"):
+                raise InvalidParameterError("tool_choice was given without tools")
+            names = {t["function"]["name"] for t in values["tools"]}
+            values["tool_choice"] = _normalize_tool_choice(values["tool_choice"], names)
+        if "parallel_tool_calls" in values and not values.get("tools"):
+            del values["parallel_tool_calls"]  # meaningless without tools; some providers reject it
+        if "response_format" in values:
+            values["response_format"] = _check_response_format(values["response_format"])
+        if "top_logprobs" in values and not values.get("logprobs"):
+            raise InvalidParameterError("top_logprobs needs logprobs=True")
+        body.update(values)
+    if stream:
+        body["stream"] = True
+        if stream_usage:
+            body["stream_options"] = {"include_usage": True}
+    if extra_body:
+        body.update(extra_body)
+    return body
+
+
+def build_text_generation_body(
+    prompt: str,
+    params: Mapping[str, Any],
+    *,
+    stream: bool,
+    extra_body: Mapping[str, Any] | None,
+    max_input_chars: int | None,
+) -> dict[str, Any]:
+    """Validate and return the TGI body `{"inputs": …, "parameters": {…}, "stream": …}`."""
+    if not isinstance(prompt, str) or not prompt:
+        raise InvalidParameterError("prompt must be a non-empty string")
+    if max_input_chars is not None and len(prompt) > max_input_chars:
+        raise PromptTooLongError(
+            f"The prompt has {len(prompt):,} characters, over max_input_chars={max_input_chars:,}."
+        )
+    _check_unknown(params, TEXT_GENERATION_PARAMS, "text-generation")
+    values = _validate(_text_generation_model(), params, "text-generation") if params else {}
+    if values.get("temperature") == 0:
+        # TGI rejects temperature 0; greedy decoding is what the caller means.
+        del values["temperature"]
+        values["do_sample"] = False
+    body: dict[str, Any] = {"inputs": prompt, "parameters": values}
+    if stream:
+        body["stream"] = True
+    if extra_body:
+        body.update(extra_body)
+    return body

@@ -1,0 +1,129 @@
+r"""A sans-I/O Server-Sent Events decoder that works on bytes.
+
+It follows the WHATWG parsing rules that matter on the wire: lines end with `\n`, `\r\n` or `\r`
+(a `\r\n` may be split between two network chunks), `data:` with or without a space, multi-line
+`data`, comment lines starting with `:`, and dispatch on a blank line. It splits on bytes and
+decodes whole lines, so a UTF-8 character cut between two chunks is safe. Feeding the same bytes
+in any split gives the same events.
+"""
+
+from __future__ import annotations
+
+__all__ = ["SSEDecoder", "ServerSentEvent"]
+
+
+class ServerSentEvent:
+    """One dispatched event."""
+
+    __slots__ = ("data", "event", "id", "retry")
+
+    def __init__(
+        self, data: str, event: str = "message", id: str | None = None, retry: int | None = None
+    ) -> None:
+        self.data = data
+        self.event = event
+        self.id = id
+        self.retry = retry
+
+    def __repr__(self) -> str:
+        return f"ServerSentEvent(event={self.event!r}, data={self.data!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ServerSentEvent):
+            return NotImplemented
+        return (self.data, self.event, self.id, self.retry) == (
+            other.data,
+            other.event,
+            other.id,
+            other.retry,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class SSEDecoder:
+    """Turn a byte stream into events: `feed(chunk)` as bytes arrive, `finish()` at EOF."""
+
+    __slots__ = ("_buffer", "_data", "_event", "_id", "_pending_cr", "_retry")
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._pending_cr = False
+        self._data: list[str] = []
+        self._event = ""
+        self._id: str | None = None
+        self._retry: int | None = None
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        """Consume bytes; return the events completed by them (possibly none)."""
+        if self._pending_cr:
+            self._pending_cr = False
+            if chunk.startswith(b"\n"):
+                chunk = chunk[1:]
+        buffer = self._buffer + chunk if self._buffer else chunk
+        if b"\r" in buffer:
+            # A trailing \r ends a line, but the \n that may follow it is still in flight.
+            self._pending_cr = buffer.endswith(b"\r")
+            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if b"\n" not in buffer:
+            self._buffer = buffer
+            return []
+        lines = buffer.split(b"\n")
+        self._buffer = lines.pop()
+        events: list[ServerSentEvent] = []
+        for line in lines:
+            self._process_line(line, events)
+        return events
+
+    def finish(self) -> tuple[list[ServerSentEvent], bool]:
+        """End of stream: return the events still pending and whether input stopped mid-event.
+
+        An event whose blank line never came is still returned (servers often end with one
+        newline); the caller decides whether its data is usable. `truncated` is True when
+        there were unterminated bytes or undispatched data.
+        """
+        events: list[ServerSentEvent] = []
+        truncated = bool(self._buffer) or bool(self._data)
+        if self._buffer:
+            self._process_line(self._buffer, events)
+            self._buffer = b""
+        if self._data:
+            self._dispatch(events)
+        return events, truncated
+
+    def _process_line(self, line: bytes, events: list[ServerSentEvent]) -> None:
+        if not line:
+            if self._data or self._event:
+                self._dispatch(events)
+            return
+        if line[0] == 0x3A:  # ":" comment / keep-alive
+            return
+        colon = line.find(b":")
+        if colon == -1:
+            name, value = line.decode("utf-8", "replace"), ""
+        else:
+            name = line[:colon].decode("utf-8", "replace")
+            raw = line[colon + 1 :]
+            if raw[:1] == b" ":
+                raw = raw[1:]
+            value = raw.decode("utf-8", "replace")
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        elif name == "id":
+            if "\0" not in value:
+                self._id = value
+        elif name == "retry" and value.isdigit():
+            self._retry = int(value)
+
+    def _dispatch(self, events: list[ServerSentEvent]) -> None:
+        if self._data:
+            events.append(
+                ServerSentEvent(
+                    "\n".join(self._data), self._event or "message", self._id, self._retry
+                )
+            )
+        self._data = []
+        self._event = ""
+        self._retry = None

@@ -1,0 +1,372 @@
+"""Stream decoding state (pure) and the stream objects handed to callers.
+
+`ChatStreamDecoder` / `TextGenerationStreamDecoder` turn body bytes into result chunks: SSE
+framing, `[DONE]`, JSON, error events inside a 200 stream, and normalisation. The sync and async
+loops in `_client.py` only move bytes into them, so both behave identically.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, Generic, TypeVar
+
+from hfproviders._errors import StreamError, error_from_stream_event
+from hfproviders._normalize import (
+    StreamNormalizer,
+    parse_text_generation_event,
+)
+from hfproviders._sse import ServerSentEvent, SSEDecoder
+from hfproviders._types import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ResponseMeta,
+    TextGenerationChunk,
+)
+
+__all__ = [
+    "AsyncChatStream",
+    "AsyncTextGenerationStream",
+    "ChatStream",
+    "ChatStreamDecoder",
+    "TextGenerationStream",
+    "TextGenerationStreamDecoder",
+]
+
+T = TypeVar("T")
+
+
+class _EventDecoder:
+    """SSE + JSON + error events; subclasses turn each JSON event into result chunks."""
+
+    def __init__(self, meta: ResponseMeta, started_at: float) -> None:
+        self.meta = meta
+        self.started_at = started_at
+        self.sse = SSEDecoder()
+        self.done = False
+        self.events = 0
+
+    def _event(self, data: dict[str, Any]) -> list[Any]:
+        raise NotImplementedError
+
+    def _partial(self) -> ChatCompletion | None:
+        return None
+
+    def _handle(self, events: list[ServerSentEvent], out: list[Any], at_eof: bool = False) -> None:
+        for event in events:
+            if self.done:
+                return
+            data = event.data
+            if data == "[DONE]":
+                self.done = True
+                return
+            if not data or data.isspace():
+                continue
+            try:
+                parsed = json.loads(data)
+            except ValueError:
+                raise self._stream_error(
+                    "The stream ended in the middle of an event"
+                    if at_eof
+                    else f"Malformed JSON in stream event: {data[:200]!r}"
+                ) from None
+            if not isinstance(parsed, dict):
+                raise self._stream_error(f"Unexpected stream event: {data[:200]!r}")
+            if "error" in parsed and parsed["error"]:
+                raise error_from_stream_event(
+                    parsed,
+                    provider=self.meta.provider,
+                    request_id=self.meta.request_id,
+                    partial=self._partial(),
+                )
+            if self.events == 0:
+                self.meta.ttft_s = time.monotonic() - self.started_at
+            self.events += 1
+            out.extend(self._event(parsed))
+
+    def _stream_error(self, message: str) -> StreamError:
+        error = StreamError(
+            message, provider=self.meta.provider, request_id=self.meta.request_id, status_code=200
+        )
+        error.in_stream = self.events > 0
+        error.partial = self._partial()
+        return error
+
+    def feed_json(self, data: Any) -> list[Any]:
+        """A whole JSON answer (a server that ignored `stream: true`), as one event."""
+        out: list[Any] = []
+        event = self._event_from_json(data)
+        self._handle([ServerSentEvent(json.dumps(event))], out)
+        self.done = True
+        return out
+
+    def _event_from_json(self, data: Any) -> Any:
+        return data
+
+    def feed(self, chunk: bytes) -> list[Any]:
+        """Bytes in, result chunks out."""
+        if self.done:
+            return []
+        out: list[Any] = []
+        self._handle(self.sse.feed(chunk), out)
+        return out
+
+    def finish(self) -> list[Any]:
+        """End of body: flush, and check the stream did not stop mid-event or before starting."""
+        out: list[Any] = []
+        if not self.done:
+            events, _truncated = self.sse.finish()
+            self._handle(events, out, at_eof=True)
+        if self.events == 0:
+            raise self._stream_error("The stream ended before any event arrived")
+        self.meta.latency_s = time.monotonic() - self.started_at
+        return out
+
+
+class ChatStreamDecoder(_EventDecoder):
+    """Chat-completion stream: normalised `ChatCompletionChunk`s."""
+
+    def __init__(
+        self, meta: ResponseMeta, started_at: float, template_opens_think: bool = False
+    ) -> None:
+        super().__init__(meta, started_at)
+        self.normalizer = StreamNormalizer(template_opens_think)
+        self.raw_events: list[dict[str, Any]] | None = None
+
+    def _event(self, data: dict[str, Any]) -> list[Any]:
+        if self.raw_events is not None:
+            self.raw_events.append(data)
+        return self.normalizer.feed(data)
+
+    def _partial(self) -> ChatCompletion | None:
+        return self.normalizer.accumulator.result(self.meta)
+
+    def _event_from_json(self, data: Any) -> Any:
+        if not isinstance(data, dict) or "choices" not in data:
+            return data
+        choices = []
+        for choice in data.get("choices") or ():
+            message = dict(choice.get("message") or {})
+            calls = message.get("tool_calls")
+            if calls:
+                message["tool_calls"] = [
+                    {**call, "index": position} for position, call in enumerate(calls)
+                ]
+            choices.append({**choice, "delta": message})
+        return {**data, "choices": choices}
+
+    def finish(self) -> list[Any]:
+        out = super().finish()
+        out.extend(self.normalizer.finish())
+        return out
+
+
+class TextGenerationStreamDecoder(_EventDecoder):
+    """TGI token stream: `TextGenerationChunk`s."""
+
+    def __init__(self, meta: ResponseMeta, started_at: float) -> None:
+        super().__init__(meta, started_at)
+        self.pieces: list[str] = []
+        self.generated_text: str | None = None
+
+    def _event_from_json(self, data: Any) -> Any:
+        item = data[0] if isinstance(data, list) and data else data
+        if not isinstance(item, dict) or "generated_text" not in item:
+            return item
+        text = str(item.get("generated_text") or "")
+        return {
+            "index": 0,
+            "token": {"id": 0, "text": text, "special": False},
+            "generated_text": text,
+            "details": item.get("details"),
+        }
+
+    def _event(self, data: dict[str, Any]) -> list[Any]:
+        chunk = parse_text_generation_event(data)
+        if chunk.generated_text is not None:
+            self.generated_text = chunk.generated_text
+        elif not chunk.token.special:
+            self.pieces.append(chunk.token.text)
+        return [chunk]
+
+
+class _StreamBase(Generic[T]):
+    """Shared attributes of the stream objects."""
+
+    meta: ResponseMeta
+
+    def __init__(self, meta: ResponseMeta, result: Callable[[], Any]) -> None:
+        self.meta = meta
+        self._result = result
+
+    def _final(self) -> Any:
+        return self._result()
+
+
+class ChatStream(_StreamBase[ChatCompletionChunk]):
+    """An iterator of `ChatCompletionChunk`s. Nothing is sent before the first iteration.
+
+    After the stream ends, `.completion` is the whole answer and `.meta` says who served it.
+    Use it as a context manager (or call `close()`) to release the connection early.
+    """
+
+    def __init__(
+        self,
+        generator: Iterator[ChatCompletionChunk],
+        meta: ResponseMeta,
+        result: Callable[[], ChatCompletion | None],
+    ) -> None:
+        super().__init__(meta, result)
+        self._generator = generator
+
+    def __iter__(self) -> ChatStream:
+        return self
+
+    def __next__(self) -> ChatCompletionChunk:
+        return next(self._generator)
+
+    def __enter__(self) -> ChatStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop reading and release the connection."""
+        close = getattr(self._generator, "close", None)
+        if close is not None:
+            close()
+
+    @property
+    def completion(self) -> ChatCompletion | None:
+        """Everything received so far, merged (the whole answer once the stream has ended)."""
+        result: ChatCompletion | None = self._final()
+        return result
+
+    def until_done(self) -> ChatCompletion:
+        """Drain the stream and return the merged completion."""
+        for _ in self:
+            pass
+        completion = self.completion
+        assert completion is not None
+        return completion
+
+
+class AsyncChatStream(_StreamBase[ChatCompletionChunk]):
+    """The async twin of `ChatStream`: `async for chunk in stream`, `await stream.aclose()`."""
+
+    def __init__(
+        self,
+        generator: AsyncIterator[ChatCompletionChunk],
+        meta: ResponseMeta,
+        result: Callable[[], ChatCompletion | None],
+    ) -> None:
+        super().__init__(meta, result)
+        self._generator = generator
+
+    def __aiter__(self) -> AsyncChatStream:
+        return self
+
+    async def __anext__(self) -> ChatCompletionChunk:
+        return await self._generator.__anext__()
+
+    async def __aenter__(self) -> AsyncChatStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop reading and release the connection."""
+        aclose = getattr(self._generator, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    @property
+    def completion(self) -> ChatCompletion | None:
+        """Everything received so far, merged (the whole answer once the stream has ended)."""
+        result: ChatCompletion | None = self._final()
+        return result
+
+    async def until_done(self) -> ChatCompletion:
+        """Drain the stream and return the merged completion."""
+        async for _ in self:
+            pass
+        completion = self.completion
+        assert completion is not None
+        return completion
+
+
+class TextGenerationStream(_StreamBase[TextGenerationChunk]):
+    """An iterator of TGI `TextGenerationChunk`s; `.generated_text` once it has ended."""
+
+    def __init__(
+        self,
+        generator: Iterator[TextGenerationChunk],
+        meta: ResponseMeta,
+        result: Callable[[], str | None],
+    ) -> None:
+        super().__init__(meta, result)
+        self._generator = generator
+
+    def __iter__(self) -> TextGenerationStream:
+        return self
+
+    def __next__(self) -> TextGenerationChunk:
+        return next(self._generator)
+
+    def __enter__(self) -> TextGenerationStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop reading and release the connection."""
+        close = getattr(self._generator, "close", None)
+        if close is not None:
+            close()
+
+    @property
+    def generated_text(self) -> str | None:
+        """The full text (the server's `generated_text`, else the tokens joined)."""
+        result: str | None = self._final()
+        return result
+
+
+class AsyncTextGenerationStream(_StreamBase[TextGenerationChunk]):
+    """The async twin of `TextGenerationStream`."""
+
+    def __init__(
+        self,
+        generator: AsyncIterator[TextGenerationChunk],
+        meta: ResponseMeta,
+        result: Callable[[], str | None],
+    ) -> None:
+        super().__init__(meta, result)
+        self._generator = generator
+
+    def __aiter__(self) -> AsyncTextGenerationStream:
+        return self
+
+    async def __anext__(self) -> TextGenerationChunk:
+        return await self._generator.__anext__()
+
+    async def __aenter__(self) -> AsyncTextGenerationStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop reading and release the connection."""
+        aclose = getattr(self._generator, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    @property
+    def generated_text(self) -> str | None:
+        """The full text (the server's `generated_text`, else the tokens joined)."""
+        result: str | None = self._final()
+        return result

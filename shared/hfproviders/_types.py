@@ -1,0 +1,268 @@
+"""Result types: plain slotted dataclasses, OpenAI-shaped and already normalised.
+
+They are built by the parsers in `_normalize.py` without validation: the wire data has been
+checked and cleaned there, and per-chunk validation would cost more than the HTTP stack.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hfproviders._errors import HFProvidersError
+
+__all__ = [
+    "AttemptEvent",
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatMessage",
+    "Choice",
+    "ChoiceDelta",
+    "ChunkChoice",
+    "FunctionCall",
+    "FunctionDelta",
+    "RateLimitInfo",
+    "ResponseMeta",
+    "TextGeneration",
+    "TextGenerationChunk",
+    "TokenInfo",
+    "ToolCall",
+    "ToolCallDelta",
+    "Usage",
+]
+
+
+@dataclass(slots=True)
+class RateLimitInfo:
+    """Rate-limit state read from the response headers (every field None when not sent).
+
+    Providers name these headers differently (WIRE.md §7); this is the normalised view.
+    Reset times are seconds from the moment the response arrived.
+    """
+
+    limit_requests: int | None = None
+    remaining_requests: int | None = None
+    reset_requests_s: float | None = None
+    limit_tokens: int | None = None
+    remaining_tokens: int | None = None
+    reset_tokens_s: float | None = None
+    retry_after_s: float | None = None
+    raw: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def exhausted(self) -> bool:
+        """True when the server says no request is left in the current window."""
+        return self.remaining_requests == 0 or self.remaining_tokens == 0
+
+
+@dataclass(slots=True)
+class ResponseMeta:
+    """Facts about how a call was served: who, how fast, how many attempts."""
+
+    provider: str | None = None
+    request_id: str | None = None
+    provider_request_id: str | None = None
+    status_code: int = 0
+    latency_s: float = 0.0
+    ttft_s: float | None = None
+    attempts: int = 0
+    rate_limit: RateLimitInfo | None = None
+    failed_providers: list[HFProvidersError] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+    cached: bool = False
+
+
+@dataclass(slots=True)
+class Usage:
+    """Token usage; `reasoning_tokens` and `cached_tokens` when the provider reports them."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    reasoning_tokens: int | None = None
+    cached_tokens: int | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class FunctionCall:
+    """A function call: `arguments` is always a JSON string."""
+
+    name: str
+    arguments: str
+
+    def parsed_arguments(self) -> dict[str, Any]:
+        """Return the arguments as a dict (`{}` for empty arguments).
+
+        Raises ValueError when the model produced arguments that are not a JSON object.
+        """
+        if not self.arguments.strip():
+            return {}
+        value = json.loads(self.arguments)
+        if not isinstance(value, dict):
+            raise ValueError(f"tool arguments are not a JSON object: {self.arguments[:200]!r}")
+        return value
+
+
+@dataclass(slots=True)
+class ToolCall:
+    """One tool call; `id` is always present and unique within its response."""
+
+    id: str
+    function: FunctionCall
+    type: str = "function"
+
+
+@dataclass(slots=True)
+class ChatMessage:
+    """The assistant message of a choice; reasoning is kept apart from the answer."""
+
+    content: str | None = None
+    reasoning: str | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    role: str = "assistant"
+
+
+@dataclass(slots=True)
+class Choice:
+    """One choice of a chat completion."""
+
+    index: int
+    message: ChatMessage
+    finish_reason: str | None = None
+    logprobs: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class ChatCompletion:
+    """A chat completion, OpenAI-shaped, with how it was served in `meta`."""
+
+    id: str
+    model: str
+    created: int
+    choices: list[Choice]
+    usage: Usage | None = None
+    system_fingerprint: str | None = None
+    meta: ResponseMeta = field(default_factory=ResponseMeta)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def provider(self) -> str | None:
+        """The provider that served the call (the router's `x-inference-provider`)."""
+        return self.meta.provider
+
+    @property
+    def request_id(self) -> str | None:
+        """The router's request id (`x-request-id`)."""
+        return self.meta.request_id
+
+    @property
+    def text(self) -> str:
+        """The first choice's answer text ('' when there is none)."""
+        return (self.choices[0].message.content or "") if self.choices else ""
+
+
+@dataclass(slots=True)
+class FunctionDelta:
+    """A piece of a streamed function call: `name` on the first delta only."""
+
+    name: str | None = None
+    arguments: str = ""
+
+
+@dataclass(slots=True)
+class ToolCallDelta:
+    """A piece of a streamed tool call; `index` is always >= 0, `id` is set on the first piece."""
+
+    index: int
+    function: FunctionDelta
+    id: str | None = None
+    type: str | None = "function"
+
+
+_NO_TOOL_CALLS: tuple[ToolCallDelta, ...] = ()
+
+
+@dataclass(slots=True)
+class ChoiceDelta:
+    """What one chunk adds to a choice."""
+
+    content: str | None = None
+    reasoning: str | None = None
+    tool_calls: Sequence[ToolCallDelta] = _NO_TOOL_CALLS
+    role: str | None = None
+
+
+@dataclass(slots=True)
+class ChunkChoice:
+    """One choice inside a stream chunk."""
+
+    index: int
+    delta: ChoiceDelta
+    finish_reason: str | None = None
+    logprobs: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class ChatCompletionChunk:
+    """One streamed chunk. Usage arrives once, on the last chunk, whose `choices` is empty."""
+
+    id: str
+    model: str
+    created: int
+    choices: list[ChunkChoice]
+    usage: Usage | None = None
+
+
+@dataclass(slots=True)
+class TokenInfo:
+    """One generated token of the text-generation API."""
+
+    id: int
+    text: str
+    logprob: float | None = None
+    special: bool = False
+
+
+@dataclass(slots=True)
+class TextGeneration:
+    """A text-generation (TGI) result."""
+
+    generated_text: str
+    details: dict[str, Any] | None = None
+    meta: ResponseMeta = field(default_factory=ResponseMeta)
+    raw: Any = None
+
+    @property
+    def finish_reason(self) -> str | None:
+        """TGI's finish reason (`length`, `eos_token`, `stop_sequence`) when details were asked."""
+        return (self.details or {}).get("finish_reason")
+
+
+@dataclass(slots=True)
+class TextGenerationChunk:
+    """One token event of a TGI token stream; the last one carries `generated_text`."""
+
+    index: int
+    token: TokenInfo
+    generated_text: str | None = None
+    details: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class AttemptEvent:
+    """Passed to the `on_attempt` hook after every HTTP attempt, for your own metrics."""
+
+    attempt: int
+    model: str
+    provider: str | None
+    url: str
+    status_code: int | None
+    elapsed_s: float
+    error: HFProvidersError | None = None
+    will_retry: bool = False
+    wait_s: float | None = None
+    request_id: str | None = None
