@@ -545,8 +545,12 @@ class HFClient(_ClientBase):
                     decoder = _new_decoder(plan, meta, state.started)
                     holder[:] = [decoder]
                     for raw in response.iter_bytes():
-                        yield from decoder.feed(raw)
-                    yield from decoder.finish()
+                        for chunk in decoder.feed(raw):
+                            decoder.deliver(chunk)
+                            yield chunk
+                    for chunk in decoder.finish():
+                        decoder.deliver(chunk)
+                        yield chunk
                     return
                 finally:
                     response.close()
@@ -692,8 +696,10 @@ class AsyncHFClient(_ClientBase):
                     holder[:] = [decoder]
                     async for raw in response.iter_bytes():
                         for chunk in decoder.feed(raw):
+                            decoder.deliver(chunk)
                             yield chunk
                     for chunk in decoder.finish():
+                        decoder.deliver(chunk)
                         yield chunk
                     return
                 finally:
@@ -741,6 +747,8 @@ def _whole_body_as_stream(
     holder[:] = [decoder]
     chunks: list[Any] = decoder.feed_json(data)
     chunks.extend(decoder.finish())
+    for chunk in chunks:
+        decoder.deliver(chunk)
     return chunks
 
 

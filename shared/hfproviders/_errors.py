@@ -77,7 +77,7 @@ __all__ = [
     "redact",
 ]
 
-_TOKEN_RE = re.compile(r"hf_[A-Za-z0-9]{8,}")
+_TOKEN_RE = re.compile(r"hf_[A-Za-z0-9]{30,}")
 _BEARER_RE = re.compile(r"(?i)(bearer\s+)[^\s\"',]+")
 _MAX_BODY_IN_MESSAGE = 300
 

@@ -274,7 +274,8 @@ class ThinkSplitter:
 
     def __init__(self, template_opens: bool = False) -> None:
         # "start": nothing seen yet; "think": inside the block; "answer": no block seen (a lone
-        # closing tag may still come); "done": the block has closed, the rest is answer.
+        # closing tag may still come); "after_close": the block has just closed (skip the
+        # whitespace after it); "done": the rest is answer.
         self._state = "think" if template_opens else "start"
         self._held = ""
         self.orphan_close = False
@@ -295,14 +296,20 @@ class ThinkSplitter:
                 text = stripped[len(_OPEN) :]
             else:
                 self._state = "answer"
+        if self._state == "after_close":
+            # The answer starts after the whitespace that follows </think>.
+            text = text.lstrip()
+            if not text:
+                return None, None
+            self._state = "done"
         if self._state == "done":
             return None, text or None
         end = text.find(_CLOSE)
         if end != -1:
             if self._state == "answer":
                 self.orphan_close = True  # what was streamed as answer was reasoning
-            self._state = "done"
             after = text[end + len(_CLOSE) :].lstrip()
+            self._state = "done" if after else "after_close"
             return text[:end] or None, after or None
         keep = _partial_suffix(text, _CLOSE)
         if keep:
@@ -458,6 +465,7 @@ class StreamNormalizer:
         "_id",
         "_ids",
         "_model",
+        "_reclassify",
         "_template_opens",
         "_usage",
     )
@@ -471,11 +479,20 @@ class StreamNormalizer:
         self._id = ""
         self._model = ""
         self._created = 0
+        # (chunk, choice index): when that chunk is delivered, the answer delivered before it
+        # turns out to have been reasoning (a lone </think>).
+        self._reclassify: list[tuple[ChatCompletionChunk, int]] = []
 
     @property
     def accumulator(self) -> ChunkAccumulator:
-        """What has been received so far (for partial results on errors)."""
+        """What has been delivered so far (for partial results on errors)."""
         return self._acc
+
+    def deliver(self, chunk: ChatCompletionChunk) -> None:
+        """Record that `chunk` was handed to the caller, so the accumulated view follows it."""
+        while self._reclassify and self._reclassify[0][0] is chunk:
+            self._acc.reclassify_answer_as_reasoning(self._reclassify.pop(0)[1])
+        self._acc.add(chunk)
 
     def feed(self, event: Mapping[str, Any]) -> list[ChatCompletionChunk]:
         raw_usage = event.get("usage")
@@ -489,6 +506,7 @@ class StreamNormalizer:
             self._model = str(event.get("model") or "")
             self._created = int(event.get("created") or 0)
         choices: list[ChunkChoice] = []
+        reclassify: list[int] = []
         for raw in raw_choices:
             index = raw.get("index")
             if not isinstance(index, int) or index < 0:
@@ -505,7 +523,7 @@ class StreamNormalizer:
                 inline, content = state.splitter.feed(content or "")
                 if state.splitter.orphan_close:
                     state.splitter.orphan_close = False
-                    self._acc.reclassify_answer_as_reasoning(index)
+                    reclassify.append(index)
                 reasoning = _join_reasoning(reasoning, inline) if inline else reasoning
             raw_calls = delta.get("tool_calls")
             calls = self._tool_call_deltas(state, raw_calls) if raw_calls else ()
@@ -524,7 +542,7 @@ class StreamNormalizer:
                 )
             )
         chunk = ChatCompletionChunk(self._id, self._model, self._created, choices)
-        self._acc.add(chunk)
+        self._reclassify.extend((chunk, index) for index in reclassify)
         return [chunk]
 
     def _tool_call_deltas(
@@ -585,13 +603,11 @@ class StreamNormalizer:
                 tail.append(ChunkChoice(index, ChoiceDelta(answer, reasoning), finish))
         chunks: list[ChatCompletionChunk] = []
         if tail:
-            chunk = ChatCompletionChunk(self._id, self._model, self._created, tail)
-            self._acc.add(chunk)
-            chunks.append(chunk)
+            chunks.append(ChatCompletionChunk(self._id, self._model, self._created, tail))
         if self._usage is not None:
-            chunk = ChatCompletionChunk(self._id, self._model, self._created, [], self._usage)
-            self._acc.add(chunk)
-            chunks.append(chunk)
+            chunks.append(
+                ChatCompletionChunk(self._id, self._model, self._created, [], self._usage)
+            )
         return chunks
 
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Generic, TypeVar
 
-from hfproviders._errors import StreamError, error_from_stream_event
+from hfproviders._errors import HFProvidersError, StreamError, error_from_stream_event
 from hfproviders._normalize import (
     StreamNormalizer,
     parse_text_generation_event,
@@ -46,6 +46,9 @@ class _EventDecoder:
         self.sse = SSEDecoder()
         self.done = False
         self.events = 0
+        # An error found mid-batch is raised on the next call, after the chunks before it
+        # have been handed out, so the caller sees everything that arrived.
+        self.pending_error: Exception | None = None
 
     def _event(self, data: dict[str, Any]) -> list[Any]:
         raise NotImplementedError
@@ -54,6 +57,15 @@ class _EventDecoder:
         return None
 
     def _handle(self, events: list[ServerSentEvent], out: list[Any], at_eof: bool = False) -> None:
+        try:
+            self._handle_events(events, out, at_eof)
+        except Exception as error:  # noqa: BLE001 - re-raised on the next call
+            if not out:
+                raise
+            self.pending_error = error
+            self.done = True
+
+    def _handle_events(self, events: list[ServerSentEvent], out: list[Any], at_eof: bool) -> None:
         for event in events:
             if self.done:
                 return
@@ -85,6 +97,16 @@ class _EventDecoder:
             self.events += 1
             out.extend(self._event(parsed))
 
+    def _raise_pending(self) -> None:
+        if self.pending_error is not None:
+            error, self.pending_error = self.pending_error, None
+            if isinstance(error, HFProvidersError):
+                error.partial = self._partial()  # now that the chunks before it were delivered
+            raise error
+
+    def deliver(self, chunk: Any) -> None:
+        """The caller is about to receive `chunk`: update the accumulated view."""
+
     def _stream_error(self, message: str) -> StreamError:
         error = StreamError(
             message, provider=self.meta.provider, request_id=self.meta.request_id, status_code=200
@@ -106,6 +128,7 @@ class _EventDecoder:
 
     def feed(self, chunk: bytes) -> list[Any]:
         """Bytes in, result chunks out."""
+        self._raise_pending()
         if self.done:
             return []
         out: list[Any] = []
@@ -114,6 +137,7 @@ class _EventDecoder:
 
     def finish(self) -> list[Any]:
         """End of body: flush, and check the stream did not stop mid-event or before starting."""
+        self._raise_pending()
         out: list[Any] = []
         if not self.done:
             events, _truncated = self.sse.finish()
@@ -138,6 +162,9 @@ class ChatStreamDecoder(_EventDecoder):
         if self.raw_events is not None:
             self.raw_events.append(data)
         return self.normalizer.feed(data)
+
+    def deliver(self, chunk: Any) -> None:
+        self.normalizer.deliver(chunk)
 
     def _partial(self) -> ChatCompletion | None:
         return self.normalizer.accumulator.result(self.meta)
@@ -183,12 +210,13 @@ class TextGenerationStreamDecoder(_EventDecoder):
         }
 
     def _event(self, data: dict[str, Any]) -> list[Any]:
-        chunk = parse_text_generation_event(data)
+        return [parse_text_generation_event(data)]
+
+    def deliver(self, chunk: Any) -> None:
         if chunk.generated_text is not None:
             self.generated_text = chunk.generated_text
         elif not chunk.token.special:
             self.pieces.append(chunk.token.text)
-        return [chunk]
 
 
 class _StreamBase(Generic[T]):

@@ -65,7 +65,7 @@ class WireResponse:
             if limit is None:
                 return self._response.read()
             data = bytearray()
-            for chunk in self._response.iter_raw():
+            for chunk in self._response.iter_bytes():
                 data += chunk
                 if len(data) >= limit:
                     break
@@ -104,7 +104,7 @@ class AsyncWireResponse:
             if limit is None:
                 return await self._response.aread()
             data = bytearray()
-            async for chunk in self._response.aiter_raw():
+            async for chunk in self._response.aiter_bytes():
                 data += chunk
                 if len(data) >= limit:
                     break
