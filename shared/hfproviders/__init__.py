@@ -16,7 +16,16 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from hfproviders._cache import InMemoryCache, ResponseCache, SQLiteCache, cache_key
 from hfproviders._client import AsyncHFClient, HFClient
+from hfproviders._discovery import (
+    ModelAvailability,
+    ModelInfo,
+    ProviderInfo,
+    ProviderMapping,
+    pick_provider,
+    providers_supporting,
+)
 from hfproviders._errors import (
     AllProvidersFailedError,
     APIConnectionError,
@@ -46,6 +55,7 @@ from hfproviders._errors import (
     UnknownProviderError,
 )
 from hfproviders._normalize import ChunkAccumulator, parse_partial_json
+from hfproviders._ratelimit import RateLimiter
 from hfproviders._retry import RetryPolicy
 from hfproviders._streaming import (
     AsyncChatStream,
@@ -99,21 +109,29 @@ __all__ = [
     "GoneError",
     "HFClient",
     "HFProvidersError",
+    "InMemoryCache",
     "InvalidModelError",
     "InvalidParameterError",
     "InvalidRequestInputError",
     "MissingTokenError",
+    "ModelAvailability",
+    "ModelInfo",
     "ModelNotFoundError",
     "ModelNotSupportedError",
     "NotFoundError",
     "PaymentRequiredError",
     "PermissionDeniedError",
     "PromptTooLongError",
+    "ProviderInfo",
+    "ProviderMapping",
     "RateLimitError",
     "RateLimitInfo",
     "RateLimitWaitTooLongError",
+    "RateLimiter",
+    "ResponseCache",
     "ResponseMeta",
     "RetryPolicy",
+    "SQLiteCache",
     "ServerError",
     "ServiceUnavailableError",
     "StreamError",
@@ -126,5 +144,8 @@ __all__ = [
     "UnknownProviderError",
     "Usage",
     "__version__",
+    "cache_key",
     "parse_partial_json",
+    "pick_provider",
+    "providers_supporting",
 ]

@@ -7,19 +7,34 @@ in the same order: send, read, sleep.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal
+from urllib.parse import urlencode
 
-from hfproviders._config import ClientConfig
+from hfproviders._cache import ResponseCache, cache_key, is_cache_entry
+from hfproviders._config import USER_AGENT, ClientConfig, lookup_token
+from hfproviders._discovery import (
+    DiscoveryCache,
+    ModelAvailability,
+    ModelInfo,
+    availability_after_access_check,
+    availability_from_hub_error,
+    availability_from_hub_json,
+    find_model,
+    hub_auth_check_url,
+    hub_model_info_request,
+    needs_access_check,
+    parse_models_response,
+)
 from hfproviders._errors import (
     AllProvidersFailedError,
     APIError,
     HFProvidersError,
     InvalidParameterError,
+    InvalidRequestInputError,
     error_from_response,
     error_from_stream_event,
     redact,
@@ -27,8 +42,10 @@ from hfproviders._errors import (
 from hfproviders._headers import parse_rate_limit
 from hfproviders._normalize import opens_think_block, parse_chat_completion, parse_text_generation
 from hfproviders._params import build_chat_body, build_text_generation_body
-from hfproviders._providers import ProviderChain, resolve_chain
+from hfproviders._providers import ProviderChain, remember_providers, resolve_chain
+from hfproviders._ratelimit import RateLimiter
 from hfproviders._retry import RetryPolicy, decide_retry, is_failover_eligible
+from hfproviders._routing import needs_of, route_chain
 from hfproviders._streaming import (
     AsyncChatStream,
     AsyncTextGenerationStream,
@@ -64,20 +81,23 @@ class _CallPlan:
 
     __slots__ = (
         "body",
+        "cache_key",
         "chain",
         "headers",
         "kind",
+        "method",
         "model",
         "stream",
         "template_opens_think",
         "timeout",
+        "token_estimate",
         "tool_names",
         "url",
     )
 
     def __init__(
         self,
-        kind: Literal["chat", "text_generation"],
+        kind: Literal["chat", "text_generation", "json"],
         model: str,
         chain: ProviderChain,
         url: str,
@@ -94,12 +114,17 @@ class _CallPlan:
         self.headers = headers
         self.timeout = timeout
         self.stream = stream
+        self.method = "GET" if kind == "json" else "POST"
         self.template_opens_think = opens_think_block(model)
         tools = body.get("tools") or ()
         self.tool_names = frozenset(t["function"]["name"] for t in tools) or None
+        self.cache_key: str | None = None
+        self.token_estimate = 1
 
-    def content(self, provider: str | None) -> bytes:
+    def content(self, provider: str | None) -> bytes | None:
         """The JSON body for one provider of the chain."""
+        if self.method == "GET":
+            return None
         if self.kind == "chat" and provider is not None:
             self.body["model"] = f"{self.model}:{provider}"
         return json.dumps(self.body, ensure_ascii=False).encode()
@@ -143,6 +168,8 @@ class _AttemptState:
             headers=headers,
         )
         self._client._report(self, status, None, False, None, meta.request_id)
+        if self._client._limiter is not None:
+            self._client._limiter.observe_rate_limit(meta.rate_limit)
         return meta
 
     def failed(self, error: HFProvidersError) -> float:
@@ -157,6 +184,8 @@ class _AttemptState:
             "preferred",
         ):
             error.provider = self.provider
+        if self._client._limiter is not None and error.rate_limit is not None:
+            self._client._limiter.observe_rate_limit(error.rate_limit)
         decision = decide_retry(
             self._client._config.retry, error, self.attempt, time.monotonic() - self.started
         )
@@ -205,7 +234,17 @@ class _ClientBase:
         default_headers: Mapping[str, str] | None,
         max_input_chars: int | None,
         on_attempt: AttemptHook | None,
+        cache: ResponseCache | None,
+        rate_limiter: RateLimiter | None,
+        routing: Literal["off", "cached", "auto"],
+        discovery_ttl: float,
     ) -> None:
+        if routing not in ("off", "cached", "auto"):
+            raise InvalidParameterError("routing must be 'off', 'cached' or 'auto'")
+        self._cache = cache
+        self._limiter = rate_limiter
+        self._routing = routing
+        self._discovery = DiscoveryCache(ttl_s=discovery_ttl)
         self._config = ClientConfig.create(
             api_key=api_key,
             base_url=base_url,
@@ -263,9 +302,160 @@ class _ClientBase:
         if not self._config.is_router:
             body["model"] = model
         headers = self._config.headers(stream=stream, extra=extra_headers)
-        return _CallPlan(
+        plan = _CallPlan(
             "chat", base, chain, self._config.chat_url(), body, headers, timeout, stream
         )
+        if self._limiter is not None:
+            plan.token_estimate = _estimate_tokens(body)
+        if self._cache is not None:
+            plan.cache_key = cache_key(
+                {
+                    "base_url": self._config.base_url,
+                    "kind": "chat",
+                    "model": base,
+                    "provider": list(chain),
+                    "body": body,
+                }
+            )
+        return plan
+
+    def _plan_json(self, url: str, what: str, *, hub: bool = False) -> _CallPlan:
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        token = self._hub_token() if hub else self._config.token()
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return _CallPlan("json", what, (None,), url, {}, headers, None, False)
+
+    def _hub_token(self) -> str | None:
+        # Hub lookups carry the client's token when its host is Hugging Face's, else the token
+        # found in the environment: a key given for another server never goes to the Hub.
+        if self._config.sends_token_to_hf:
+            try:
+                return self._config.token()
+            except InvalidRequestInputError:
+                return None
+        return lookup_token()
+
+    # -- discovery, routing and cache (pure) -----------------------------------------------
+
+    def cached_model_info(self, model: str) -> ModelInfo | None:
+        """What the router's catalogue says about `model`, if this client has loaded it.
+
+        Never touches the network (`model_info` and `list_models` do).
+        """
+        models = self._discovery.get_models(self._config.base_url)
+        return find_model(models, model) if models is not None else None
+
+    def _catalogue_needed(self, plan: _CallPlan) -> bool:
+        if self._routing != "auto" or plan.kind != "chat" or not self._config.is_router:
+            return False
+        tools, structured = needs_of(plan.body)
+        return (tools or structured) and self._discovery.get_models(self._config.base_url) is None
+
+    def _route(self, plan: _CallPlan) -> None:
+        if self._routing == "off" or plan.kind != "chat" or not self._config.is_router:
+            return
+        tools, structured = needs_of(plan.body)
+        if not (tools or structured):
+            return
+        info = self.cached_model_info(plan.model)
+        if info is not None:
+            plan.chain = route_chain(plan.model, plan.chain, info, tools, structured)
+
+    def _remember_models(self, data: Any) -> list[ModelInfo]:
+        try:
+            models = parse_models_response(data)
+        except ValueError as exc:
+            raise APIError(f"Unexpected answer from {self._config.models_url()}: {exc}") from None
+        self._discovery.put_models(self._config.base_url, models)
+        remember_providers(p.provider for m in models for p in m.providers)
+        return models
+
+    def _hub_plan(self, model: str) -> _CallPlan:
+        url, params = hub_model_info_request(model)
+        return self._plan_json(f"{url}?{urlencode(params)}", model, hub=True)
+
+    def _cache_lookup(self, plan: _CallPlan, kind: str) -> dict[str, Any] | None:
+        if self._cache is None or plan.cache_key is None:
+            return None
+        entry = self._cache.get(plan.cache_key)
+        if entry is None or not is_cache_entry(entry) or entry.get("kind") != kind:
+            return None
+        return entry
+
+    def _cache_store(self, plan: _CallPlan, kind: str, data: Any, meta: ResponseMeta) -> None:
+        if self._cache is None or plan.cache_key is None:
+            return
+        stored = {"provider": meta.provider, "request_id": meta.request_id}
+        self._cache.set(plan.cache_key, {"kind": kind, "data": data, "meta": stored})
+
+    def _cached_meta(self, entry: dict[str, Any]) -> ResponseMeta:
+        stored = entry.get("meta") or {}
+        return ResponseMeta(
+            provider=stored.get("provider"),
+            request_id=stored.get("request_id"),
+            status_code=200,
+            cached=True,
+        )
+
+    def _record_usage(self, plan: _CallPlan, result: Any) -> None:
+        usage = getattr(result, "usage", None)
+        if self._limiter is not None and usage is not None:
+            self._limiter.record_usage(plan.token_estimate, usage.total_tokens)
+
+    def _done(self, plan: _CallPlan, result: Any) -> Any:
+        """A successful non-streamed answer: account its usage, cache it."""
+        if isinstance(result, ChatCompletion):
+            self._record_usage(plan, result)
+            self._cache_store(plan, "chat", result.raw, result.meta)
+        return result
+
+    def _from_cache(self, plan: _CallPlan, entry: dict[str, Any]) -> Any:
+        body = json.dumps(entry["data"]).encode()
+        return self._parse_body(plan, body, self._cached_meta(entry))
+
+    def _decoder(
+        self, plan: _CallPlan, meta: ResponseMeta, started: float, holder: list[Any]
+    ) -> Any:
+        decoder = _new_decoder(plan, meta, started)
+        if plan.cache_key is not None and isinstance(decoder, ChatStreamDecoder):
+            decoder.raw_events = []
+        holder[:] = [decoder]
+        return decoder
+
+    def _stream_done(self, plan: _CallPlan, decoder: Any) -> None:
+        """A stream that ended normally: account its usage, cache its events."""
+        if isinstance(decoder, ChatStreamDecoder):
+            self._record_usage(plan, decoder.normalizer.accumulator.result(decoder.meta))
+            if decoder.raw_events is not None:
+                self._cache_store(plan, "stream", decoder.raw_events, decoder.meta)
+
+    def _availability_from_json(self, plan: _CallPlan, data: Any) -> ModelAvailability:
+        if not isinstance(data, Mapping):
+            raise APIError(f"Unexpected Hub answer for {plan.model}")
+        return availability_from_hub_json(plan.model, data, token_given=_has_token(plan))
+
+    def _availability_from_error(self, plan: _CallPlan, error: APIError) -> ModelAvailability:
+        availability = availability_from_hub_error(
+            plan.model, error.status_code or 0, error.headers, token_given=_has_token(plan)
+        )
+        if availability is None:
+            raise error
+        return availability
+
+    def _availability_checked(
+        self, availability: ModelAvailability, error: APIError | None
+    ) -> ModelAvailability:
+        if error is None:
+            checked = availability_after_access_check(availability, 200, {})
+        else:
+            checked = availability_after_access_check(
+                availability, error.status_code or 0, error.headers
+            )
+        if checked is None:
+            assert error is not None
+            raise error
+        return checked
 
     def _plan_text_generation(
         self, model: str, prompt: str, params: dict[str, Any], *, stream: bool
@@ -322,6 +512,8 @@ class _ClientBase:
                 body=body[:MAX_ERROR_BODY].decode("utf-8", "replace"),
             )
             raise error from None
+        if plan.kind == "json":
+            return data
         if isinstance(data, dict) and data.get("error"):
             error = error_from_stream_event(
                 data, provider=meta.provider, request_id=meta.request_id
@@ -443,6 +635,10 @@ class HFClient(_ClientBase):
         http_client: Any | None = None,
         max_input_chars: int | None = 2_000_000,
         on_attempt: AttemptHook | None = None,
+        cache: ResponseCache | None = None,
+        rate_limiter: RateLimiter | None = None,
+        routing: Literal["off", "cached", "auto"] = "cached",
+        discovery_ttl: float = 600.0,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -455,6 +651,10 @@ class HFClient(_ClientBase):
             default_headers=default_headers,
             max_input_chars=max_input_chars,
             on_attempt=on_attempt,
+            cache=cache,
+            rate_limiter=rate_limiter,
+            routing=routing,
+            discovery_ttl=discovery_ttl,
         )
         self._transport = SyncTransport(http_client, self._config.timeout)
         self._sleep: Callable[[float], None] = time.sleep
@@ -505,12 +705,77 @@ class HFClient(_ClientBase):
         generator = self._stream(plan, meta, holder)
         return TextGenerationStream(generator, meta, lambda: _text_of(holder))
 
+    def batch(
+        self, requests: Sequence[Mapping[str, Any]], *, max_concurrency: int = 8
+    ) -> list[ChatCompletion | HFProvidersError]:
+        """Run many chat requests concurrently; results come back in input order.
+
+        Each request is a dict with `model`, `messages` and any chat parameter. A request that
+        fails comes back as its typed error, in place: it is not raised and does not stop the
+        others. Retries, failover and the rate limiter apply to each request as usual.
+        """
+        from concurrent.futures import ThreadPoolExecutor  # httpx.Client is thread-safe
+
+        calls = _batch_calls(requests, max_concurrency)
+
+        def run(call: tuple[str, Any, dict[str, Any]]) -> ChatCompletion | HFProvidersError:
+            try:
+                return self.chat(call[0], call[1], **call[2])
+            except HFProvidersError as error:
+                return error
+
+        with ThreadPoolExecutor(max_workers=min(max_concurrency, len(calls) or 1)) as pool:
+            return list(pool.map(run, calls))
+
     # -- I/O -------------------------------------------------------------------------------
+
+    def list_models(self, *, refresh: bool = False) -> list[ModelInfo]:
+        """The router's model catalogue (`GET /v1/models`), cached for `discovery_ttl` seconds."""
+        cached = None if refresh else self._discovery.get_models(self._config.base_url)
+        if cached is not None:
+            return cached
+        return self._remember_models(self._request(self._plan_json(self._config.models_url(), "")))
+
+    def model_info(self, model: str) -> ModelInfo | None:
+        """What the router's catalogue says about `model` (its providers, prices, capabilities)."""
+        return find_model(self.list_models(), model)
+
+    def model_providers(self, model: str, *, refresh: bool = False) -> ModelAvailability:
+        """Ask the Hub which providers serve `model`, and whether this token may use it."""
+        cached = None if refresh else self._discovery.get_availability(_bare(model))
+        if cached is not None:
+            return cached
+        plan = self._hub_plan(model)
+        try:
+            availability = self._availability_from_json(plan, self._request(plan))
+        except APIError as error:
+            availability = self._availability_from_error(plan, error)
+        if availability.accessible is None and needs_access_check(
+            availability, token_given=_has_token(plan)
+        ):
+            check = self._plan_json(hub_auth_check_url(model), model, hub=True)
+            try:
+                self._request(check)
+                availability = self._availability_checked(availability, None)
+            except APIError as error:
+                availability = self._availability_checked(availability, error)
+        self._discovery.put_availability(availability)
+        return availability
+
+    def _prepare(self, plan: _CallPlan) -> None:
+        if self._catalogue_needed(plan):
+            try:
+                self.list_models()
+            except HFProvidersError as error:  # routing is best effort: the call still goes
+                logger.warning("could not load the model catalogue for routing: %s", error)
+        self._route(plan)
 
     def _send(self, plan: _CallPlan, state: _AttemptState) -> WireResponse:
         state.begin()
+        if self._limiter is not None:
+            self._limiter.acquire(plan.token_estimate)
         response = self._transport.send(
-            "POST", plan.url, plan.headers, plan.content(state.provider), plan.timeout
+            plan.method, plan.url, plan.headers, plan.content(state.provider), plan.timeout
         )
         if response.status_code >= 400:
             body = response.read(MAX_ERROR_BODY)
@@ -518,6 +783,10 @@ class HFClient(_ClientBase):
         return response
 
     def _request(self, plan: _CallPlan) -> Any:
+        self._prepare(plan)
+        entry = self._cache_lookup(plan, "chat")
+        if entry is not None:
+            return self._from_cache(plan, entry)
         state = _AttemptState(self, plan)
         while True:
             try:
@@ -525,13 +794,18 @@ class HFClient(_ClientBase):
                 meta = state.meta(response.status_code, response.headers)
                 body = response.read()
                 meta.latency_s = time.monotonic() - state.started
-                return self._parse_body(plan, body, meta)
+                return self._done(plan, self._parse_body(plan, body, meta))
             except HFProvidersError as error:
                 wait = state.failed(error)
             if wait > 0:
                 self._sleep(wait)
 
     def _stream(self, plan: _CallPlan, meta: ResponseMeta, holder: list[Any]) -> Iterator[Any]:
+        self._prepare(plan)
+        entry = self._cache_lookup(plan, "stream")
+        if entry is not None:
+            yield from _replay(plan, entry, self._cached_meta(entry), meta, holder)
+            return
         state = _AttemptState(self, plan)
         while True:
             decoder: Any = None
@@ -542,8 +816,7 @@ class HFClient(_ClientBase):
                     if not _is_sse(response.headers):
                         yield from _whole_body_as_stream(self, plan, response.read(), meta, holder)
                         return
-                    decoder = _new_decoder(plan, meta, state.started)
-                    holder[:] = [decoder]
+                    decoder = self._decoder(plan, meta, state.started, holder)
                     for raw in response.iter_bytes():
                         for chunk in decoder.feed(raw):
                             decoder.deliver(chunk)
@@ -551,6 +824,7 @@ class HFClient(_ClientBase):
                     for chunk in decoder.finish():
                         decoder.deliver(chunk)
                         yield chunk
+                    self._stream_done(plan, decoder)
                     return
                 finally:
                     response.close()
@@ -587,6 +861,10 @@ class AsyncHFClient(_ClientBase):
         http_async_client: Any | None = None,
         max_input_chars: int | None = 2_000_000,
         on_attempt: AttemptHook | None = None,
+        cache: ResponseCache | None = None,
+        rate_limiter: RateLimiter | None = None,
+        routing: Literal["off", "cached", "auto"] = "cached",
+        discovery_ttl: float = 600.0,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -599,7 +877,13 @@ class AsyncHFClient(_ClientBase):
             default_headers=default_headers,
             max_input_chars=max_input_chars,
             on_attempt=on_attempt,
+            cache=cache,
+            rate_limiter=rate_limiter,
+            routing=routing,
+            discovery_ttl=discovery_ttl,
         )
+        import asyncio  # here, so `import hfproviders` does not pay for asyncio
+
         self._transport = AsyncTransport(http_async_client, self._config.timeout)
         self._sleep: Callable[[float], Any] = asyncio.sleep
 
@@ -651,12 +935,77 @@ class AsyncHFClient(_ClientBase):
         generator = self._stream(plan, meta, holder)
         return AsyncTextGenerationStream(generator, meta, lambda: _text_of(holder))
 
+    async def batch(
+        self, requests: Sequence[Mapping[str, Any]], *, max_concurrency: int = 8
+    ) -> list[ChatCompletion | HFProvidersError]:
+        """Run many chat requests concurrently; results come back in input order.
+
+        The async twin of `HFClient.batch`: failures come back as typed errors in place.
+        """
+        import asyncio
+
+        calls = _batch_calls(requests, max_concurrency)
+        gate = asyncio.Semaphore(max_concurrency)
+
+        async def run(call: tuple[str, Any, dict[str, Any]]) -> ChatCompletion | HFProvidersError:
+            async with gate:
+                try:
+                    return await self.chat(call[0], call[1], **call[2])
+                except HFProvidersError as error:
+                    return error
+
+        return list(await asyncio.gather(*(run(call) for call in calls)))
+
     # -- I/O -------------------------------------------------------------------------------
+
+    async def list_models(self, *, refresh: bool = False) -> list[ModelInfo]:
+        """The router's model catalogue (`GET /v1/models`), cached for `discovery_ttl` seconds."""
+        cached = None if refresh else self._discovery.get_models(self._config.base_url)
+        if cached is not None:
+            return cached
+        plan = self._plan_json(self._config.models_url(), "")
+        return self._remember_models(await self._request(plan))
+
+    async def model_info(self, model: str) -> ModelInfo | None:
+        """What the router's catalogue says about `model` (its providers, prices, capabilities)."""
+        return find_model(await self.list_models(), model)
+
+    async def model_providers(self, model: str, *, refresh: bool = False) -> ModelAvailability:
+        """Ask the Hub which providers serve `model`, and whether this token may use it."""
+        cached = None if refresh else self._discovery.get_availability(_bare(model))
+        if cached is not None:
+            return cached
+        plan = self._hub_plan(model)
+        try:
+            availability = self._availability_from_json(plan, await self._request(plan))
+        except APIError as error:
+            availability = self._availability_from_error(plan, error)
+        if availability.accessible is None and needs_access_check(
+            availability, token_given=_has_token(plan)
+        ):
+            check = self._plan_json(hub_auth_check_url(model), model, hub=True)
+            try:
+                await self._request(check)
+                availability = self._availability_checked(availability, None)
+            except APIError as error:
+                availability = self._availability_checked(availability, error)
+        self._discovery.put_availability(availability)
+        return availability
+
+    async def _prepare(self, plan: _CallPlan) -> None:
+        if self._catalogue_needed(plan):
+            try:
+                await self.list_models()
+            except HFProvidersError as error:  # routing is best effort: the call still goes
+                logger.warning("could not load the model catalogue for routing: %s", error)
+        self._route(plan)
 
     async def _send(self, plan: _CallPlan, state: _AttemptState) -> AsyncWireResponse:
         state.begin()
+        if self._limiter is not None:
+            await self._limiter.aacquire(plan.token_estimate)
         response = await self._transport.send(
-            "POST", plan.url, plan.headers, plan.content(state.provider), plan.timeout
+            plan.method, plan.url, plan.headers, plan.content(state.provider), plan.timeout
         )
         if response.status_code >= 400:
             body = await response.read(MAX_ERROR_BODY)
@@ -664,6 +1013,10 @@ class AsyncHFClient(_ClientBase):
         return response
 
     async def _request(self, plan: _CallPlan) -> Any:
+        await self._prepare(plan)
+        entry = self._cache_lookup(plan, "chat")
+        if entry is not None:
+            return self._from_cache(plan, entry)
         state = _AttemptState(self, plan)
         while True:
             try:
@@ -671,7 +1024,7 @@ class AsyncHFClient(_ClientBase):
                 meta = state.meta(response.status_code, response.headers)
                 body = await response.read()
                 meta.latency_s = time.monotonic() - state.started
-                return self._parse_body(plan, body, meta)
+                return self._done(plan, self._parse_body(plan, body, meta))
             except HFProvidersError as error:
                 wait = state.failed(error)
             if wait > 0:
@@ -680,6 +1033,12 @@ class AsyncHFClient(_ClientBase):
     async def _stream(
         self, plan: _CallPlan, meta: ResponseMeta, holder: list[Any]
     ) -> AsyncIterator[Any]:
+        await self._prepare(plan)
+        entry = self._cache_lookup(plan, "stream")
+        if entry is not None:
+            for chunk in _replay(plan, entry, self._cached_meta(entry), meta, holder):
+                yield chunk
+            return
         state = _AttemptState(self, plan)
         while True:
             decoder: Any = None
@@ -692,8 +1051,7 @@ class AsyncHFClient(_ClientBase):
                         for chunk in _whole_body_as_stream(self, plan, body, meta, holder):
                             yield chunk
                         return
-                    decoder = _new_decoder(plan, meta, state.started)
-                    holder[:] = [decoder]
+                    decoder = self._decoder(plan, meta, state.started, holder)
                     async for raw in response.iter_bytes():
                         for chunk in decoder.feed(raw):
                             decoder.deliver(chunk)
@@ -701,6 +1059,7 @@ class AsyncHFClient(_ClientBase):
                     for chunk in decoder.finish():
                         decoder.deliver(chunk)
                         yield chunk
+                    self._stream_done(plan, decoder)
                     return
                 finally:
                     await response.close()
@@ -750,6 +1109,60 @@ def _whole_body_as_stream(
     for chunk in chunks:
         decoder.deliver(chunk)
     return chunks
+
+
+def _batch_calls(
+    requests: Sequence[Mapping[str, Any]], max_concurrency: int
+) -> list[tuple[str, Any, dict[str, Any]]]:
+    if not isinstance(max_concurrency, int) or max_concurrency < 1:
+        raise InvalidParameterError("max_concurrency must be an integer >= 1")
+    calls = []
+    for position, request in enumerate(requests):
+        if not isinstance(request, Mapping) or "model" not in request or "messages" not in request:
+            raise InvalidParameterError(
+                f"requests[{position}] must be a dict with 'model', 'messages' and parameters"
+            )
+        params = {k: v for k, v in request.items() if k not in ("model", "messages")}
+        calls.append((request["model"], request["messages"], params))
+    return calls
+
+
+def _replay(
+    plan: _CallPlan,
+    entry: dict[str, Any],
+    cached: ResponseMeta,
+    meta: ResponseMeta,
+    holder: list[Any],
+) -> Iterator[Any]:
+    """Replay a cached, complete stream through the same decoder a live one uses."""
+    _fill_meta(meta, cached)
+    decoder = _new_decoder(plan, meta, time.monotonic())
+    holder[:] = [decoder]
+    chunks: list[Any] = []
+    for event in entry["data"]:
+        chunks.extend(decoder.feed_event(event))
+    chunks.extend(decoder.finish())
+    for chunk in chunks:
+        decoder.deliver(chunk)
+        yield chunk
+
+
+def _estimate_tokens(body: Mapping[str, Any]) -> int:
+    """A rough token count for the limiter's tokens/min budget: ~4 characters a token."""
+    chars = 0
+    for message in body.get("messages") or ():
+        content = message.get("content")
+        if isinstance(content, str):
+            chars += len(content)
+    return chars // 4 + int(body.get("max_tokens") or 0) + 1
+
+
+def _bare(model: str) -> str:
+    return model.partition(":")[0]
+
+
+def _has_token(plan: _CallPlan) -> bool:
+    return "Authorization" in plan.headers
 
 
 def _completion_of(holder: list[Any]) -> ChatCompletion | None:

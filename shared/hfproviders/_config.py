@@ -18,7 +18,15 @@ from hfproviders import __version__
 from hfproviders._errors import ConfigurationError, MissingTokenError
 from hfproviders._retry import RetryPolicy
 
-__all__ = ["DEFAULT_BASE_URL", "ClientConfig", "Secret", "TOKEN_HELP", "is_hf_host"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "TOKEN_HELP",
+    "USER_AGENT",
+    "ClientConfig",
+    "Secret",
+    "is_hf_host",
+    "lookup_token",
+]
 
 DEFAULT_BASE_URL = "https://router.huggingface.co/v1"
 ROUTER_HOST = "router.huggingface.co"
@@ -59,7 +67,8 @@ class Secret:
         raise TypeError("Secrets are not picklable")
 
 
-def _lookup_token() -> str | None:
+def lookup_token() -> str | None:
+    """The token found in the environment or huggingface_hub's store (None if none)."""
     for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
         value = os.environ.get(name)
         if value:
@@ -157,7 +166,7 @@ class ClientConfig:
         if not self._token_resolved:
             self._token_resolved = True
             if self.sends_token_to_hf:
-                found = _lookup_token()
+                found = lookup_token()
                 self.api_key = Secret(found) if found else None
         if self.api_key is None:
             if self.sends_token_to_hf:

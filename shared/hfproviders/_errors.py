@@ -136,6 +136,7 @@ class HFProvidersError(Exception):
         self.retry_after = retry_after
         self.warnings = list(warnings)
         self.rate_limit = rate_limit
+        self.headers: dict[str, str] = {}  # response headers, when there was a response
 
     def __str__(self) -> str:
         parts = [self.message]
@@ -451,7 +452,7 @@ def error_from_response(
         message += " Use base_url='https://router.huggingface.co/v1' instead."
     cls = _class_for(status, parsed)
     text = body.decode("utf-8", "replace")
-    return cls(
+    error = cls(
         redact(message, secrets),
         status_code=status,
         code=parsed.code or headers.get("x-error-code"),
@@ -463,6 +464,8 @@ def error_from_response(
         warnings=parsed.warnings,
         rate_limit=rate_limit,
     )
+    error.headers = dict(headers)
+    return error
 
 
 def error_from_stream_event(

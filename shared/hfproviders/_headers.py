@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from email.utils import parsedate_to_datetime
 
 from hfproviders._types import RateLimitInfo
 
@@ -37,6 +36,8 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
         if seconds != seconds or seconds in (float("inf"), float("-inf")):  # NaN / inf
             return None
         return max(0.0, seconds)
+    from email.utils import parsedate_to_datetime  # rare path; keeps the import cheap
+
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

@@ -15,7 +15,6 @@ plain parse would not need.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -68,6 +67,8 @@ def opens_think_block(model: str) -> bool:
 
 def synthesize_tool_call_id(seed: str, index: int) -> str:
     """A stable id for a tool call that came without a usable one (same input, same id)."""
+    import hashlib  # only for calls that came without a usable id
+
     digest = hashlib.sha1(f"{seed}#{index}".encode(), usedforsecurity=False).hexdigest()
     return f"call_{digest[:24]}"
 

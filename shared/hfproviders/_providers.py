@@ -7,7 +7,6 @@ accepted too, so a new provider works as soon as the router lists it.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Sequence
 
@@ -72,6 +71,8 @@ def _check_provider(name: str) -> str:
             f"Provider {name!r} was removed from Hugging Face Inference Providers (July 2026). "
             "Run `hfproviders models` to see who serves your model now."
         )
+    import difflib
+
     options = sorted(POLICIES | KNOWN_PROVIDERS | _discovered)
     close = difflib.get_close_matches(lowered, options, n=3)
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""

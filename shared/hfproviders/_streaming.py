@@ -126,6 +126,12 @@ class _EventDecoder:
     def _event_from_json(self, data: Any) -> Any:
         return data
 
+    def feed_event(self, event: dict[str, Any]) -> list[Any]:
+        """One already-parsed event (a cached stream being replayed)."""
+        out: list[Any] = []
+        self._handle([ServerSentEvent(json.dumps(event))], out)
+        return out
+
     def feed(self, chunk: bytes) -> list[Any]:
         """Bytes in, result chunks out."""
         self._raise_pending()

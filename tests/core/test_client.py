@@ -508,7 +508,7 @@ async def test_assistant_tool_calls_are_resent_safely(h: Harness) -> None:
 async def test_missing_token_for_hf_host_says_how_to_get_one(
     h: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("hfproviders._config._lookup_token", lambda: None)
+    monkeypatch.setattr("hfproviders._config.lookup_token", lambda: None)
     h.make(api_key=None)
     with pytest.raises(MissingTokenError, match="huggingface.co/settings/tokens") as info:
         await h.chat(MODEL, USER)
@@ -672,3 +672,42 @@ async def test_completion_follows_the_chunks_handed_out(h: Harness) -> None:
         for _ in stream:
             snapshot()
     assert seen[:3] == [(None, "I think."), ("I think.", "Hi"), ("I think.", "Hi there")]
+
+
+# --- batch ------------------------------------------------------------------------------------
+
+
+async def test_batch_keeps_order_and_returns_errors_in_place(h: Harness) -> None:
+    def reply(request: httpx.Request) -> httpx.Response:
+        prompt = json.loads(request.content)["messages"][0]["content"]
+        if prompt == "fail":
+            return error(402, {"error": "You have depleted your monthly included credits."})
+        return ok_json(completion(f"echo {prompt}"))
+
+    prompts = ["a", "fail", "c", "d", "e"]
+    h.queue(*[reply] * len(prompts))
+    h.make()
+    requests = [
+        {"model": MODEL, "messages": [{"role": "user", "content": p}], "max_tokens": 4}
+        for p in prompts
+    ]
+    requests.append({"model": MODEL, "messages": [], "max_tokens": 4})  # invalid: no request sent
+    results = await h.call("batch", requests, max_concurrency=3)
+    if h.is_async:
+        results = await results
+    assert [r.text if not isinstance(r, Exception) else type(r).__name__ for r in results] == [
+        "echo a",
+        "PaymentRequiredError",
+        "echo c",
+        "echo d",
+        "echo e",
+        "InvalidParameterError",
+    ]
+    assert len(h.requests) == 5
+
+
+def test_batch_rejects_malformed_requests() -> None:
+    with pytest.raises(InvalidParameterError):
+        HFClient(api_key=FAKE_TOKEN).batch([{"messages": USER}])
+    with pytest.raises(InvalidParameterError):
+        HFClient(api_key=FAKE_TOKEN).batch([], max_concurrency=0)

@@ -1,0 +1,960 @@
+"""The `hfproviders` command line: chat, models, check and bench (stdlib argparse only).
+
+It uses only the public client API (`HFClient.stream`, `.chat`, `.text_generation_stream`,
+`.list_models`, `.model_providers`), so what works here works in your code. Tests call
+`main(argv, client_factory=...)` with a fake or MockTransport-backed client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import IO, Any, Protocol, cast
+
+from hfproviders import __version__
+from hfproviders._discovery import ModelAvailability, ModelInfo, ProviderInfo, find_model
+from hfproviders._errors import (
+    APIConnectionError,
+    APITimeoutError,
+    AuthenticationError,
+    HFProvidersError,
+    InvalidRequestInputError,
+    MissingTokenError,
+)
+
+__all__ = ["EXIT_API_ERROR", "EXIT_NETWORK", "EXIT_OK", "EXIT_USAGE", "main"]
+
+EXIT_OK = 0
+EXIT_API_ERROR = 1
+EXIT_USAGE = 2
+EXIT_NETWORK = 3
+EXIT_INTERRUPTED = 130
+
+DEFAULT_BASE_URL = "https://router.huggingface.co/v1"
+TOKEN_HELP = """\
+Create a token at https://huggingface.co/settings/tokens (a fine-grained token with the
+permission "Make calls to Inference Providers"), then either:
+    export HF_TOKEN=hf_...
+or log in once with:
+    hf auth login"""
+
+EPILOG = """\
+exit codes:
+  0  success
+  1  the API answered with an error (or `check` found a problem, or every `bench` run failed)
+  2  usage error, or no token / a rejected token
+  3  the server could not be reached (connection error or timeout)
+  130 interrupted
+
+token: HF_TOKEN, else the token saved by `hf auth login`.
+"""
+
+
+class ClientLike(Protocol):
+    """The part of `HFClient` the CLI uses (a fake with these methods works in tests)."""
+
+    def stream(self, model: str, messages: Sequence[Mapping[str, Any]], **params: Any) -> Any:
+        """Return a chat stream: an iterator of chunks with `.meta` and `.completion`."""
+        ...
+
+    def chat(self, model: str, messages: Sequence[Mapping[str, Any]], **params: Any) -> Any:
+        """Return a `ChatCompletion`."""
+        ...
+
+    def text_generation_stream(self, model: str, prompt: str, **params: Any) -> Any:
+        """Return a text-generation token stream."""
+        ...
+
+    def list_models(self) -> list[ModelInfo]:
+        """Return the router's model list."""
+        ...
+
+    def model_providers(self, model: str) -> ModelAvailability:
+        """Return the Hub's availability for `model`."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        ...
+
+
+ClientFactory = Callable[[argparse.Namespace], ClientLike]
+
+
+def default_client_factory(args: argparse.Namespace) -> ClientLike:
+    """Build the real client from the common options."""
+    from hfproviders import HFClient
+
+    client = HFClient(base_url=args.base_url, timeout=args.timeout)
+    return cast(ClientLike, client)
+
+
+class UsageError(Exception):
+    """A bad combination of command-line options (exit code 2)."""
+
+
+def _is_fatal(exc: HFProvidersError) -> bool:
+    """Errors that end a multi-request command: every later request would fail the same way.
+
+    A timeout is not among them: it can be one slow provider, so `check --probe` and `bench`
+    record it against that provider and go on.
+    """
+    if isinstance(exc, APITimeoutError):
+        return False
+    return isinstance(
+        exc, MissingTokenError | AuthenticationError | APIConnectionError | InvalidRequestInputError
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Output helpers
+
+
+@dataclass
+class Console:
+    """Where the CLI writes: the answer and tables on `out`, progress and notes on `err`."""
+
+    out: IO[str]
+    err: IO[str]
+
+    def print(self, text: str = "") -> None:
+        """Write a line to stdout."""
+        self.out.write(text + "\n")
+
+    def note(self, text: str) -> None:
+        """Write a line to stderr."""
+        self.err.write(text + "\n")
+        self.err.flush()
+
+
+def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> str:
+    """Render rows as aligned plain-text columns (`right` lists right-aligned columns)."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
+            for i, cell in enumerate(cells)
+        ]
+        return "  ".join(parts).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def _num(value: float | None, fmt: str = "{:.2f}") -> str:
+    return "-" if value is None else fmt.format(value)
+
+
+def _flag(value: bool | None) -> str:
+    return {True: "yes", False: "no", None: "?"}[value]
+
+
+def _dump_json(console: Console, data: Any) -> None:
+    console.print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+# ---------------------------------------------------------------------------------------------
+# Streaming one answer (shared by chat and bench)
+
+
+@dataclass
+class StreamResult:
+    """What one streamed call produced and how fast."""
+
+    text: str = ""
+    reasoning: str = ""
+    finish_reason: str | None = None
+    provider: str | None = None
+    request_id: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    latency_s: float = 0.0
+    ttft_s: float | None = None
+
+
+def run_chat_stream(
+    client: ClientLike,
+    model: str,
+    messages: Sequence[Mapping[str, Any]],
+    params: Mapping[str, Any],
+    on_text: Callable[[str], None] | None = None,
+    on_reasoning: Callable[[str], None] | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> StreamResult:
+    """Stream one chat answer, passing text pieces to the callbacks as they arrive."""
+    result = StreamResult()
+    started = clock()
+    stream = client.stream(model, messages, **params)
+    pieces: list[str] = []
+    thoughts: list[str] = []
+    chunks_with_text = 0
+    try:
+        for chunk in stream:
+            if chunk.usage is not None:
+                result.prompt_tokens = chunk.usage.prompt_tokens
+                result.completion_tokens = chunk.usage.completion_tokens
+                result.total_tokens = chunk.usage.total_tokens
+            for choice in chunk.choices[:1]:
+                delta = choice.delta
+                if (delta.reasoning or delta.content) and result.ttft_s is None:
+                    result.ttft_s = clock() - started
+                if delta.reasoning:
+                    thoughts.append(delta.reasoning)
+                    if on_reasoning is not None:
+                        on_reasoning(delta.reasoning)
+                if delta.content:
+                    chunks_with_text += 1
+                    pieces.append(delta.content)
+                    if on_text is not None:
+                        on_text(delta.content)
+                if choice.finish_reason:
+                    result.finish_reason = choice.finish_reason
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+    result.latency_s = clock() - started
+    result.text = "".join(pieces)
+    result.reasoning = "".join(thoughts)
+    meta = getattr(stream, "meta", None)
+    if meta is not None:
+        result.provider = meta.provider
+        result.request_id = meta.request_id
+        # Prefer the client's own timings (taken at the transport) when it has them.
+        result.ttft_s = meta.ttft_s if meta.ttft_s is not None else result.ttft_s
+        result.latency_s = meta.latency_s or result.latency_s
+    if result.completion_tokens is None and chunks_with_text:
+        result.completion_tokens = chunks_with_text  # an estimate: one token per chunk
+    return result
+
+
+def _summary_line(result: StreamResult) -> str:
+    parts = [f"provider: {result.provider or 'unknown'}"]
+    if result.completion_tokens is not None:
+        parts.append(f"tokens: {result.prompt_tokens or 0} in / {result.completion_tokens} out")
+    if result.ttft_s is not None:
+        parts.append(f"TTFT {result.ttft_s:.2f}s")
+    parts.append(f"total {result.latency_s:.2f}s")
+    if result.request_id:
+        parts.append(f"request id {result.request_id}")
+    return "[" + " · ".join(parts) + "]"
+
+
+def _provider_option(value: str | None) -> str | list[str] | None:
+    """`groq` stays a string; `groq,together` becomes a failover chain."""
+    if value is None:
+        return None
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    if not names:
+        raise UsageError("--provider needs a name, a policy, or a comma-separated list")
+    return names[0] if len(names) == 1 else names
+
+
+# ---------------------------------------------------------------------------------------------
+# chat
+
+
+def cmd_chat(args: argparse.Namespace, client: ClientLike, console: Console) -> int:
+    """Stream one answer to stdout; usage and timing go to stderr."""
+    messages: list[dict[str, Any]] = []
+    if args.system:
+        messages.append({"role": "system", "content": args.system})
+    prompt = args.prompt if args.prompt != "-" else sys.stdin.read()
+    messages.append({"role": "user", "content": prompt})
+    params: dict[str, Any] = {}
+    provider = _provider_option(args.provider)
+    if provider is not None:
+        params["provider"] = provider
+    if args.max_tokens is not None:
+        params["max_tokens"] = args.max_tokens
+    if args.temperature is not None:
+        params["temperature"] = args.temperature
+
+    def write(text: str) -> None:
+        console.out.write(text)
+        console.out.flush()
+
+    def think(text: str) -> None:
+        console.err.write(text)
+        console.err.flush()
+
+    streaming = not args.json
+    result = run_chat_stream(
+        client,
+        args.model,
+        messages,
+        params,
+        on_text=write if streaming else None,
+        on_reasoning=think if streaming and args.show_reasoning else None,
+    )
+    if args.json:
+        payload = asdict(result)
+        payload["model"] = args.model
+        payload["usage"] = {
+            "prompt_tokens": payload.pop("prompt_tokens"),
+            "completion_tokens": payload.pop("completion_tokens"),
+            "total_tokens": payload.pop("total_tokens"),
+        }
+        _dump_json(console, payload)
+        return EXIT_OK
+    if not result.text.endswith("\n"):
+        console.print()
+    if args.show_reasoning and result.reasoning and not result.reasoning.endswith("\n"):
+        console.err.write("\n")  # keep the summary off the reasoning's last line
+    console.note(_summary_line(result))
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+# models
+
+# The router's /v1/models lists chat-completion models only; "task" narrows by input modality.
+TASK_MODALITIES: dict[str, str | None] = {
+    "conversational": None,
+    "text-generation": None,
+    "image-text-to-text": "image",
+}
+
+
+def filter_models(
+    models: Iterable[ModelInfo],
+    *,
+    search: str | None = None,
+    provider: str | None = None,
+    task: str | None = None,
+    tools: bool = False,
+    structured: bool = False,
+    live: bool = False,
+) -> list[ModelInfo]:
+    """Keep the models (and, within each, the providers) that pass every filter."""
+    wanted = provider.casefold() if provider else None
+    needed_modality = TASK_MODALITIES.get(task) if task else None
+    kept: list[ModelInfo] = []
+    for model in models:
+        if search and search.casefold() not in model.id.casefold():
+            continue
+        if needed_modality and needed_modality not in model.input_modalities:
+            continue
+        providers = [
+            p
+            for p in model.providers
+            if (wanted is None or p.provider.casefold() == wanted)
+            and (not tools or p.supports_tools is True)
+            and (not structured or p.supports_structured_output is True)
+            and (not live or p.is_live)
+        ]
+        if providers or not (wanted or tools or structured or live):
+            kept.append(replace(model, providers=tuple(providers)))
+    return kept
+
+
+def _provider_row(model_id: str, p: ProviderInfo) -> list[str]:
+    price_in = "free" if p.is_free else _num(p.pricing_input)
+    price_out = "free" if p.is_free else _num(p.pricing_output)
+    return [
+        model_id,
+        p.provider,
+        p.status,
+        price_in,
+        price_out,
+        _num(p.context_length, "{:,}") if p.context_length is not None else "-",
+        _flag(p.supports_tools),
+        _flag(p.supports_structured_output),
+        _num(p.first_token_latency_ms, "{:.0f}"),
+        _num(p.throughput, "{:.0f}"),
+    ]
+
+
+def cmd_models(args: argparse.Namespace, client: ClientLike, console: Console) -> int:
+    """List the router's models with their providers, prices, context and capabilities."""
+    models = filter_models(
+        client.list_models(),
+        search=args.search,
+        provider=args.provider,
+        task=args.task,
+        tools=args.tools,
+        structured=args.structured,
+        live=args.live,
+    )
+    if args.limit is not None:
+        models = models[: args.limit]
+    if args.json:
+        _dump_json(console, [m.to_dict() for m in models])
+        return EXIT_OK
+    rows: list[list[str]] = []
+    for model in models:
+        if not model.providers:
+            rows.append([model.id, "-", "-", "-", "-", "-", "-", "-", "-", "-"])
+        for i, p in enumerate(model.providers):
+            rows.append(_provider_row(model.id if i == 0 else "", p))
+    headers = ["MODEL", "PROVIDER", "STATUS", "IN $/1M", "OUT $/1M", "CONTEXT"]
+    headers += ["TOOLS", "JSON", "TTFT ms", "TOK/S"]
+    if rows:
+        console.print(render_table(headers, rows, right={3, 4, 5, 8, 9}))
+    console.note(f"{len(models)} model(s). Prices in USD per million tokens.")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+# check
+
+PROBE_MESSAGES = [{"role": "user", "content": "Reply with the single word: OK"}]
+
+
+@dataclass
+class ProbeResult:
+    """One tiny real request to one provider."""
+
+    provider: str
+    ok: bool
+    latency_s: float | None = None
+    error: str | None = None
+
+
+def probe_provider(client: ClientLike, model: str, provider: str) -> ProbeResult:
+    """Send one tiny chat request pinned to `provider`; token and network errors propagate."""
+    started = time.perf_counter()
+    try:
+        client.chat(model, PROBE_MESSAGES, provider=provider, max_tokens=16)
+    except HFProvidersError as exc:
+        if _is_fatal(exc):
+            raise
+        return ProbeResult(provider, False, error=f"{type(exc).__name__}: {exc.message}")
+    return ProbeResult(provider, True, latency_s=time.perf_counter() - started)
+
+
+def _access_text(a: ModelAvailability) -> str:
+    if a.accessible is True:
+        return "granted" if a.gated else "yes"
+    if a.accessible is False:
+        return "no"
+    return "unknown (no token)"
+
+
+def _gated_text(a: ModelAvailability) -> str:
+    if a.gated is None:
+        return "?"
+    if not a.gated:
+        return "no"
+    return f"yes ({a.gate_mode})" if a.gate_mode else "yes"
+
+
+def _exists_text(a: ModelAvailability) -> str:
+    return {True: "yes", False: "no", None: "?"}[a.exists]
+
+
+def _check_problem(a: ModelAvailability, probes: Sequence[ProbeResult]) -> bool:
+    return (
+        a.exists is not True
+        or a.accessible is False
+        or not a.live_providers
+        or any(not p.ok for p in probes)
+    )
+
+
+def cmd_check(args: argparse.Namespace, client: ClientLike, console: Console) -> int:
+    """Report existence, gating, access and providers for each model; optionally probe them."""
+    reports: list[dict[str, Any]] = []
+    problem = False
+    for model in args.models:
+        availability = client.model_providers(model)
+        probes: list[ProbeResult] = []
+        if args.probe and availability.accessible is not False:
+            probes = [
+                probe_provider(client, model, p.provider) for p in availability.live_providers
+            ]
+        problem = problem or _check_problem(availability, probes)
+        if args.json:
+            reports.append({**availability.to_dict(), "probes": [asdict(p) for p in probes]})
+            continue
+        _print_check(console, availability, probes)
+    if args.json:
+        _dump_json(console, reports)
+    return EXIT_API_ERROR if problem else EXIT_OK
+
+
+def _print_check(console: Console, a: ModelAvailability, probes: Sequence[ProbeResult]) -> None:
+    console.print(a.model)
+    summary = f"  exists: {_exists_text(a)}   gated: {_gated_text(a)}   access: {_access_text(a)}"
+    if a.pipeline_tag:
+        summary += f"   pipeline: {a.pipeline_tag}"
+    console.print(summary)
+    if a.error:
+        console.print(f"  ! {a.error}")
+    if a.exists is True and not a.providers:
+        console.print("  no Inference Provider serves this model")
+    if a.providers:
+        by_provider = {p.provider: p for p in probes}
+        headers = ["PROVIDER", "STATUS", "TASK", "PROVIDER MODEL ID"]
+        if probes:
+            headers.append("PROBE")
+        rows = []
+        for m in a.providers:
+            row = [m.provider, m.status, m.task or "-", m.provider_model_id or "-"]
+            if probes:
+                probe = by_provider.get(m.provider)
+                row.append(_probe_text(probe))
+            rows.append(row)
+        table = render_table(headers, rows, right=set())
+        console.print("\n".join("  " + line for line in table.splitlines()))
+    console.print()
+
+
+def _probe_text(probe: ProbeResult | None) -> str:
+    if probe is None:
+        return "not probed"
+    if probe.ok:
+        return f"ok {probe.latency_s:.2f}s" if probe.latency_s is not None else "ok"
+    return f"FAIL {probe.error}"
+
+
+# ---------------------------------------------------------------------------------------------
+# bench
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The q-th percentile (0-100) with linear interpolation; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100.0
+    low = math.floor(position)
+    high = math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+@dataclass
+class BenchRun:
+    """One run of one target."""
+
+    ok: bool
+    latency_s: float | None = None
+    ttft_s: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    provider: str | None = None
+    error: str | None = None
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        """Generation speed after the first token (None when it cannot be measured)."""
+        if not self.ok or not self.completion_tokens or self.latency_s is None:
+            return None
+        generating = self.latency_s - (self.ttft_s or 0.0)
+        return self.completion_tokens / generating if generating > 0 else None
+
+
+@dataclass
+class BenchTarget:
+    """What is benchmarked: the chat API with a provider, or the text-generation API."""
+
+    label: str
+    api: str
+    provider: str | None = None
+    pricing: ProviderInfo | None = None
+    runs: list[BenchRun] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """The statistics the table and `--json` report."""
+        good = [r for r in self.runs if r.ok]
+        latencies = [r.latency_s for r in good if r.latency_s is not None]
+        ttfts = [r.ttft_s for r in good if r.ttft_s is not None]
+        speeds = [s for r in good if (s := r.tokens_per_s) is not None]
+        costs = [
+            c
+            for r in good
+            if self.pricing is not None
+            and (c := self.pricing.cost_usd(r.prompt_tokens or 0, r.completion_tokens or 0))
+            is not None
+        ]
+        return {
+            "target": self.label,
+            "api": self.api,
+            "provider": self.provider,
+            "runs": len(self.runs),
+            "errors": len(self.runs) - len(good),
+            "error_rate": (len(self.runs) - len(good)) / len(self.runs) if self.runs else 0.0,
+            "ttft_p50_s": percentile(ttfts, 50),
+            "latency_p50_s": percentile(latencies, 50),
+            "latency_p95_s": percentile(latencies, 95),
+            "tokens_per_s": _mean(speeds),
+            "cost_per_run_usd": _mean(costs),
+            "last_error": next((r.error for r in reversed(self.runs) if r.error), None),
+        }
+
+
+class ProgressBar:
+    """A one-line text progress bar on stderr."""
+
+    def __init__(self, total: int, stream: IO[str], width: int = 30) -> None:
+        self.total = max(total, 1)
+        self.stream = stream
+        self.width = width
+        self.done = 0
+
+    def step(self, label: str) -> None:
+        """Count one finished run and redraw."""
+        self.done += 1
+        filled = round(self.width * self.done / self.total)
+        bar = "#" * filled + "." * (self.width - filled)
+        self.stream.write(f"\r[{bar}] {self.done}/{self.total} {label:<30}")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        """End the progress line."""
+        self.stream.write("\n")
+        self.stream.flush()
+
+
+def _bench_targets(
+    args: argparse.Namespace, client: ClientLike, console: Console
+) -> list[BenchTarget]:
+    listed: ModelInfo | None = None
+    try:
+        listed = find_model(client.list_models(), args.model)
+    except HFProvidersError as exc:
+        if _is_fatal(exc):
+            raise
+        console.note(f"(could not read /models for pricing: {exc.message})")
+    targets: list[BenchTarget] = []
+    if args.api in ("chat", "both"):
+        if args.providers:
+            names = [n.strip() for n in args.providers.split(",") if n.strip()]
+        elif listed is not None and listed.live_providers:
+            names = [p.provider for p in listed.live_providers]
+        else:
+            names = []
+        for name in names:
+            pricing = listed.provider(name) if listed is not None else None
+            targets.append(BenchTarget(f"chat:{name}", "chat", name, pricing))
+        if not names:
+            targets.append(BenchTarget("chat:auto", "chat", None))
+    if args.api in ("text-generation", "both"):
+        targets.append(BenchTarget("text-generation", "text-generation"))
+    return targets
+
+
+def _one_run(client: ClientLike, args: argparse.Namespace, target: BenchTarget) -> BenchRun:
+    try:
+        if target.api == "chat":
+            params: dict[str, Any] = {"max_tokens": args.max_tokens}
+            if target.provider is not None:
+                params["provider"] = target.provider
+            result = run_chat_stream(
+                client, args.model, [{"role": "user", "content": args.prompt}], params
+            )
+            return BenchRun(
+                ok=True,
+                latency_s=result.latency_s,
+                ttft_s=result.ttft_s,
+                prompt_tokens=result.prompt_tokens,
+                completion_tokens=result.completion_tokens,
+                provider=result.provider,
+            )
+        return _text_generation_run(client, args)
+    except HFProvidersError as exc:
+        if _is_fatal(exc):
+            raise
+        return BenchRun(ok=False, error=f"{type(exc).__name__}: {exc.message}")
+
+
+def _text_generation_run(client: ClientLike, args: argparse.Namespace) -> BenchRun:
+    started = time.perf_counter()
+    ttft: float | None = None
+    tokens = 0
+    stream = client.text_generation_stream(args.model, args.prompt, max_new_tokens=args.max_tokens)
+    for chunk in stream:
+        if chunk.token is not None and not chunk.token.special:
+            tokens += 1
+            ttft = ttft if ttft is not None else time.perf_counter() - started
+    meta = getattr(stream, "meta", None)
+    return BenchRun(
+        ok=True,
+        latency_s=(meta.latency_s if meta is not None else 0.0) or time.perf_counter() - started,
+        ttft_s=meta.ttft_s if meta is not None and meta.ttft_s is not None else ttft,
+        completion_tokens=tokens,
+        provider=meta.provider if meta is not None else None,
+    )
+
+
+def _bench_table(summaries: Sequence[Mapping[str, Any]]) -> str:
+    headers = ["TARGET", "RUNS", "ERR %", "TTFT p50", "LAT p50", "LAT p95", "TOK/S", "$/RUN"]
+    rows = [
+        [
+            s["target"],
+            str(s["runs"]),
+            f"{100 * s['error_rate']:.0f}",
+            _num(s["ttft_p50_s"], "{:.2f}s"),
+            _num(s["latency_p50_s"], "{:.2f}s"),
+            _num(s["latency_p95_s"], "{:.2f}s"),
+            _num(s["tokens_per_s"], "{:.0f}"),
+            _num(s["cost_per_run_usd"], "{:.6f}"),
+        ]
+        for s in summaries
+    ]
+    return render_table(headers, rows, right={1, 2, 3, 4, 5, 6, 7})
+
+
+def write_png(path: str, summaries: Sequence[Mapping[str, Any]], title: str) -> str | None:
+    """Write a latency/TTFT bar chart; returns an explanation instead when matplotlib is missing."""
+    try:
+        matplotlib: Any = importlib.import_module("matplotlib")
+        matplotlib.use("Agg")  # no display needed
+        plt: Any = importlib.import_module("matplotlib.pyplot")
+    except ImportError:
+        return "matplotlib is not installed; `pip install matplotlib` to write --png charts"
+    labels = [s["target"] for s in summaries]
+    series = {
+        "TTFT p50 (s)": [s["ttft_p50_s"] or 0.0 for s in summaries],
+        "latency p50 (s)": [s["latency_p50_s"] or 0.0 for s in summaries],
+        "latency p95 (s)": [s["latency_p95_s"] or 0.0 for s in summaries],
+    }
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(labels)), 4.0))
+    width = 0.8 / len(series)
+    for i, (name, values) in enumerate(series.items()):
+        ax.bar([x + i * width for x in range(len(labels))], values, width, label=name)
+    ax.set_xticks([x + width for x in range(len(labels))], labels, rotation=20, ha="right")
+    ax.set_ylabel("seconds")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return None
+
+
+def cmd_bench(args: argparse.Namespace, client: ClientLike, console: Console) -> int:
+    """Run each target N times, then print TTFT, latency percentiles, speed, errors and cost."""
+    if args.runs < 1:
+        raise UsageError("--runs must be at least 1")
+    targets = _bench_targets(args, client, console)
+    progress = ProgressBar(len(targets) * args.runs, console.err)
+    for target in targets:
+        for _ in range(args.runs):
+            target.runs.append(_one_run(client, args, target))
+            progress.step(target.label)
+    progress.finish()
+    summaries = [t.summary() for t in targets]
+    if args.json:
+        _dump_json(console, {"model": args.model, "targets": summaries})
+    else:
+        console.print(_bench_table(summaries))
+        for s in summaries:
+            if s["last_error"]:
+                console.note(f"{s['target']}: {s['last_error']}")
+    if args.png:
+        problem = write_png(args.png, summaries, f"{args.model}: {args.runs} runs per target")
+        console.note(problem or f"chart written to {args.png}")
+    all_failed = all(s["errors"] == s["runs"] for s in summaries)
+    return EXIT_API_ERROR if all_failed else EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+# Parser and entry point
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for documentation and tests)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--base-url",
+        default=None,
+        help=f"an OpenAI-compatible server (default {DEFAULT_BASE_URL})",
+    )
+    common.add_argument("--timeout", type=float, default=None, help="seconds per request")
+
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="hfproviders",
+        description="Chat with, list, check and benchmark Hugging Face Inference Providers.",
+        epilog=EPILOG,
+        formatter_class=formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"hfproviders {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    chat = commands.add_parser(
+        "chat",
+        parents=[common],
+        help="stream an answer to stdout",
+        description="Stream an answer to stdout; provider, usage and timing go to stderr.",
+        epilog=EPILOG,
+        formatter_class=formatter,
+    )
+    chat.add_argument("model", help="an HF model id, optionally with :provider or :policy")
+    chat.add_argument("prompt", help="the user message ('-' reads it from stdin)")
+    chat.add_argument(
+        "--provider",
+        help="a provider, a policy (fastest, cheapest, preferred) or a failover list a,b,c",
+    )
+    chat.add_argument("--system", help="a system message")
+    chat.add_argument("--max-tokens", type=_positive_int, help="cap on generated tokens")
+    chat.add_argument("--temperature", type=float, help="sampling temperature (0 allowed)")
+    chat.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object (text, provider, usage, latency) instead of streaming",
+    )
+    chat.add_argument(
+        "--show-reasoning", action="store_true", help="stream the model's reasoning to stderr"
+    )
+    chat.set_defaults(handler=cmd_chat)
+
+    models = commands.add_parser(
+        "models",
+        parents=[common],
+        help="list models with providers, prices, context and capabilities",
+        description=(
+            "List the router's models (GET /v1/models) with each provider's status, price in/out "
+            "(USD per million tokens), context length, tool and structured-output support."
+        ),
+        epilog=EPILOG,
+        formatter_class=formatter,
+    )
+    models.add_argument("--search", help="keep model ids containing this text")
+    models.add_argument("--provider", help="keep only this provider")
+    models.add_argument(
+        "--task",
+        choices=sorted(TASK_MODALITIES),
+        help="the router lists chat models only; image-text-to-text keeps models taking images",
+    )
+    models.add_argument("--tools", action="store_true", help="providers with tool calling")
+    models.add_argument(
+        "--structured", action="store_true", help="providers with structured output"
+    )
+    models.add_argument("--live", action="store_true", help="live providers only")
+    models.add_argument("--limit", type=_positive_int, help="show at most N models")
+    models.add_argument("--json", action="store_true", help="print JSON")
+    models.set_defaults(handler=cmd_models)
+
+    check = commands.add_parser(
+        "check",
+        parents=[common],
+        help="does a model exist, is it gated, may this token use it, who serves it",
+        description=(
+            "Ask the Hub about each model: existence, gating, this token's access, and the "
+            "providers mapped to it (live, staging or error) with their task. Exit code 1 "
+            "when a model is missing, inaccessible, has no live provider, or a probe fails."
+        ),
+        epilog=EPILOG,
+        formatter_class=formatter,
+    )
+    check.add_argument("models", nargs="+", metavar="MODEL")
+    check.add_argument(
+        "--probe",
+        action="store_true",
+        help="send one tiny real request to each live provider (uses credits)",
+    )
+    check.add_argument("--json", action="store_true", help="print JSON")
+    check.set_defaults(handler=cmd_check)
+
+    bench = commands.add_parser(
+        "bench",
+        parents=[common],
+        help="compare providers: TTFT, tokens/s, p50/p95 latency, errors, cost",
+        description=(
+            "Run the same streamed prompt N times per target and compare time to first token, "
+            "tokens/s, p50/p95 latency, error rate and cost (from /v1/models pricing). Targets "
+            "are the model's live providers (or --providers), and with --api the "
+            "text-generation API. Uses credits."
+        ),
+        epilog=EPILOG,
+        formatter_class=formatter,
+    )
+    bench.add_argument("model")
+    bench.add_argument("--providers", help="comma-separated providers (default: all live ones)")
+    bench.add_argument("--runs", type=_positive_int, default=5, help="runs per target (5)")
+    bench.add_argument(
+        "--prompt",
+        default="Write three sentences about the sea.",
+        help="the prompt to send",
+    )
+    bench.add_argument("--max-tokens", type=_positive_int, default=128, help="per run (128)")
+    bench.add_argument(
+        "--api",
+        choices=["chat", "text-generation", "both"],
+        default="chat",
+        help="which API to measure; text-generation uses hf-inference or your TGI base URL",
+    )
+    bench.add_argument("--png", metavar="PATH", help="also write a chart (needs matplotlib)")
+    bench.add_argument("--json", action="store_true", help="print JSON")
+    bench.set_defaults(handler=cmd_bench)
+    return parser
+
+
+def _token_problem(console: Console, exc: HFProvidersError) -> int:
+    if isinstance(exc, MissingTokenError):
+        console.note("No Hugging Face token found.")
+    else:
+        console.note(f"The token was rejected: {exc.message}")
+    console.note(TOKEN_HELP)
+    return EXIT_USAGE
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    client_factory: ClientFactory | None = None,
+    stdout: IO[str] | None = None,
+    stderr: IO[str] | None = None,
+) -> int:
+    """Run the CLI and return its exit code (see `hfproviders --help`)."""
+    console = Console(stdout or sys.stdout, stderr or sys.stderr)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    factory = client_factory or default_client_factory
+    try:
+        client = factory(args)
+        try:
+            handler = cast(Callable[[argparse.Namespace, ClientLike, Console], int], args.handler)
+            return handler(args, client, console)
+        finally:
+            client.close()
+    except (MissingTokenError, AuthenticationError) as exc:
+        return _token_problem(console, exc)
+    except (UsageError, InvalidRequestInputError) as exc:
+        console.note(f"hfproviders: error: {exc}")
+        return EXIT_USAGE
+    except APIConnectionError as exc:
+        target = args.base_url or DEFAULT_BASE_URL
+        console.note(f"Could not reach the server ({target}): {exc.message}")
+        console.note("Check your network connection and proxy settings (HTTPS_PROXY).")
+        return EXIT_NETWORK
+    except HFProvidersError as exc:
+        console.note(f"Error: {exc}")
+        return EXIT_API_ERROR
+    except KeyboardInterrupt:
+        console.note("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`hfproviders models | head`): stop quietly, and keep Python
+        # from failing again when it flushes stdout at exit.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_API_ERROR

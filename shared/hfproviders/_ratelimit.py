@@ -1,0 +1,275 @@
+"""Client-side rate limiting: a token bucket for requests/min (and optionally tokens/min).
+
+`RateLimiter` is opt-in (`HFClient(rate_limiter=RateLimiter(60))`). The client calls `acquire` (or
+`await aacquire`) before **every HTTP attempt**, retries and failover attempts included, because
+that is what a provider's quota counts. After each response it passes the parsed rate-limit
+headers to `observe_rate_limit`, so when the server says the quota is spent the next call waits
+for the reset instead of taking a 429.
+
+How a wait is decided (pure, shared by both twins): under a short lock, the call *reserves* its
+share of the bucket and learns how long to wait; it then sleeps **outside** the lock. Reserving
+before sleeping keeps callers in arrival order, lets any number of threads and tasks share one
+limiter, and never blocks the event loop: the async twin only ever waits in `async_sleep`, so no
+asyncio lock is needed. A cancelled or interrupted wait gives its reservation back.
+
+Waits are bounded: if a call would wait longer than `max_wait` seconds it raises
+`RateLimitWaitTooLongError` at once (with the wait in `retry_after`) and reserves nothing.
+
+With LangChain and LlamaIndex, use one limiter per quota, not two. Ours counts HTTP requests and
+reacts to the server's headers; the frameworks' `rate_limiter` counts model calls. Setting both
+on one model works (the stricter one wins) but is redundant; an adapter must never pass the
+framework's limiter down to the core, or each call would be counted twice.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from hfproviders._errors import RateLimitWaitTooLongError
+
+if TYPE_CHECKING:
+    from hfproviders._types import RateLimitInfo
+
+__all__ = ["RateLimiter", "TokenBucket"]
+
+
+@dataclass(slots=True)
+class TokenBucket:
+    """A token bucket that may go into debt: pure arithmetic, no clock, no lock.
+
+    `level` may become negative: each reservation takes its amount at once, and the debt tells
+    the next caller how long to wait. That is what keeps concurrent callers in order.
+    `updated` may lie in the future when the bucket is paused (`pause_until`): nothing accrues
+    and nothing starts before it.
+    """
+
+    rate_per_s: float
+    capacity: float
+    level: float
+    updated: float
+
+    def refill(self, now: float) -> None:
+        """Add what accrued since the last update, up to the capacity."""
+        if now > self.updated:
+            self.level = min(self.capacity, self.level + (now - self.updated) * self.rate_per_s)
+            self.updated = now
+
+    def wait_for(self, amount: float, now: float) -> float:
+        """Seconds from `now` until `amount` could be taken, without taking it."""
+        self.refill(now)
+        paused = max(0.0, self.updated - now)
+        short = amount - self.level
+        return paused + (short / self.rate_per_s if short > 0 else 0.0)
+
+    def take(self, amount: float) -> None:
+        """Reserve `amount` (the level may go negative)."""
+        self.level -= amount
+
+    def give_back(self, amount: float) -> None:
+        """Return an unused reservation."""
+        self.level = min(self.capacity, self.level + amount)
+
+    def pause_until(self, when: float, now: float) -> None:
+        """Start nothing before `when` (the server's reset); what is left is usable from then."""
+        self.refill(now)
+        self.updated = max(self.updated, when)
+
+
+def _reset_if_spent(remaining: int | None, reset_s: float | None) -> float | None:
+    """Return the reset delay when the server says the quota is spent, else None."""
+    if remaining is not None and remaining <= 0 and reset_s is not None and reset_s > 0:
+        return reset_s
+    return None
+
+
+class RateLimiter:
+    """A token-bucket limiter on requests per minute, optionally also on tokens per minute.
+
+    - `requests_per_minute`: the sustained request rate.
+    - `tokens_per_minute`: optional; each `acquire(tokens=n)` also takes `n` (an estimate, e.g.
+      prompt size plus `max_tokens`) from a second bucket. Correct the estimate afterwards with
+      `record_usage`.
+    - `burst`: how many requests may go back to back after a quiet period (default: one
+      second's worth, at least 1), so a full minute's quota is never fired at once.
+    - `max_wait`: the longest a call may wait, in seconds (None: no bound).
+    - `clock`, `sleep`, `async_sleep`: injectable for tests (monotonic seconds).
+
+    Safe to share across threads and asyncio tasks (and event loops) of one process.
+
+    >>> limiter = RateLimiter(requests_per_minute=600)
+    >>> limiter.acquire()  # seconds waited
+    0.0
+    """
+
+    def __init__(
+        self,
+        requests_per_minute: float,
+        tokens_per_minute: float | None = None,
+        *,
+        burst: float | None = None,
+        max_wait: float | None = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        async_sleep: Callable[[float], Awaitable[None]] | None = None,
+    ) -> None:
+        if not requests_per_minute > 0 or not math.isfinite(requests_per_minute):
+            raise ValueError("requests_per_minute must be a positive number")
+        if tokens_per_minute is not None and not tokens_per_minute > 0:
+            raise ValueError("tokens_per_minute must be positive, or None")
+        if burst is not None and not burst >= 1:
+            raise ValueError("burst must be at least 1")
+        if max_wait is not None and max_wait < 0:
+            raise ValueError("max_wait must be >= 0, or None")
+        self.requests_per_minute = requests_per_minute
+        self.tokens_per_minute = tokens_per_minute
+        self.max_wait = max_wait
+        self._clock = clock
+        self._sleep = sleep
+        self._async_sleep = async_sleep
+        self._lock = threading.Lock()
+        now = clock()
+        request_capacity = burst if burst is not None else max(1.0, requests_per_minute / 60.0)
+        self._requests = TokenBucket(
+            requests_per_minute / 60.0, request_capacity, request_capacity, now
+        )
+        # Token costs vary a lot per call, so the token bucket holds a full minute's worth.
+        self._tokens = (
+            TokenBucket(tokens_per_minute / 60.0, tokens_per_minute, tokens_per_minute, now)
+            if tokens_per_minute is not None
+            else None
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"RateLimiter(requests_per_minute={self.requests_per_minute}, "
+            f"tokens_per_minute={self.tokens_per_minute}, max_wait={self.max_wait})"
+        )
+
+    # -- the pure decision, shared by both twins -----------------------------------------------
+
+    def _wait_locked(self, tokens: int, now: float) -> float:
+        wait = self._requests.wait_for(1, now)
+        if self._tokens is not None:
+            wait = max(wait, self._tokens.wait_for(tokens, now))
+        return wait
+
+    def _reserve(self, tokens: int) -> float:
+        """Reserve one request (and `tokens`), returning the seconds to wait before sending."""
+        if tokens < 0:
+            raise ValueError("tokens must be >= 0")
+        with self._lock:
+            now = self._clock()
+            wait = self._wait_locked(tokens, now)
+            if self.max_wait is not None and wait > self.max_wait:
+                raise RateLimitWaitTooLongError(
+                    f"The client-side rate limiter would wait {wait:.1f}s, "
+                    f"more than max_wait={self.max_wait:g}s",
+                    retry_after=wait,
+                )
+            self._requests.take(1)
+            if self._tokens is not None:
+                self._tokens.take(tokens)
+            return wait
+
+    def _release(self, tokens: int) -> None:
+        with self._lock:
+            self._requests.give_back(1)
+            if self._tokens is not None:
+                self._tokens.give_back(tokens)
+
+    # -- the I/O twins ---------------------------------------------------------------------------
+
+    def acquire(self, tokens: int = 1) -> float:
+        """Wait (blocking this thread) until one request and `tokens` may go; return the wait.
+
+        Raises `RateLimitWaitTooLongError` without waiting when the wait would exceed `max_wait`.
+        """
+        wait = self._reserve(tokens)
+        if wait > 0:
+            try:
+                self._sleep(wait)
+            except BaseException:
+                self._release(tokens)
+                raise
+        return wait
+
+    async def aacquire(self, tokens: int = 1) -> float:
+        """Async twin of `acquire`: waits with `async_sleep`, never blocking the event loop."""
+        wait = self._reserve(tokens)
+        if wait > 0:
+            if self._async_sleep is None:
+                import asyncio  # lazily: `import hfproviders` does not pay for asyncio
+
+                self._async_sleep = asyncio.sleep
+            try:
+                await self._async_sleep(wait)
+            except BaseException:
+                self._release(tokens)
+                raise
+        return wait
+
+    # -- feedback --------------------------------------------------------------------------------
+
+    def peek_wait(self, tokens: int = 1) -> float:
+        """Seconds the next `acquire(tokens)` would wait now, reserving nothing."""
+        with self._lock:
+            return self._wait_locked(tokens, self._clock())
+
+    def observe(
+        self,
+        remaining_requests: int | None,
+        reset_s: float | None,
+        *,
+        remaining_tokens: int | None = None,
+        reset_tokens_s: float | None = None,
+    ) -> None:
+        """Adapt to the server's rate-limit headers after a response.
+
+        When the server says nothing is left (`remaining_* <= 0`) and when it resets (seconds
+        from now), no call starts before the reset, and calls queued meanwhile resume at the
+        bucket's pace from then. Without a reset time nothing changes: we cannot know how long
+        to wait, and the retry layer handles the 429 if one comes.
+        """
+        with self._lock:
+            now = self._clock()
+            request_reset = _reset_if_spent(remaining_requests, reset_s)
+            if request_reset is not None:
+                self._requests.pause_until(now + request_reset, now)
+            token_reset = _reset_if_spent(remaining_tokens, reset_tokens_s)
+            if token_reset is not None:
+                # Without a token bucket a spent token quota still stops requests.
+                (self._tokens or self._requests).pause_until(now + token_reset, now)
+
+    def observe_rate_limit(self, info: RateLimitInfo | None) -> None:
+        """Call `observe` with a parsed `RateLimitInfo` (`retry_after_s` stands in for a reset)."""
+        if info is None:
+            return
+        self.observe(
+            info.remaining_requests,
+            info.reset_requests_s if info.reset_requests_s is not None else info.retry_after_s,
+            remaining_tokens=info.remaining_tokens,
+            reset_tokens_s=info.reset_tokens_s
+            if info.reset_tokens_s is not None
+            else info.retry_after_s,
+        )
+
+    def record_usage(self, reserved: int, used: int) -> None:
+        """Correct a tokens/min reservation once the real usage is known.
+
+        Tokens reserved but not used go back; extra tokens used are taken (the bucket may go
+        into debt, delaying later calls). No effect without `tokens_per_minute`.
+        """
+        if self._tokens is None:
+            return
+        with self._lock:
+            self._tokens.refill(self._clock())
+            delta = used - reserved
+            if delta > 0:
+                self._tokens.take(delta)
+            elif delta < 0:
+                self._tokens.give_back(-delta)
