@@ -18,14 +18,7 @@ __version__ = "0.1.0"
 
 from hfproviders._cache import InMemoryCache, ResponseCache, SQLiteCache, cache_key
 from hfproviders._client import AsyncHFClient, HFClient
-from hfproviders._discovery import (
-    ModelAvailability,
-    ModelInfo,
-    ProviderInfo,
-    ProviderMapping,
-    pick_provider,
-    providers_supporting,
-)
+from hfproviders._discovery import ModelInfo, ProviderInfo, pick_provider, providers_supporting
 from hfproviders._errors import (
     AllProvidersFailedError,
     APIConnectionError,
@@ -54,7 +47,9 @@ from hfproviders._errors import (
     StreamError,
     UnknownProviderError,
 )
+from hfproviders._hub import ModelAvailability, ProviderMapping
 from hfproviders._normalize import ChunkAccumulator, parse_partial_json
+from hfproviders._params import CHAT_PARAMS, TEXT_GENERATION_PARAMS
 from hfproviders._ratelimit import RateLimiter
 from hfproviders._retry import RetryPolicy
 from hfproviders._streaming import (
@@ -84,6 +79,8 @@ from hfproviders._types import (
 )
 
 __all__ = [
+    "CHAT_PARAMS",
+    "TEXT_GENERATION_PARAMS",
     "APIConnectionError",
     "APIError",
     "APITimeoutError",

@@ -16,19 +16,7 @@ from urllib.parse import urlencode
 
 from hfproviders._cache import ResponseCache, cache_key, is_cache_entry
 from hfproviders._config import USER_AGENT, ClientConfig, lookup_token
-from hfproviders._discovery import (
-    DiscoveryCache,
-    ModelAvailability,
-    ModelInfo,
-    availability_after_access_check,
-    availability_from_hub_error,
-    availability_from_hub_json,
-    find_model,
-    hub_auth_check_url,
-    hub_model_info_request,
-    needs_access_check,
-    parse_models_response,
-)
+from hfproviders._discovery import DiscoveryCache, ModelInfo, find_model, parse_models_response
 from hfproviders._errors import (
     AllProvidersFailedError,
     APIError,
@@ -40,6 +28,15 @@ from hfproviders._errors import (
     redact,
 )
 from hfproviders._headers import parse_rate_limit
+from hfproviders._hub import (
+    ModelAvailability,
+    availability_after_access_check,
+    availability_from_hub_error,
+    availability_from_hub_json,
+    hub_auth_check_url,
+    hub_model_info_request,
+    needs_access_check,
+)
 from hfproviders._normalize import opens_think_block, parse_chat_completion, parse_text_generation
 from hfproviders._params import build_chat_body, build_text_generation_body
 from hfproviders._providers import ProviderChain, remember_providers, resolve_chain
@@ -520,31 +517,31 @@ class _ClientBase:
             )
             error.in_stream = False
             raise error
-        if plan.kind == "chat":
-            if not isinstance(data, dict) or "choices" not in data:
-                raise APIError(
-                    "The server's answer has no 'choices'",
-                    status_code=meta.status_code,
-                    provider=meta.provider,
-                    request_id=meta.request_id,
-                    body=body[:MAX_ERROR_BODY].decode("utf-8", "replace"),
-                )
-            return parse_chat_completion(
-                data,
-                meta,
-                template_opens_think=plan.template_opens_think,
-                tool_names=plan.tool_names,
-            )
-        try:
-            return parse_text_generation(data, meta)
-        except ValueError:
-            raise APIError(
-                "The server's answer is not a text-generation result",
+
+        def unexpected(what: str) -> APIError:
+            return APIError(
+                what,
                 status_code=meta.status_code,
                 provider=meta.provider,
                 request_id=meta.request_id,
                 body=body[:MAX_ERROR_BODY].decode("utf-8", "replace"),
-            ) from None
+            )
+
+        try:
+            if plan.kind == "chat":
+                if not isinstance(data, dict) or "choices" not in data:
+                    raise unexpected("The server's answer has no 'choices'")
+                return parse_chat_completion(
+                    data,
+                    meta,
+                    template_opens_think=plan.template_opens_think,
+                    tool_names=plan.tool_names,
+                )
+            return parse_text_generation(data, meta)
+        except (AttributeError, TypeError, ValueError, KeyError, IndexError):
+            # Valid JSON of a shape no provider sends: a typed error, never a crash.
+            kind = "chat completion" if plan.kind == "chat" else "text-generation result"
+            raise unexpected(f"The server's answer is not a {kind}") from None
 
     def _report(
         self,

@@ -100,9 +100,9 @@ def parse_usage(raw: Any) -> Usage | None:
     """Read an OpenAI-style usage object, with cached and reasoning token details."""
     if not isinstance(raw, Mapping):
         return None
-    prompt = int(raw.get("prompt_tokens") or 0)
-    completion = int(raw.get("completion_tokens") or 0)
-    total = raw.get("total_tokens")
+    prompt = _count(raw.get("prompt_tokens")) or 0
+    completion = _count(raw.get("completion_tokens")) or 0
+    total = _count(raw.get("total_tokens"))
     prompt_details = raw.get("prompt_tokens_details")
     completion_details = raw.get("completion_tokens_details")
     cached = prompt_details.get("cached_tokens") if isinstance(prompt_details, Mapping) else None
@@ -114,11 +114,22 @@ def parse_usage(raw: Any) -> Usage | None:
     return Usage(
         prompt_tokens=prompt,
         completion_tokens=completion,
-        total_tokens=int(total) if total is not None else prompt + completion,
-        reasoning_tokens=int(reasoning) if reasoning is not None else None,
-        cached_tokens=int(cached) if cached is not None else None,
+        total_tokens=total if total is not None else prompt + completion,
+        reasoning_tokens=_count(reasoning),
+        cached_tokens=_count(cached),
         raw=dict(raw),
     )
+
+
+def _count(value: Any) -> int | None:
+    """A token count as sent (int, float or numeric string); None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
 
 
 def split_think(content: str, template_opens: bool = False) -> tuple[str | None, str]:
@@ -271,13 +282,16 @@ class ThinkSplitter:
     without an opening tag: everything streamed before it as answer was in fact reasoning.
     """
 
-    __slots__ = ("_held", "_state", "orphan_close")
+    __slots__ = ("_held", "_no_tag_state", "_state", "orphan_close")
 
     def __init__(self, template_opens: bool = False) -> None:
         # "start": nothing seen yet; "think": inside the block; "answer": no block seen (a lone
         # closing tag may still come); "after_close": the block has just closed (skip the
         # whitespace after it); "done": the rest is answer.
-        self._state = "think" if template_opens else "start"
+        self._state = "start"
+        # Where text goes when the answer does not start with <think>: a template that opened
+        # the block itself means we are already inside it.
+        self._no_tag_state = "think" if template_opens else "answer"
         self._held = ""
         self.orphan_close = False
 
@@ -296,7 +310,7 @@ class ThinkSplitter:
                 self._state = "think"
                 text = stripped[len(_OPEN) :]
             else:
-                self._state = "answer"
+                self._state = self._no_tag_state
         if self._state == "after_close":
             # The answer starts after the whitespace that follows </think>.
             text = text.lstrip()
@@ -325,7 +339,7 @@ class ThinkSplitter:
         held, self._held = self._held, ""
         if not held:
             return None, None
-        if self._state == "think":
+        if self._state == "think" or (self._state == "start" and self._no_tag_state == "think"):
             return held, None
         return None, held
 

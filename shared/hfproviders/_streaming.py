@@ -95,7 +95,11 @@ class _EventDecoder:
             if self.events == 0:
                 self.meta.ttft_s = time.monotonic() - self.started_at
             self.events += 1
-            out.extend(self._event(parsed))
+            try:
+                out.extend(self._event(parsed))
+            except (AttributeError, TypeError, ValueError, KeyError, IndexError):
+                # Valid JSON of a shape no provider sends: a typed error, never a crash.
+                raise self._stream_error(f"Unexpected stream event shape: {data[:200]!r}") from None
 
     def _raise_pending(self) -> None:
         if self.pending_error is not None:

@@ -22,8 +22,12 @@ MAX_ERROR_BODY = 64 * 1024
 
 
 def pool_limits() -> httpx.Limits:
-    """Connection pool limits for clients we create (generous, since streams hold connections)."""
-    return httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=30.0)
+    """Connection pool limits for clients we create.
+
+    httpx's defaults: httpcore's pool bookkeeping grows with queued requests x connections,
+    and a larger pool measured 2x more CPU per request at 50-way concurrency on loopback.
+    """
+    return httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=30.0)
 
 
 def _timeout(seconds: float) -> httpx.Timeout:

@@ -1,5 +1,6 @@
 """The `hfproviders` CLI through `main(argv)`: a fake client for each command, the real client on
-`httpx.MockTransport` for chat, and a subprocess for `python -m hfproviders`.
+`httpx.MockTransport` for chat, models and check (the discovery cassettes replayed), and a
+subprocess for `python -m hfproviders`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import httpx
 import pytest
 import yaml
 
+import hfproviders._config
 from hfproviders import (
     APIConnectionError,
     APITimeoutError,
@@ -34,30 +36,29 @@ from hfproviders import (
     TextGenerationChunk,
     TokenInfo,
     Usage,
-    _cli,
+    _bench,
 )
+from hfproviders._bench import BenchRun, percentile
 from hfproviders._cli import (
     EXIT_API_ERROR,
     EXIT_NETWORK,
     EXIT_OK,
     EXIT_USAGE,
-    BenchRun,
     filter_models,
     main,
-    percentile,
     render_table,
 )
-from hfproviders._discovery import (
+from hfproviders._discovery import ModelInfo, parse_models_response
+from hfproviders._hub import (
     ModelAvailability,
-    ModelInfo,
     availability_from_hub_error,
     availability_from_hub_json,
-    parse_models_response,
 )
+from tests.conftest import FAKE_TOKEN
+from tests.core.test_discovery import interactions, recorded_response
 
 ROOT = Path(__file__).resolve().parents[2]
 CASSETTES = ROOT / "cassettes" / "core" / "discovery"
-FAKE_TOKEN = "hf_test_FAKE_TOKEN_do_not_use"
 LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
 
 
@@ -438,7 +439,9 @@ def test_chat_with_real_client_when_the_network_is_down() -> None:
     factory = real_client(handler, api_key=FAKE_TOKEN, max_retries=0)
     code = main(["chat", LLAMA, "Hi"], client_factory=factory, stdout=out, stderr=err)
     assert code == EXIT_NETWORK
-    assert "Could not reach the server (https://router.huggingface.co/v1)" in err.getvalue()
+    assert "Could not reach the server. Connection to router.huggingface.co failed" in (
+        err.getvalue()
+    )
 
 
 # --- models ------------------------------------------------------------------------------------
@@ -630,6 +633,252 @@ def test_check_hub_unreachable_exits_3(client: FakeClient) -> None:
     assert run(["check", "microsoft/phi-4"], client).code == EXIT_NETWORK
 
 
+# --- models and check through the real client, replaying the discovery cassettes ---------------
+
+
+class CassetteServer:
+    """The network of a real `HFClient`: the router and the Hub answer from cassettes.
+
+    Chat requests (the probes of `check --probe`) go to `chat`, when given.
+    """
+
+    def __init__(
+        self,
+        *cassettes: str,
+        chat: Callable[[httpx.Request], httpx.Response] | None = None,
+        failure: Exception | None = None,
+    ) -> None:
+        self.recorded = [item for name in cassettes for item in interactions(name)]
+        self.chat = chat
+        self.failure = failure
+        self.requests: list[httpx.Request] = []
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if self.failure is not None:
+            raise self.failure
+        if self.chat is not None and request.url.path == "/v1/chat/completions":
+            return self.chat(request)
+        return recorded_response(self.recorded, request)
+
+    def run(self, argv: list[str], **client: Any) -> Run:
+        """`main(argv)` with a real `HFClient` whose transport is this server."""
+        client.setdefault("api_key", FAKE_TOKEN)
+
+        def factory(args: Any) -> Any:
+            transport = httpx.MockTransport(self.handle)
+            return HFClient(
+                http_client=httpx.Client(transport=transport),
+                base_url=args.base_url,
+                timeout=args.timeout,
+                **client,
+            )
+
+        out, err = io.StringIO(), io.StringIO()
+        code = main(argv, client_factory=factory, stdout=out, stderr=err)
+        return Run(code, out.getvalue(), err.getvalue())
+
+    @property
+    def paths(self) -> list[str]:
+        return [request.url.path for request in self.requests]
+
+
+@pytest.fixture
+def no_stored_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever the machine has (HF_TOKEN, `hf auth login`), the client finds no token."""
+    monkeypatch.setattr(hfproviders._config, "lookup_token", lambda: None)
+
+
+def probe_answer(request: httpx.Request) -> httpx.Response:
+    provider = json.loads(request.content)["model"].rpartition(":")[2]
+    body = {
+        "id": "probe",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "m",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "OK"}, "finish_reason": "stop"}
+        ],
+        "usage": {"prompt_tokens": 12, "completion_tokens": 1, "total_tokens": 13},
+    }
+    return httpx.Response(200, json=body, headers={"x-inference-provider": provider})
+
+
+PHI4, GEMMA = "microsoft/phi-4", "google/gemma-2-2b-it"
+DENIED, MISSING = "meta-llama/Meta-Llama-3.1-8B-Instruct", "no-such-org/no-such-model"
+
+
+def test_models_table_from_the_real_client() -> None:
+    server = CassetteServer("router_models.yaml")
+    result = server.run(["models"])
+    assert result.code == EXIT_OK, result.err
+    lines = result.out.splitlines()
+    assert lines[0].split()[:3] == ["MODEL", "PROVIDER", "STATUS"]
+    assert lines[2].split() == [
+        LLAMA,
+        "cerebras",
+        "live",
+        "0.10",
+        "0.10",
+        "32,768",
+        "yes",
+        "no",
+        "180",
+        "2100",
+    ]
+    groq = next(line for line in lines if " groq " in line)
+    assert groq.split() == ["groq", "live", "0.05", "0.08", "131,072", "yes", "yes", "210", "750"]
+    assert "4 model(s)" in result.err
+    [request] = server.requests
+    assert (request.method, str(request.url)) == ("GET", "https://router.huggingface.co/v1/models")
+    assert request.headers["authorization"] == f"Bearer {FAKE_TOKEN}"
+
+
+def test_models_json_from_the_real_client() -> None:
+    server = CassetteServer("router_models.yaml")
+    result = server.run(["models", "--json"])
+    assert result.code == EXIT_OK
+    expected = [m.to_dict() for m in parse_models_response(cassette_json("router_models.yaml"))]
+    assert json.loads(result.out) == json.loads(json.dumps(expected))
+    tools = server.run(["models", "--json", "--tools", "--live"])
+    assert {m["id"]: [p["provider"] for p in m["providers"]] for m in json.loads(tools.out)} == {
+        LLAMA: ["cerebras", "groq"],
+        "Qwen/Qwen2.5-VL-7B-Instruct": ["together"],
+        "zai-org/GLM-4.6": ["zai-org"],
+    }
+
+
+def test_models_without_a_token_exits_2_and_sends_nothing(no_stored_token: None) -> None:
+    server = CassetteServer("router_models.yaml")
+    result = server.run(["models"], api_key=None)
+    assert result.code == EXIT_USAGE
+    assert "No Hugging Face token found." in result.err
+    assert "hf auth login" in result.err
+    assert result.out == ""
+    assert server.requests == []
+
+
+def test_models_without_network_exits_3() -> None:
+    server = CassetteServer(failure=httpx.ConnectError("[Errno -3] name resolution failed"))
+    result = server.run(["models"], max_retries=0)
+    assert result.code == EXIT_NETWORK
+    assert "Connection to router.huggingface.co failed" in result.err
+    assert "HTTPS_PROXY" in result.err
+
+
+def test_check_from_the_real_client() -> None:
+    server = CassetteServer("hub_mapping_dict.yaml", "hub_gated_granted.yaml")
+    result = server.run(["check", PHI4, GEMMA])
+    assert result.code == EXIT_OK, result.out + result.err
+    assert "exists: yes   gated: no   access: yes   pipeline: text-generation" in result.out
+    assert "exists: yes   gated: yes (manual)   access: granted" in result.out
+    rows = [line.split() for line in result.out.splitlines() if "conversational" in line]
+    assert [row[:2] for row in rows] == [
+        ["nscale", "live"],
+        ["featherless-ai", "staging"],
+        ["novita", "error"],
+        ["nscale", "live"],
+        ["featherless-ai", "staging"],
+    ]
+    assert server.paths == [
+        f"/api/models/{PHI4}",
+        f"/api/models/{GEMMA}",
+        f"/api/models/{GEMMA}/auth-check",
+    ]
+
+
+def test_check_gated_and_missing_models_exit_1() -> None:
+    server = CassetteServer("hub_gated_denied.yaml", "hub_not_found.yaml")
+    result = server.run(["check", DENIED, MISSING])
+    assert result.code == EXIT_API_ERROR
+    assert "exists: yes   gated: yes (manual)   access: no" in result.out
+    assert f"request it at https://huggingface.co/{DENIED}" in result.out
+    assert "exists: no" in result.out
+    assert "does not know this model" in result.out
+    for cassette, model in (("hub_gated_denied.yaml", DENIED), ("hub_not_found.yaml", MISSING)):
+        assert CassetteServer(cassette).run(["check", model]).code == EXIT_API_ERROR
+
+
+def test_check_json_from_the_real_client() -> None:
+    server = CassetteServer("hub_mapping_dict.yaml", "hub_gated_denied.yaml")
+    result = server.run(["check", PHI4, DENIED, "--json"])
+    assert result.code == EXIT_API_ERROR  # the gated model is not accessible
+    phi4, denied = json.loads(result.out)
+    assert (phi4["model"], phi4["exists"], phi4["accessible"], phi4["error"]) == (
+        PHI4,
+        True,
+        True,
+        None,
+    )
+    assert [(p["provider"], p["status"]) for p in phi4["providers"]] == [
+        ("nscale", "live"),
+        ("featherless-ai", "staging"),
+        ("novita", "error"),
+    ]
+    assert (denied["accessible"], denied["error_code"]) == (False, "gated")
+    assert phi4["probes"] == denied["probes"] == []
+
+
+def test_check_probe_from_the_real_client() -> None:
+    server = CassetteServer("hub_mapping_dict.yaml", "hub_gated_denied.yaml", chat=probe_answer)
+    result = server.run(["check", PHI4, DENIED, "--probe"])
+    assert result.code == EXIT_API_ERROR  # the gated model, not the probe
+    [probe] = [r for r in server.requests if r.url.path == "/v1/chat/completions"]
+    body = json.loads(probe.content)
+    assert (body["model"], body["max_tokens"]) == (f"{PHI4}:nscale", 16)
+    nscale = next(line for line in result.out.splitlines() if line.split()[0] == "nscale")
+    assert nscale.split()[-2] == "ok"
+    assert "not probed" in result.out  # the staging and error rows
+    alone = CassetteServer("hub_mapping_dict.yaml", chat=probe_answer).run(
+        ["check", PHI4, "--probe"]
+    )
+    assert alone.code == EXIT_OK
+
+
+def test_check_probe_failure_exits_1() -> None:
+    def overloaded(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, json={"error": "Service Unavailable"})
+
+    server = CassetteServer("hub_mapping_dict.yaml", chat=overloaded)
+    result = server.run(["check", PHI4, "--probe", "--json"], max_retries=0)
+    assert result.code == EXIT_API_ERROR
+    [report] = json.loads(result.out)
+    [probe] = report["probes"]
+    assert (probe["provider"], probe["ok"]) == ("nscale", False)
+    assert probe["error"].startswith("ServiceUnavailableError")
+
+
+def test_check_without_a_token_asks_anonymously(no_stored_token: None) -> None:
+    server = CassetteServer("hub_gated_granted.yaml")
+    result = server.run(["check", GEMMA], api_key=None)
+    assert result.code == EXIT_OK
+    assert "access: unknown (no token)" in result.out
+    assert "authorization" not in server.requests[0].headers
+    assert len(server.requests) == 1  # no access check without a token
+
+
+def test_check_probe_without_a_token_exits_2(no_stored_token: None) -> None:
+    server = CassetteServer("hub_mapping_dict.yaml", chat=probe_answer)
+    result = server.run(["check", PHI4, "--probe"], api_key=None)
+    assert result.code == EXIT_USAGE
+    assert "No Hugging Face token found." in result.err
+    assert server.paths == [f"/api/models/{PHI4}"]  # the probe was never sent
+
+
+def test_check_with_a_rejected_token_exits_2() -> None:
+    result = CassetteServer("hub_invalid_token.yaml").run(["check", PHI4, GEMMA])
+    assert result.code == EXIT_USAGE
+    assert "The token was rejected" in result.err
+    assert "https://huggingface.co/settings/tokens" in result.err
+
+
+def test_check_without_network_exits_3() -> None:
+    server = CassetteServer(failure=httpx.ConnectError("[Errno -3] name resolution failed"))
+    result = server.run(["check", PHI4], max_retries=0)
+    assert result.code == EXIT_NETWORK
+    assert "Connection to huggingface.co failed" in result.err
+
+
 # --- bench -------------------------------------------------------------------------------------
 
 
@@ -744,7 +993,7 @@ def test_bench_png_without_matplotlib(
     def no_matplotlib(name: str) -> Any:
         raise ImportError(name)
 
-    monkeypatch.setattr(_cli.importlib, "import_module", no_matplotlib)
+    monkeypatch.setattr(_bench.importlib, "import_module", no_matplotlib)
     client.streams.append(answer("x"))
     png = tmp_path / "bench.png"
     result = run(["bench", LLAMA, "--providers", "groq", "--runs", "1", "--png", str(png)], client)
@@ -771,7 +1020,7 @@ def test_bench_png_with_a_plotting_library(
         "matplotlib": types.SimpleNamespace(use=lambda backend: None),
         "matplotlib.pyplot": pyplot,
     }
-    monkeypatch.setattr(_cli.importlib, "import_module", lambda name: fake[name])
+    monkeypatch.setattr(_bench.importlib, "import_module", lambda name: fake[name])
     client.streams.append(answer("x"))
     png = str(tmp_path / "bench.png")
     result = run(["bench", LLAMA, "--providers", "groq", "--runs", "1", "--png", png], client)

@@ -711,3 +711,25 @@ def test_batch_rejects_malformed_requests() -> None:
         HFClient(api_key=FAKE_TOKEN).batch([{"messages": USER}])
     with pytest.raises(InvalidParameterError):
         HFClient(api_key=FAKE_TOKEN).batch([], max_concurrency=0)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"choices": [1]},
+        {"choices": [{"message": "x"}]},
+        {"choices": [{"message": {"tool_calls": [{"function": 1}]}}]},
+    ],
+)
+async def test_odd_shaped_answers_never_crash_untyped(h: Harness, body: dict[str, Any]) -> None:
+    from hfproviders import HFProvidersError
+
+    h.queue(ok_json(body), ok_sse(sse({"id": "x", **body})))
+    try:  # tolerated (a result) or a typed error; anything else fails the test
+        await h.chat(MODEL, USER)
+    except HFProvidersError:
+        pass
+    try:
+        await h.stream(MODEL, USER)
+    except HFProvidersError as error:
+        assert isinstance(error, StreamError)

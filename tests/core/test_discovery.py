@@ -1,52 +1,60 @@
 """Discovery: /v1/models parsing, capability routing helpers, the Hub mapping, and the TTL cache.
 
-The router and Hub answers replay from the hand-written cassettes in cassettes/core/discovery/.
-The Hub lookups run the real `huggingface_hub.HfApi` over an `httpx2.MockTransport` that serves
-those cassettes, so the error mapping is checked against the library's own exceptions.
+The router and Hub answers replay from the hand-written cassettes in cassettes/core/discovery/,
+through both `HFClient` and `AsyncHFClient` on `httpx.MockTransport` (their `list_models`,
+`model_info` and `model_providers`), so the Hub lookups are checked on the clients' own transport.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
-import httpx2
+import httpx
 import pytest
 import yaml
-from huggingface_hub import constants as hf_constants
-from huggingface_hub import set_client_factory
-from huggingface_hub.utils._http import default_client_factory
 
-from hfproviders import APIConnectionError, APITimeoutError, ServerError
+import hfproviders._config
+from hfproviders import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    MissingTokenError,
+    ServerError,
+)
 from hfproviders._discovery import (
-    HUB_EXPAND,
     DiscoveryCache,
-    ModelAvailability,
     ModelInfo,
     ProviderInfo,
-    availability_after_access_check,
-    availability_from_hub_error,
-    availability_from_hub_json,
     check_capabilities,
-    classify_hub_error,
     context_length_for,
-    fetch_model_availability,
     find_model,
-    hub_auth_check_url,
-    hub_model_info_request,
-    needs_access_check,
     parse_models_response,
-    parse_provider_mapping,
     pick_provider,
     providers_supporting,
 )
+from hfproviders._hub import (
+    HUB_EXPAND,
+    ModelAvailability,
+    availability_after_access_check,
+    availability_from_hub_error,
+    availability_from_hub_json,
+    classify_hub_error,
+    hub_auth_check_url,
+    hub_model_info_request,
+    needs_access_check,
+    parse_provider_mapping,
+)
+from tests.conftest import FAKE_TOKEN
+from tests.core.conftest import Harness
 
 CASSETTES = Path(__file__).resolve().parents[2] / "cassettes" / "core" / "discovery"
-FAKE_TOKEN = "hf_test_FAKE_TOKEN_do_not_use"
+LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
 
 
 def interactions(name: str) -> list[dict[str, Any]]:
@@ -66,7 +74,7 @@ def models() -> list[ModelInfo]:
 
 @pytest.fixture
 def llama(models: list[ModelInfo]) -> ModelInfo:
-    found = find_model(models, "meta-llama/Llama-3.1-8B-Instruct")
+    found = find_model(models, LLAMA)
     assert found is not None
     return found
 
@@ -388,7 +396,7 @@ def test_availability_from_hub_json_access_rules() -> None:
     assert unknown.error is None
 
 
-def test_access_check_pieces_for_an_async_lookup() -> None:
+def test_access_check_pieces() -> None:
     gated = availability_from_hub_json("a/b", {"id": "a/b", "gated": "manual"}, token_given=True)
     public = availability_from_hub_json("a/b", {"id": "a/b", "gated": False}, token_given=True)
     assert needs_access_check(gated, token_given=True)
@@ -406,59 +414,87 @@ def test_access_check_pieces_for_an_async_lookup() -> None:
     assert availability_after_access_check(gated, 503, {}) is None
 
 
-# --- the Hub lookup through the real huggingface_hub -----------------------------------------
+# --- the clients' discovery calls, replayed from the cassettes ---------------------------------
 
 
-class HubReplay:
-    """Serves a cassette to huggingface_hub's httpx2 client and records the requests."""
+class CassetteReplay(Harness):
+    """One twin (sync or async) on MockTransport, answering each request from a cassette.
 
-    def __init__(self) -> None:
-        self.requests: list[httpx2.Request] = []
+    A request must match a recorded one exactly (method, URL and query); anything else fails the
+    test, so the cassettes also pin down what the clients send.
+    """
+
+    def __init__(self, mode: str) -> None:
+        super().__init__(mode)
         self.interactions: list[dict[str, Any]] = []
         self.failure: Exception | None = None
 
-    def use(self, cassette: str) -> None:
+    def use(self, cassette: str) -> CassetteReplay:
         self.interactions = interactions(cassette)
+        return self
 
-    def handler(self, request: httpx2.Request) -> httpx2.Response:
+    def _handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         if self.failure is not None:
             raise self.failure
-        assert request.url.host == "huggingface.co"
-        for item in self.interactions:
-            recorded = item["request"]
-            if (recorded["method"], urlsplit(recorded["uri"]).path) == (
-                request.method,
-                request.url.path,
-            ):
-                response = item["response"]
-                headers = [(k, v) for k, values in response["headers"].items() for v in values]
-                return httpx2.Response(
-                    response["status"]["code"],
-                    headers=headers,
-                    content=response["body"]["string"].encode(),
-                )
-        raise AssertionError(f"no interaction for {request.method} {request.url}")
+        return recorded_response(self.interactions, request)
+
+    async def run(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Call a client method (awaited on the async twin)."""
+        return await settle(getattr(self.client, method)(*args, **kwargs))
+
+
+async def settle(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+def recorded_response(recorded: list[dict[str, Any]], request: httpx.Request) -> httpx.Response:
+    """The recorded answer to `request` (same method, URL and query); fails the test if none."""
+    for item in recorded:
+        if item["request"]["method"] == request.method and same_url(
+            item["request"]["uri"], request.url
+        ):
+            response = item["response"]
+            headers = [(k, v) for k, values in response["headers"].items() for v in values]
+            return httpx.Response(
+                response["status"]["code"],
+                headers=headers,
+                content=response["body"]["string"].encode(),
+            )
+    raise AssertionError(f"no recorded interaction for {request.method} {request.url}")
+
+
+def same_url(recorded: str, sent: httpx.URL) -> bool:
+    parts = urlsplit(recorded)
+    return (parts.scheme, parts.netloc, parts.path) == (sent.scheme, sent.host, sent.path) and (
+        sorted(parse_qsl(parts.query)) == sorted(sent.params.multi_items())
+    )
+
+
+@pytest.fixture(params=["sync", "async"])
+async def replay(request: pytest.FixtureRequest) -> AsyncIterator[CassetteReplay]:
+    """The replay, once per twin; the client is closed afterwards."""
+    harness = CassetteReplay(request.param)
+    yield harness
+    await harness.close()
 
 
 @pytest.fixture
-def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[HubReplay]:
-    # huggingface_hub 2.x fetches /api/agent-harnesses for its user agent unless telemetry is
-    # off; keep these tests to the lookups themselves (and write nothing to ~/.cache).
-    monkeypatch.setattr(hf_constants, "HF_HUB_DISABLE_TELEMETRY", True)
-    replay = HubReplay()
-    set_client_factory(lambda: httpx2.Client(transport=httpx2.MockTransport(replay.handler)))
-    yield replay
-    set_client_factory(default_client_factory)
+def no_stored_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever the machine has (HF_TOKEN, `hf auth login`), the client finds no token."""
+    monkeypatch.setattr(hfproviders._config, "lookup_token", lambda: None)
 
 
-def lookup(hub: HubReplay, cassette: str, model: str, token: str | None) -> ModelAvailability:
-    hub.use(cassette)
-    return fetch_model_availability(model, token=token)
+async def providers(
+    replay: CassetteReplay, cassette: str, model: str, **client: Any
+) -> ModelAvailability:
+    replay.use(cassette).make(**client)
+    result: ModelAvailability = await replay.run("model_providers", model)
+    return result
 
 
-def test_hub_public_model_with_token(hub: HubReplay) -> None:
-    result = lookup(hub, "hub_mapping_dict.yaml", "microsoft/phi-4:nscale", FAKE_TOKEN)
+async def test_hub_public_model_with_token(replay: CassetteReplay) -> None:
+    result = await providers(replay, "hub_mapping_dict.yaml", "microsoft/phi-4:nscale")
     assert (result.model, result.exists, result.gated, result.accessible) == (
         "microsoft/phi-4",
         True,
@@ -472,44 +508,64 @@ def test_hub_public_model_with_token(hub: HubReplay) -> None:
         ("novita", "error"),
     ]
     assert [p.provider for p in result.live_providers] == ["nscale"]
-    assert result.providers[0].is_model_author is False  # read from huggingface_hub's extras
+    assert result.providers[0].is_model_author is False
     assert result.providers[0].mapping_type == "single-model"
-    [request] = hub.requests  # no access check for a public model
-    assert request.headers["authorization"] == f"Bearer {FAKE_TOKEN}"
-    assert request.headers["user-agent"].startswith("hfproviders/0.")
-    assert sorted(request.url.params.get_list("expand")) == sorted(HUB_EXPAND)
     assert result.error is None
+    [request] = replay.requests  # a public model needs no access check
+    assert request.url.host == "huggingface.co"
+    assert request.headers["authorization"] == f"Bearer {FAKE_TOKEN}"
+    assert request.headers["user-agent"].startswith("hfproviders/")
+    assert request.url.params.get_list("expand[]") == list(HUB_EXPAND)
 
 
-def test_hub_lookup_without_token_sends_no_credentials(
-    hub: HubReplay, monkeypatch: pytest.MonkeyPatch
+async def test_hub_lookup_without_token_sends_no_credentials(
+    replay: CassetteReplay, no_stored_token: None
 ) -> None:
-    # huggingface_hub would fall back to a stored token; the client's "no token" must win.
-    monkeypatch.setenv("HF_TOKEN", "hf_test_FAKE_ENV_TOKEN_do_not_use")
-    result = lookup(hub, "hub_gated_granted.yaml", "google/gemma-2-2b-it", None)
-    assert result.gated is True
-    assert result.accessible is None
-    assert [r.url.path for r in hub.requests] == ["/api/models/google/gemma-2-2b-it"]
-    assert "authorization" not in hub.requests[0].headers
+    result = await providers(replay, "hub_gated_granted.yaml", "google/gemma-2-2b-it", api_key=None)
+    assert (result.exists, result.gated, result.accessible) == (True, True, None)
+    assert result.error is None
+    [request] = replay.requests  # no access check without a token: it could only say "no"
+    assert request.url.path == "/api/models/google/gemma-2-2b-it"
+    assert "authorization" not in request.headers
 
 
-def test_hub_legacy_list_mapping(hub: HubReplay) -> None:
-    result = lookup(hub, "hub_mapping_list.yaml", "HuggingFaceH4/zephyr-7b-beta", FAKE_TOKEN)
-    assert [(p.provider, p.task) for p in result.providers] == [
-        ("featherless-ai", "conversational"),
-        ("hf-inference", "text-generation"),
+async def test_hub_never_gets_a_key_meant_for_another_server(
+    replay: CassetteReplay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A client for a local server carries that server's key; the Hub gets the user's HF token.
+    monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN)
+    await providers(
+        replay,
+        "hub_mapping_dict.yaml",
+        "microsoft/phi-4",
+        api_key="sk-local-FAKE-key-do-not-use",
+        base_url="http://127.0.0.1:8080/v1",
+    )
+    [request] = replay.requests
+    assert request.url.host == "huggingface.co"
+    assert request.headers["authorization"] == f"Bearer {FAKE_TOKEN}"
+
+
+async def test_hub_legacy_list_mapping(replay: CassetteReplay) -> None:
+    result = await providers(replay, "hub_mapping_list.yaml", "HuggingFaceH4/zephyr-7b-beta")
+    assert [(p.provider, p.status, p.task) for p in result.providers] == [
+        ("featherless-ai", "live", "conversational"),
+        ("hf-inference", "error", "text-generation"),
     ]
 
 
-def test_hub_gated_and_granted(hub: HubReplay) -> None:
-    result = lookup(hub, "hub_gated_granted.yaml", "google/gemma-2-2b-it", FAKE_TOKEN)
+async def test_hub_gated_and_granted(replay: CassetteReplay) -> None:
+    result = await providers(replay, "hub_gated_granted.yaml", "google/gemma-2-2b-it")
     assert (result.gated, result.gate_mode, result.accessible) == (True, "manual", True)
-    assert [r.url.path for r in hub.requests][-1] == "/api/models/google/gemma-2-2b-it/auth-check"
+    lookup, check = replay.requests
+    assert lookup.url.path == "/api/models/google/gemma-2-2b-it"
+    assert check.url.path == "/api/models/google/gemma-2-2b-it/auth-check"
+    assert check.headers["authorization"] == f"Bearer {FAKE_TOKEN}"
 
 
-def test_hub_gated_and_denied_keeps_the_mapping(hub: HubReplay) -> None:
+async def test_hub_gated_and_denied_keeps_the_mapping(replay: CassetteReplay) -> None:
     model = "meta-llama/Meta-Llama-3.1-8B-Instruct"
-    result = lookup(hub, "hub_gated_denied.yaml", model, FAKE_TOKEN)
+    result = await providers(replay, "hub_gated_denied.yaml", model)
     assert (result.exists, result.gated, result.accessible, result.error_code) == (
         True,
         True,
@@ -519,105 +575,121 @@ def test_hub_gated_and_denied_keeps_the_mapping(hub: HubReplay) -> None:
     assert result.error is not None
     assert f"https://huggingface.co/{model}" in result.error
     assert [p.status for p in result.providers] == ["live", "live", "error"]
+    assert len(replay.requests) == 2  # a 403 from the access check is an answer, not retried
 
 
-def test_hub_not_found(hub: HubReplay) -> None:
-    result = lookup(hub, "hub_not_found.yaml", "no-such-org/no-such-model", FAKE_TOKEN)
+async def test_hub_not_found(replay: CassetteReplay) -> None:
+    result = await providers(replay, "hub_not_found.yaml", "no-such-org/no-such-model")
     assert (result.exists, result.accessible, result.error_code) == (False, False, "not_found")
     assert result.providers == ()
+    assert result.error is not None
+    assert "No token was sent" not in result.error
 
 
-def test_hub_not_found_anonymously(hub: HubReplay) -> None:
-    result = lookup(hub, "hub_not_found_anonymous.yaml", "no-such-org/no-such-model", None)
+async def test_hub_not_found_anonymously(replay: CassetteReplay, no_stored_token: None) -> None:
+    result = await providers(
+        replay, "hub_not_found_anonymous.yaml", "no-such-org/no-such-model", api_key=None
+    )
+    # The Hub answers 401 to anonymous callers for missing, private and gated repos alike.
     assert (result.exists, result.error_code) == (False, "not_found")
     assert result.error is not None
     assert "No token was sent" in result.error
+    assert "authorization" not in replay.requests[0].headers
 
 
-def test_hub_invalid_token(hub: HubReplay) -> None:
-    result = lookup(hub, "hub_invalid_token.yaml", "microsoft/phi-4", FAKE_TOKEN)
+async def test_hub_invalid_token(replay: CassetteReplay) -> None:
+    result = await providers(replay, "hub_invalid_token.yaml", "microsoft/phi-4")
     assert (result.exists, result.accessible, result.error_code) == (None, False, "unauthorized")
     assert result.error is not None
     assert "settings/tokens" in result.error
+    assert len(replay.requests) == 1
 
 
-def test_hub_model_without_providers(hub: HubReplay) -> None:
-    result = lookup(hub, "hub_no_providers.yaml", "tiiuae/falcon-7b-instruct", FAKE_TOKEN)
-    assert result.exists is True
-    assert result.providers == ()
-    assert result.error is None
+async def test_hub_model_without_providers(replay: CassetteReplay) -> None:
+    result = await providers(replay, "hub_no_providers.yaml", "tiiuae/falcon-7b-instruct")
+    assert (result.exists, result.providers, result.error) == (True, (), None)
 
 
-def test_hub_server_error_raises_typed_error(hub: HubReplay) -> None:
+async def test_hub_server_error_raises_typed_error_after_retries(replay: CassetteReplay) -> None:
+    replay.use("hub_server_error.yaml").make()
     with pytest.raises(ServerError) as info:
-        lookup(hub, "hub_server_error.yaml", "microsoft/phi-4", FAKE_TOKEN)
+        await replay.run("model_providers", "microsoft/phi-4")
     assert info.value.status_code == 500
     assert info.value.request_id == "hwHub500"
+    assert len(replay.requests) == 3  # the client's retry policy applies to the Hub too
+    assert len(replay.waits) == 2
+    with pytest.raises(ServerError):  # a failure is never cached
+        await replay.run("model_providers", "microsoft/phi-4")
+    assert len(replay.requests) == 6
 
 
 @pytest.mark.parametrize(
     ("failure", "expected"),
     [
-        (httpx2.ConnectError("Name or service not known"), APIConnectionError),
-        (httpx2.ReadTimeout("timed out"), APITimeoutError),
+        (httpx.ConnectError("Name or service not known"), APIConnectionError),
+        (httpx.ReadTimeout("timed out"), APITimeoutError),
     ],
 )
-def test_hub_unreachable_raises_connection_errors(
-    hub: HubReplay, failure: Exception, expected: type[Exception]
+async def test_hub_unreachable_raises_connection_errors(
+    replay: CassetteReplay, failure: Exception, expected: type[Exception]
 ) -> None:
-    hub.failure = failure
-    with pytest.raises(expected, match="Hub"):
-        lookup(hub, "hub_mapping_dict.yaml", "microsoft/phi-4", FAKE_TOKEN)
+    replay.use("hub_mapping_dict.yaml").make(max_retries=0)
+    replay.failure = failure
+    with pytest.raises(expected, match="huggingface.co"):
+        await replay.run("model_providers", "microsoft/phi-4")
 
 
-class FakeHubAPI:
-    """A stand-in for HfApi: the injection point the client and tests use."""
-
-    def __init__(self, info: Any = None, auth_error: Exception | None = None) -> None:
-        self.info = info
-        self.auth_error = auth_error
-        self.calls: list[tuple[str, str, Any]] = []
-
-    def model_info(self, repo_id: str, *, expand: list[str], token: str | bool) -> Any:
-        self.calls.append(("model_info", repo_id, token))
-        if isinstance(self.info, Exception):
-            raise self.info
-        return self.info
-
-    def auth_check(self, repo_id: str, *, token: str | bool) -> None:
-        self.calls.append(("auth_check", repo_id, token))
-        if self.auth_error is not None:
-            raise self.auth_error
+async def test_hub_answers_are_cached_per_model(replay: CassetteReplay) -> None:
+    first = await providers(replay, "hub_gated_granted.yaml", "google/gemma-2-2b-it")
+    again = await replay.run("model_providers", "google/gemma-2-2b-it:nscale")
+    assert again == first
+    assert len(replay.requests) == 2  # the lookup and the access check, once
+    refreshed = await replay.run("model_providers", "google/gemma-2-2b-it", refresh=True)
+    assert refreshed == first
+    assert len(replay.requests) == 4
 
 
-class Obj:
-    def __init__(self, **kwargs: Any) -> None:
-        self.__dict__.update(kwargs)
+async def test_list_models_replays_the_catalogue(replay: CassetteReplay) -> None:
+    replay.use("router_models.yaml").make()
+    assert replay.client.cached_model_info(LLAMA) is None  # nothing loaded, nothing sent
+    assert replay.requests == []
+    listed = await replay.run("list_models")
+    assert listed == parse_models_response(response_json("router_models.yaml"))
+    [request] = replay.requests
+    assert request.headers["authorization"] == f"Bearer {FAKE_TOKEN}"
+    assert request.headers["accept"] == "application/json"
+    info = await replay.run("model_info", "meta-llama/llama-3.1-8b-instruct:groq")
+    assert info is not None
+    assert info.id == LLAMA
+    assert replay.client.cached_model_info(LLAMA) == info
+    assert await replay.run("model_info", "nobody/nothing") is None
+    assert len(replay.requests) == 1  # all of that from the cached catalogue
+    await replay.run("list_models", refresh=True)
+    assert len(replay.requests) == 2
 
 
-def test_injected_hub_api_with_old_dict_shaped_objects() -> None:
-    # huggingface_hub < 0.31 kept the mapping as a dict of objects keyed by provider.
-    info = Obj(
-        id="a/b",
-        gated=False,
-        pipeline_tag=None,
-        inference_provider_mapping={
-            "groq": Obj(status="live", task="conversational", provider_id="b-groq"),
-        },
+async def test_list_models_needs_a_token(replay: CassetteReplay, no_stored_token: None) -> None:
+    replay.use("router_models.yaml").make(api_key=None)
+    with pytest.raises(MissingTokenError):
+        await replay.run("list_models")
+    assert replay.requests == []
+
+
+async def test_list_models_refuses_an_answer_that_is_not_a_catalogue(
+    replay: CassetteReplay,
+) -> None:
+    # A 200 with an error object must not read as "no models", nor be cached.
+    plain = Harness(replay.mode).queue(
+        httpx.Response(200, json={"error": "Invalid credentials in Authorization header"}),
+        httpx.Response(200, json=response_json("router_models.yaml")),
     )
-    api = FakeHubAPI(info)
-    result = fetch_model_availability("a/b", token=None, hub_api=api)
-    assert [(p.provider, p.provider_model_id) for p in result.providers] == [("groq", "b-groq")]
-    assert api.calls == [("model_info", "a/b", False)]
-
-
-def test_unexpected_exceptions_propagate() -> None:
-    with pytest.raises(KeyError):
-        fetch_model_availability("a/b", token=FAKE_TOKEN, hub_api=FakeHubAPI(KeyError("bug")))
-    gated = Obj(id="a/b", gated="manual", pipeline_tag=None, inference_provider_mapping=[])
-    api = FakeHubAPI(gated, auth_error=ConnectionError("reset"))
-    with pytest.raises(APIConnectionError):
-        fetch_model_availability("a/b", token=FAKE_TOKEN, hub_api=api)
+    plain.make()
+    try:
+        with pytest.raises(APIError, match="Unexpected answer"):
+            await settle(plain.client.list_models())
+        assert len(await settle(plain.client.list_models())) == 4
+    finally:
+        await plain.close()
 
 
 # --- DiscoveryCache --------------------------------------------------------------------------

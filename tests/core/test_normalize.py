@@ -338,3 +338,23 @@ def test_accumulator_merges_and_replays() -> None:
 )
 def test_parse_partial_json(text: str, expected: Any) -> None:
     assert parse_partial_json(text) == expected
+
+
+def test_template_opened_think_still_drops_a_literal_open_tag() -> None:
+    splitter = ThinkSplitter(template_opens=True)
+    pieces = ["<thi", "nk>\nTwo plus two", " is four.\n</th", "ink>\n\nThe answer"]
+    out = [splitter.feed(p) for p in pieces]
+    reasoning = "".join(r or "" for r, _ in out)
+    answer = "".join(a or "" for _, a in out)
+    assert reasoning == "\nTwo plus two is four.\n" and answer == "The answer"
+
+
+def test_odd_usage_values_are_tolerated() -> None:
+    from hfproviders._normalize import parse_usage
+
+    usage = parse_usage({"prompt_tokens": "", "completion_tokens": [1], "total_tokens": "7"})
+    assert usage is not None and (
+        usage.prompt_tokens,
+        usage.completion_tokens,
+        usage.total_tokens,
+    ) == (0, 0, 7)

@@ -1,0 +1,303 @@
+"""The Hub's side of discovery: which providers are mapped to a model, and who may use it.
+
+`GET https://huggingface.co/api/models/{id}?expand[]=inferenceProviderMapping` (WIRE.md §1) says
+whether the model exists, whether it is gated, and which providers serve it (live / staging / error,
+with the task and the provider's own model id). For a gated model, `/api/models/{id}/auth-check`
+says whether this token was granted access.
+
+Everything here is sans-I/O: `hub_model_info_request` and `hub_auth_check_url` say what to ask,
+and `availability_from_hub_json`, `availability_from_hub_error` and
+`availability_after_access_check` read the answers into a `ModelAvailability`. The clients send the
+requests on their own transport (`HFClient.model_providers` and its async twin), so the lookup
+shares their connection pool, retries and timeouts, and works the same sync and async.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Literal
+
+from hfproviders._discovery import opt_bool, opt_str, strip_model_suffix
+
+__all__ = [
+    "HUB_ENDPOINT",
+    "HUB_EXPAND",
+    "HubErrorKind",
+    "ModelAvailability",
+    "ProviderMapping",
+    "availability_after_access_check",
+    "availability_from_hub_error",
+    "availability_from_hub_json",
+    "classify_hub_error",
+    "deny_access",
+    "hub_auth_check_url",
+    "hub_model_info_request",
+    "needs_access_check",
+    "parse_provider_mapping",
+]
+
+HUB_ENDPOINT = "https://huggingface.co"
+# What `model_providers` asks the Hub for: the mapping plus the fields `check` reports.
+HUB_EXPAND: tuple[str, ...] = ("inferenceProviderMapping", "gated", "pipeline_tag")
+
+HubErrorKind = Literal["not_found", "gated", "unauthorized", "forbidden", "disabled"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderMapping:
+    """One entry of the Hub's `inferenceProviderMapping` for a model.
+
+    `status` is `live`, `staging` or `error` (the last is real though undocumented, WIRE.md §1);
+    `provider_model_id` is the id the provider itself uses for the model.
+    """
+
+    provider: str
+    status: str
+    task: str | None = None
+    provider_model_id: str | None = None
+    is_model_author: bool | None = None
+    adapter: str | None = None
+    adapter_weights_path: str | None = None
+    mapping_type: str | None = None
+
+    @property
+    def is_live(self) -> bool:
+        """True when the Hub reports the mapping as live."""
+        return self.status == "live"
+
+
+def _mapping_from_fields(provider: str | None, fields: Mapping[str, Any]) -> ProviderMapping | None:
+    name = provider or opt_str(fields.get("provider"))
+    if name is None:
+        return None
+    return ProviderMapping(
+        provider=name,
+        status=opt_str(fields.get("status")) or "unknown",
+        task=opt_str(fields.get("task")),
+        provider_model_id=opt_str(fields.get("providerId")),
+        is_model_author=opt_bool(fields.get("isModelAuthor")),
+        adapter=opt_str(fields.get("adapter")),
+        adapter_weights_path=opt_str(fields.get("adapterWeightsPath")),
+        mapping_type=opt_str(fields.get("type")),
+    )
+
+
+def parse_provider_mapping(data: object) -> list[ProviderMapping]:
+    """Parse `inferenceProviderMapping`: the dict form `{provider: {...}}` or the legacy list form.
+
+    The whole model JSON (with an `inferenceProviderMapping` key) is accepted too. Entries that
+    are not objects or have no provider name are skipped; a missing mapping gives `[]`.
+    """
+    if isinstance(data, Mapping) and "inferenceProviderMapping" in data:
+        data = data["inferenceProviderMapping"]
+    if isinstance(data, Mapping):
+        pairs: Iterable[tuple[str | None, object]] = ((str(k), v) for k, v in data.items())
+    elif isinstance(data, list):
+        pairs = ((None, v) for v in data)
+    else:
+        return []
+    return [
+        mapping
+        for name, fields in pairs
+        if isinstance(fields, Mapping) and (mapping := _mapping_from_fields(name, fields))
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelAvailability:
+    """What the Hub says about a model for this token.
+
+    - `exists`: False when the Hub does not know the model, or it is private and the token cannot
+      see it (the Hub does not tell those apart); None when the answer was about the token instead.
+    - `gated` / `gate_mode` (`"auto"` or `"manual"` approval).
+    - `accessible`: whether the token may use the repo (for a gated model: access was granted);
+      None when no token was given. It does not prove the token has the "Make calls to Inference
+      Providers" permission; only a real request (`hfproviders check --probe`) proves that.
+    - `providers`: the mapping, in the Hub's order (the account's preference order when the lookup
+      is authenticated).
+    - `error_code` (a `HubErrorKind`) and `error` (a sentence) when something is wrong.
+    """
+
+    model: str
+    exists: bool | None
+    gated: bool | None = None
+    gate_mode: str | None = None
+    accessible: bool | None = None
+    pipeline_tag: str | None = None
+    providers: tuple[ProviderMapping, ...] = ()
+    error_code: HubErrorKind | None = None
+    error: str | None = None
+
+    @property
+    def live_providers(self) -> tuple[ProviderMapping, ...]:
+        """The mappings whose status is live."""
+        return tuple(p for p in self.providers if p.is_live)
+
+    def provider(self, name: str) -> ProviderMapping | None:
+        """Return the mapping for provider `name` (case-insensitive), or None."""
+        wanted = name.casefold()
+        return next((p for p in self.providers if p.provider.casefold() == wanted), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return asdict(self)
+
+
+def hub_model_info_request(
+    model: str, endpoint: str = HUB_ENDPOINT
+) -> tuple[str, list[tuple[str, str]]]:
+    """URL and query parameters of the Hub lookup (for a client doing it on its own transport)."""
+    url = f"{endpoint.rstrip('/')}/api/models/{strip_model_suffix(model)}"
+    return url, [("expand[]", name) for name in HUB_EXPAND]
+
+
+def hub_auth_check_url(model: str, endpoint: str = HUB_ENDPOINT) -> str:
+    """URL of the Hub's access check for `model` (200 when the token may read the repo)."""
+    return f"{endpoint.rstrip('/')}/api/models/{strip_model_suffix(model)}/auth-check"
+
+
+def _gate_fields(gated: object) -> tuple[bool | None, str | None]:
+    if gated is False:
+        return False, None
+    if isinstance(gated, str) and gated:
+        return True, gated
+    if gated is True:
+        return True, None
+    return None, None
+
+
+def availability_from_hub_json(
+    model: str,
+    data: Mapping[str, Any],
+    *,
+    token_given: bool,
+    access_granted: bool | None = None,
+) -> ModelAvailability:
+    """Build the availability from the Hub's model JSON (an existing model).
+
+    `access_granted` is the result of the access check for a gated model (None when not made).
+    A public model is accessible to any token; with no token, access is unknown (None).
+    """
+    gated, gate_mode = _gate_fields(data.get("gated"))
+    accessible: bool | None
+    if not token_given:
+        accessible = None
+    elif gated:
+        accessible = access_granted
+    else:
+        accessible = True
+    availability = ModelAvailability(
+        # The requested name, not the Hub's canonical id: it is the cache key callers look up.
+        model=strip_model_suffix(model),
+        exists=True,
+        gated=gated,
+        gate_mode=gate_mode,
+        accessible=accessible,
+        pipeline_tag=opt_str(data.get("pipeline_tag")),
+        providers=tuple(parse_provider_mapping(data.get("inferenceProviderMapping"))),
+    )
+    if accessible is False:
+        return deny_access(availability, "gated")
+    return availability
+
+
+def classify_hub_error(status_code: int, headers: Mapping[str, str]) -> HubErrorKind | None:
+    """Say what a Hub error means for the model, or None when it is not about it (5xx…).
+
+    Reads errors as huggingface_hub's `hf_raise_for_status` does: `X-Error-Code` first, then the
+    status. A 401 is an invalid token only when the Hub says so; otherwise it is how the Hub
+    hides private, gated and missing repos from anonymous callers, so it reads as not found.
+    """
+    lowered = {k.lower(): v for k, v in headers.items()}
+    error_code = lowered.get("x-error-code", "")
+    error_message = lowered.get("x-error-message", "")
+    if error_code == "GatedRepo":
+        return "gated"
+    if error_code == "DisabledRepo":
+        return "disabled"
+    if error_code == "RepoNotFound" or status_code == 404:
+        return "not_found"
+    if status_code == 401:
+        # The Hub answers 401 both for a bad token and to hide private, gated or missing repos
+        # from callers it does not know; only the message tells the two apart.
+        if "invalid credentials" in error_message.lower():
+            return "unauthorized"
+        return "not_found"
+    if status_code == 403:
+        return "forbidden"
+    if status_code == 451:
+        return "disabled"
+    return None
+
+
+_HUB_ERROR_SENTENCES: dict[HubErrorKind, str] = {
+    "not_found": "The Hub does not know this model "
+    "(or it is private and this token cannot see it).",
+    "gated": "The model is gated and this token has not been granted access; "
+    "request it at https://huggingface.co/{model}.",
+    "unauthorized": "The Hub rejected the token (invalid or expired); "
+    "create one at https://huggingface.co/settings/tokens.",
+    "forbidden": "The token is not allowed to read this model.",
+    "disabled": "Access to this model has been disabled on the Hub.",
+}
+
+
+def _sentence(kind: HubErrorKind, model: str, token_given: bool) -> str:
+    text = _HUB_ERROR_SENTENCES[kind].format(model=strip_model_suffix(model))
+    if kind == "not_found" and not token_given:
+        text += " No token was sent."
+    return text
+
+
+def deny_access(
+    availability: ModelAvailability, kind: HubErrorKind, *, token_given: bool = True
+) -> ModelAvailability:
+    """Return the same availability, marked as not accessible for the reason `kind`."""
+    return replace(
+        availability,
+        accessible=False,
+        error_code=kind,
+        error=_sentence(kind, availability.model, token_given),
+    )
+
+
+def availability_from_hub_error(
+    model: str, status_code: int, headers: Mapping[str, str], *, token_given: bool
+) -> ModelAvailability | None:
+    """Availability for a failed model lookup, or None when the error is not about the model."""
+    kind = classify_hub_error(status_code, headers)
+    if kind is None:
+        return None
+    name = strip_model_suffix(model)
+    exists: bool | None = {"not_found": False, "gated": True, "disabled": True}.get(kind)
+    return ModelAvailability(
+        model=name,
+        exists=exists,
+        gated=True if kind == "gated" else None,
+        accessible=False,
+        error_code=kind,
+        error=_sentence(kind, name, token_given),
+    )
+
+
+def needs_access_check(availability: ModelAvailability, *, token_given: bool) -> bool:
+    """Whether the Hub's access check is needed: a gated model looked up with a token."""
+    return token_given and availability.exists is True and availability.gated is True
+
+
+def availability_after_access_check(
+    availability: ModelAvailability, status_code: int, headers: Mapping[str, str]
+) -> ModelAvailability | None:
+    """Fold the answer of `hub_auth_check_url` into `availability`.
+
+    2xx grants access. A refusal denies it: any "not found" for a model we just saw means this
+    token may not see it, which for a gated model is the gate. None when the status says nothing
+    about access (5xx, 429): the caller raises the typed error for it.
+    """
+    if 200 <= status_code < 300:
+        return replace(availability, accessible=True)
+    kind = classify_hub_error(status_code, headers)
+    if kind is None:
+        return None
+    return deny_access(availability, "gated" if kind == "not_found" else kind)
