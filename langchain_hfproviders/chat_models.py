@@ -1,0 +1,402 @@
+"""`ChatHFProviders`: a LangChain chat model on Hugging Face Inference Providers.
+
+The class builds a request from LangChain messages (`_convert`), hands it to the core's
+`HFClient` / `AsyncHFClient`, and converts the normalised result back. Transport, retries,
+provider routing, SSE parsing and provider quirks all live in the core.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.language_models.base import LangSmithParams
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages.block_translators import register_translator
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.utils import secret_from_env
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+
+from hfproviders import AsyncChatStream, AsyncHFClient, ChatStream, HFClient, HFProvidersError
+from langchain_hfproviders._clients import ClientPools, core_options
+from langchain_hfproviders._convert import (
+    MODEL_PROVIDER,
+    StructuredOutputMethod,
+    chat_result,
+    estimate_message_tokens,
+    estimate_tokens,
+    final_chunk,
+    generation_chunk,
+    messages_to_openai,
+    tool_choice_to_openai,
+    tools_to_openai,
+    translate_content,
+    translate_content_chunk,
+)
+from langchain_hfproviders._errors import to_langchain_error
+from langchain_hfproviders._structured import structured_output
+
+if TYPE_CHECKING:
+    from langchain_core.callbacks import (
+        AsyncCallbackManagerForLLMRun,
+        CallbackManagerForLLMRun,
+    )
+    from langchain_core.tools import BaseTool
+
+__all__ = ["ChatHFProviders"]
+
+register_translator(MODEL_PROVIDER, translate_content, translate_content_chunk)
+
+# Sampling fields sent with every request when set (None means "the server's default").
+_SAMPLING_FIELDS = (
+    "temperature",
+    "max_tokens",
+    "top_p",
+    "seed",
+    "frequency_penalty",
+    "presence_penalty",
+    "logprobs",
+    "top_logprobs",
+    "n",
+    "reasoning_effort",
+)
+_CLIENT_FIELDS = (
+    "base_url",
+    "provider",
+    "bill_to",
+    "timeout",
+    "max_retries",
+    "default_headers",
+)
+
+
+class ChatHFProviders(BaseChatModel):
+    """Chat model for Hugging Face Inference Providers (and any OpenAI-compatible server).
+
+    Example:
+        ```python
+        from langchain_hfproviders import ChatHFProviders
+
+        model = ChatHFProviders(model="meta-llama/Llama-3.3-70B-Instruct", provider="together")
+        model.invoke("Hello!").content
+        ```
+
+    The token comes from `api_key`, else `HF_TOKEN`, else `hf auth login`. Only an explicit
+    `api_key` is ever sent to a non-Hugging Face `base_url`.
+
+    """
+
+    model: str = Field(alias="model_name")
+    """Hugging Face model id, optionally with a `:provider` or `:fastest`/`:cheapest` suffix."""
+    api_key: SecretStr | None = Field(default_factory=secret_from_env("HF_TOKEN", default=None))
+    """Hugging Face token (default: `HF_TOKEN`, then huggingface_hub's stored token)."""
+    base_url: str | None = None
+    """Default `https://router.huggingface.co/v1`; any OpenAI-compatible server works."""
+    provider: str | list[str] | None = None
+    """A provider (`"together"`), a policy (`"fastest"`), or an ordered failover list."""
+    bill_to: str | None = None
+    """Organisation (or resource group) billed for the calls (`X-HF-Bill-To`)."""
+    timeout: float | None = None
+    """Seconds per request (the core's default is 120)."""
+    max_retries: int | None = None
+    """Retries after the first attempt, with backoff and Retry-After (the core's default is 2)."""
+    default_headers: dict[str, str] | None = None
+    """Extra HTTP headers sent with every request."""
+    http_client: Any | None = Field(default=None, exclude=True)
+    """Your own pooled `httpx.Client` (never closed by this model)."""
+    http_async_client: Any | None = Field(default=None, exclude=True)
+    """Your own pooled `httpx.AsyncClient` (never closed by this model)."""
+
+    temperature: float | None = None
+    """Sampling temperature (0 is sent, not dropped)."""
+    max_tokens: int | None = Field(default=None, alias="max_completion_tokens")
+    """Maximum tokens to generate; unset means the provider's own limit (never a silent cap)."""
+    top_p: float | None = None
+    """Nucleus sampling probability mass."""
+    seed: int | None = None
+    """Seed for reproducible sampling, where the provider supports it."""
+    frequency_penalty: float | None = None
+    """Penalty for tokens by how often they appeared."""
+    presence_penalty: float | None = None
+    """Penalty for tokens that appeared at all."""
+    logprobs: bool | None = None
+    """Return log probabilities (in `response_metadata["logprobs"]`)."""
+    top_logprobs: int | None = None
+    """How many alternatives per token when `logprobs` is on."""
+    n: int | None = None
+    """Number of choices per prompt (invoke only; a stream carries the first choice)."""
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high"] | None = None
+    """Reasoning effort for models that support it."""
+    stop: list[str] | str | None = None
+    """Default stop sequences (up to 4)."""
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Other request parameters the core knows (e.g. `logit_bias`), sent with every call."""
+    extra_body: dict[str, Any] | None = None
+    """Provider-specific JSON body fields, merged into every request as they are."""
+    streaming: bool = False
+    """Stream even on `invoke` (callbacks then get each token)."""
+    stream_usage: bool = True
+    """Ask for token usage on streams (`stream_options.include_usage`)."""
+
+    model_config = ConfigDict(populate_by_name=True, protected_namespaces=(), extra="forbid")
+
+    _pools: ClientPools = PrivateAttr(default_factory=ClientPools)
+
+    # -- LangChain identity ----------------------------------------------------------------
+
+    @property
+    def _llm_type(self) -> str:
+        return "hfproviders-chat"
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        """Serializable with `dumpd`/`dumps`; the token is written as a secret reference."""
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        """Where `load` finds this class."""
+        return ["langchain_hfproviders", "chat_models"]
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        """`api_key` is serialized as a reference to `HF_TOKEN`, never as its value."""
+        return {"api_key": "HF_TOKEN"}
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        """Everything that changes the answer: LangChain's cache keys and traces use it."""
+        return {
+            "model": self.model,
+            "base_url": self.base_url,
+            "provider": self.provider,
+            "bill_to": self.bill_to,
+            **{name: getattr(self, name) for name in _SAMPLING_FIELDS},
+            "stop": self.stop,
+            "model_kwargs": self.model_kwargs,
+            "extra_body": self.extra_body,
+        }
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = LangSmithParams(
+            ls_provider=MODEL_PROVIDER,
+            ls_model_name=kwargs.get("model") or self.model,
+            ls_model_type="chat",
+        )
+        temperature = kwargs.get("temperature", self.temperature)
+        if temperature is not None:
+            params["ls_temperature"] = temperature
+        max_tokens = kwargs.get("max_tokens", self.max_tokens)
+        if max_tokens is not None:
+            params["ls_max_tokens"] = max_tokens
+        stops = stop if stop is not None else self.stop
+        if stops:
+            params["ls_stop"] = [stops] if isinstance(stops, str) else list(stops)
+        return params
+
+    # -- clients (lazy, cached, never closed behind the user's back) -------------------------
+
+    def _sync_client(self) -> HFClient:
+        return self._pools.sync(
+            lambda: HFClient(**core_options(self, _CLIENT_FIELDS), http_client=self.http_client)
+        )
+
+    def _async_client(self) -> AsyncHFClient:
+        return self._pools.current_loop(
+            lambda: AsyncHFClient(
+                **core_options(self, _CLIENT_FIELDS), http_async_client=self.http_async_client
+            )
+        )
+
+    def close(self) -> None:
+        """Close the connection pool this model opened (a pool you passed in stays open)."""
+        self._pools.close()
+
+    async def aclose(self) -> None:
+        """Close the async connection pool of the running event loop."""
+        await self._pools.aclose()
+
+    # -- requests --------------------------------------------------------------------------
+
+    def _request(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: Mapping[str, Any]
+    ) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
+        """The model id, the OpenAI messages, and the core parameters of one call."""
+        call = dict(kwargs)
+        call.pop("stream", None)  # LangChain's own switch, not a request parameter
+        call.pop("ls_structured_output_format", None)
+        model = call.pop("model", None) or self.model
+        params = {
+            name: value for name in _SAMPLING_FIELDS if (value := getattr(self, name)) is not None
+        }
+        params.update(self.model_kwargs)
+        params.update(call)
+        stops = stop if stop is not None else params.pop("stop", self.stop)
+        params.pop("stop", None)
+        if stops:
+            params["stop"] = stops
+        if self.extra_body:
+            params["extra_body"] = {**self.extra_body, **(params.get("extra_body") or {})}
+        return model, messages_to_openai(messages), params
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        model, oai_messages, params = self._request(messages, stop, kwargs)
+        try:
+            completion = self._sync_client().chat(model, oai_messages, **params)
+        except HFProvidersError as exc:
+            raise to_langchain_error(exc) from exc
+        return chat_result(completion, model_name=model)
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        model, oai_messages, params = self._request(messages, stop, kwargs)
+        try:
+            completion = await self._async_client().chat(model, oai_messages, **params)
+        except HFProvidersError as exc:
+            raise to_langchain_error(exc) from exc
+        return chat_result(completion, model_name=model)
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        model, oai_messages, params = self._request(messages, stop, kwargs)
+        params.setdefault("stream_usage", self.stream_usage)
+        try:
+            stream = self._sync_client().stream(model, oai_messages, **params)
+            with stream:
+                for chunk in stream:
+                    if (generation := generation_chunk(chunk)) is not None:
+                        yield generation
+        except HFProvidersError as exc:
+            raise to_langchain_error(exc) from exc
+        yield _closing_chunk(stream, model)
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        model, oai_messages, params = self._request(messages, stop, kwargs)
+        params.setdefault("stream_usage", self.stream_usage)
+        try:
+            stream = self._async_client().stream(model, oai_messages, **params)
+            async with stream:
+                async for chunk in stream:
+                    if (generation := generation_chunk(chunk)) is not None:
+                        yield generation
+        except HFProvidersError as exc:
+            raise to_langchain_error(exc) from exc
+        yield _closing_chunk(stream, model)
+
+    # -- tools and structured output -------------------------------------------------------
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | bool | dict[str, Any] | None = None,
+        strict: bool | None = None,
+        parallel_tool_calls: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools (any number) for the model to call.
+
+        Args:
+            tools: BaseTools, functions, Pydantic models, TypedDicts or OpenAI tool dicts.
+            tool_choice: `"auto"`, `"none"`, `"any"`/`"required"` (call some tool), a tool
+                name (call that tool), `True` (the only tool, or some tool), or an OpenAI dict.
+            strict: Ask the provider to follow the schemas exactly (not every provider can).
+            parallel_tool_calls: Allow or forbid several calls in one turn (unset: the
+                provider's default, which we never override).
+            **kwargs: Other parameters bound to every call.
+
+        """
+        formatted = tools_to_openai(tools, strict=strict)
+        names = [tool["function"]["name"] for tool in formatted]
+        choice = tool_choice_to_openai(tool_choice, names)
+        if choice is not None:
+            kwargs["tool_choice"] = choice
+        if parallel_tool_calls is not None:
+            kwargs["parallel_tool_calls"] = parallel_tool_calls
+        return super().bind(tools=formatted, **kwargs)
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type | None = None,
+        *,
+        method: StructuredOutputMethod = "function_calling",
+        include_raw: bool = False,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, dict[str, Any] | BaseModel]:
+        """Return a runnable that answers with `schema`: a Pydantic instance or a dict.
+
+        Args:
+            schema: A Pydantic class (instances come back), a TypedDict or a JSON schema.
+            method: `"function_calling"` (default: forced tool call, which the widest range of
+                providers supports), `"json_schema"` (`response_format` json_schema, for
+                providers listing `supports_structured_output`), or `"json_mode"` (JSON object
+                output; describe the keys in the prompt).
+            include_raw: Return `{"raw", "parsed", "parsing_error"}` instead of raising.
+            strict: Sent only when set; many providers reject `strict: true`.
+            **kwargs: Other parameters bound to every call.
+
+        """
+        return structured_output(
+            self, schema, method=method, include_raw=include_raw, strict=strict, kwargs=kwargs
+        )
+
+    # -- token counting (no transformers, no download) -------------------------------------
+
+    def get_num_tokens(self, text: str) -> int:
+        """Estimate tokens in `text` (see `estimate_tokens`; `custom_get_token_ids` wins)."""
+        if self.custom_get_token_ids is not None:
+            return len(self.custom_get_token_ids(text))
+        return estimate_tokens(text)
+
+    def get_num_tokens_from_messages(
+        self, messages: list[BaseMessage], tools: Sequence[Any] | None = None
+    ) -> int:
+        """Estimate the prompt tokens of `messages` (and tool schemas) without a tokenizer.
+
+        Counts each message's text, tool calls and role, the ~4 tokens chat templates add per
+        message, and images at a flat rate: an estimate for budgeting, not the provider's count.
+        """
+        total = 3  # the assistant header the template appends
+        for message in messages_to_openai(messages):
+            total += estimate_message_tokens(message, self.get_num_tokens)
+        if tools:
+            total += self.get_num_tokens(json.dumps(tools_to_openai(tools), ensure_ascii=False))
+        return total
+
+
+def _closing_chunk(stream: ChatStream | AsyncChatStream, model: str) -> ChatGenerationChunk:
+    """The last chunk: usage, the response id and how the call was served, once."""
+    completion = stream.completion
+    return final_chunk(
+        completion.usage if completion is not None else None,
+        stream.meta,
+        model_name=model,
+        response_id=completion.id if completion is not None else None,
+        served_model=completion.model if completion is not None else None,
+    )
