@@ -179,9 +179,14 @@ class SyncTransport:
 
 
 class AsyncTransport:
-    """Sends requests on one pooled httpx.AsyncClient, created on first use unless one is given."""
+    """Sends requests on one pooled httpx.AsyncClient, created on first use unless one is given.
 
-    __slots__ = ("_client", "_owned", "_timeout")
+    Connections belong to the event loop that opened them. When a client we own is used from
+    a new loop (a second `asyncio.run()`, a notebook cell), it gets a fresh pool instead of
+    failing with "Event loop is closed"; the old pool died with its loop.
+    """
+
+    __slots__ = ("_client", "_loop", "_owned", "_timeout")
 
     def __init__(self, client: Any | None, timeout: float) -> None:
         if client is not None and not isinstance(client, httpx.AsyncClient):
@@ -189,10 +194,17 @@ class AsyncTransport:
         self._client: httpx.AsyncClient | None = client
         self._owned = client is None
         self._timeout = timeout
+        self._loop: object | None = None
 
     def _get(self) -> httpx.AsyncClient:
+        import asyncio  # already loaded: we are inside a running loop
+
+        loop = asyncio.get_running_loop()
+        if self._owned and self._client is not None and self._loop is not loop:
+            self._client = None
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=_timeout(self._timeout), limits=pool_limits())
+            self._loop = loop
         return self._client
 
     async def send(
@@ -221,5 +233,9 @@ class AsyncTransport:
     async def close(self) -> None:
         """Close the pool if we created it; a client the caller gave us is theirs to close."""
         if self._owned and self._client is not None:
-            await self._client.aclose()
-            self._client = None
+            import asyncio
+
+            client, self._client = self._client, None
+            if self._loop is asyncio.get_running_loop():
+                await client.aclose()
+            # else: the loop that owned its connections is gone, and they went with it

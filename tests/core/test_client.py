@@ -732,3 +732,38 @@ async def test_odd_shaped_answers_never_crash_untyped(h: Harness, body: dict[str
         except HFProvidersError as error:
             errors.append(error)
     assert all(isinstance(e, StreamError | type(None)) or e.status_code == 200 for e in errors)
+
+
+def test_async_client_survives_a_new_event_loop() -> None:
+    """A second asyncio.run() gets a fresh pool instead of "Event loop is closed"."""
+    import asyncio
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    body = json.dumps(completion("hi")).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:  # noqa: N802 - http.server's API
+            self.rfile.read(int(self.headers["content-length"]))
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        client = AsyncHFClient(api_key=FAKE_TOKEN, base_url=f"http://127.0.0.1:{server.server_port}/v1")
+        for _ in range(2):
+            assert asyncio.run(client.chat("m", USER)).text == "hi"
+        asyncio.run(client.aclose())
+    finally:
+        server.shutdown()
+        server.server_close()
