@@ -12,6 +12,7 @@ FAKE_TOKEN = "hf_test_FAKE_TOKEN_do_not_use"
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
+_real_getaddrinfo = socket.getaddrinfo
 
 
 def _is_local(address: Any) -> bool:
@@ -38,12 +39,19 @@ def _guarded_connect_ex(self: socket.socket, address: Any) -> Any:
     return _real_connect_ex(self, address)
 
 
+def _guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+    if host is not None and not _is_local((host.decode() if isinstance(host, bytes) else host, 0)):
+        raise OSError(f"tests must not resolve network names (tried {host!r})")
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Refuse any non-loopback connection for the whole run, unless re-recording cassettes."""
     record_mode = config.getoption("--record-mode", default="none")
     if record_mode in (None, "none"):
         socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
         socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+        socket.getaddrinfo = _guarded_getaddrinfo
 
 
 @pytest.fixture(autouse=True)

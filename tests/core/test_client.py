@@ -168,8 +168,11 @@ async def test_async_owned_pool_survives_many_calls() -> None:
             ok_sse(STREAM) if json.loads(request.content).get("stream") else ok_json(completion())
         )
 
+    import asyncio
+
     client = AsyncHFClient(api_key=FAKE_TOKEN)
     client._transport._client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    client._transport._loop = asyncio.get_running_loop()  # as if the client had made it
     for _ in range(3):  # LlamaIndex's HF integration dies on the second async call
         await client.chat(MODEL, USER)
         assert (await client.stream(MODEL, USER).until_done()).text == "Hello"
