@@ -763,7 +763,9 @@ def test_async_client_survives_a_new_event_loop() -> None:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        client = AsyncHFClient(api_key=FAKE_TOKEN, base_url=f"http://127.0.0.1:{server.server_port}/v1")
+        client = AsyncHFClient(
+            api_key=FAKE_TOKEN, base_url=f"http://127.0.0.1:{server.server_port}/v1"
+        )
         for _ in range(2):
             assert asyncio.run(client.chat("m", USER)).text == "hi"
         asyncio.run(client.aclose())
