@@ -165,7 +165,7 @@ class _AttemptState:
             headers=headers,
         )
         self._client._report(self, status, None, False, None, meta.request_id)
-        if self._client._limiter is not None:
+        if self._client._limiter is not None and self.plan.kind != "json":
             self._client._limiter.observe_rate_limit(meta.rate_limit)
         return meta
 
@@ -181,8 +181,9 @@ class _AttemptState:
             "preferred",
         ):
             error.provider = self.provider
-        if self._client._limiter is not None and error.rate_limit is not None:
-            self._client._limiter.observe_rate_limit(error.rate_limit)
+        limiter = self._client._limiter
+        if limiter is not None and error.rate_limit is not None and self.plan.kind != "json":
+            limiter.observe_rate_limit(error.rate_limit)
         decision = decide_retry(
             self._client._config.retry, error, self.attempt, time.monotonic() - self.started
         )
@@ -769,7 +770,7 @@ class HFClient(_ClientBase):
 
     def _send(self, plan: _CallPlan, state: _AttemptState) -> WireResponse:
         state.begin()
-        if self._limiter is not None:
+        if self._limiter is not None and plan.kind != "json":  # lookups are not inference
             self._limiter.acquire(plan.token_estimate)
         response = self._transport.send(
             plan.method, plan.url, plan.headers, plan.content(state.provider), plan.timeout
@@ -999,7 +1000,7 @@ class AsyncHFClient(_ClientBase):
 
     async def _send(self, plan: _CallPlan, state: _AttemptState) -> AsyncWireResponse:
         state.begin()
-        if self._limiter is not None:
+        if self._limiter is not None and plan.kind != "json":  # lookups are not inference
             await self._limiter.aacquire(plan.token_estimate)
         response = await self._transport.send(
             plan.method, plan.url, plan.headers, plan.content(state.provider), plan.timeout

@@ -305,3 +305,26 @@ async def test_batch_under_the_cache(h: Harness) -> None:
 
 def test_all_providers_failed_is_exported() -> None:
     assert issubclass(AllProvidersFailedError, Exception)
+
+
+async def test_hub_lookups_neither_spend_nor_throttle_the_inference_budget(h: Harness) -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(
+        60, burst=1, clock=clock, sleep=clock.sleep, async_sleep=clock.async_sleep, max_wait=5
+    )
+    spent_hub_quota = {
+        "RateLimit": '"api";r=0;t=242',
+        "RateLimit-Policy": '"fixed window";"api";q=1000;w=300',
+    }
+    h.queue(
+        httpx.Response(
+            200,
+            json={"id": "a/b", "gated": False, "inferenceProviderMapping": {}},
+            headers=spent_hub_quota,
+        ),
+        ok_json(completion("hi")),
+    )
+    h.make(rate_limiter=limiter)
+    await result_of(h, h.client.model_providers("a/b"))
+    assert (await h.chat(MODEL, USER)).text == "hi"
+    assert clock.slept == []
