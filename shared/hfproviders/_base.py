@@ -1,0 +1,445 @@
+"""What the sync and async clients share: configuration, planning, reading, reporting.
+
+All of it is pure; `HFClient` and `AsyncHFClient` add only the I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+from hfproviders._cache import ResponseCache, cache_key, is_cache_entry
+from hfproviders._config import USER_AGENT, ClientConfig, lookup_token
+from hfproviders._discovery import DiscoveryCache, ModelInfo, find_model, parse_models_response
+from hfproviders._errors import (
+    APIError,
+    HFProvidersError,
+    InvalidParameterError,
+    InvalidRequestInputError,
+    error_from_response,
+    error_from_stream_event,
+    redact,
+)
+from hfproviders._headers import parse_rate_limit
+from hfproviders._hub import (
+    ModelAvailability,
+    availability_after_access_check,
+    availability_from_hub_error,
+    availability_from_hub_json,
+    hub_model_info_request,
+)
+from hfproviders._normalize import parse_chat_completion, parse_text_generation
+from hfproviders._params import build_chat_body, build_text_generation_body
+from hfproviders._plan import (
+    AttemptState,
+    CallPlan,
+    concrete_provider,
+    estimate_tokens,
+    has_token,
+    new_decoder,
+)
+from hfproviders._providers import remember_providers, resolve_chain
+from hfproviders._ratelimit import RateLimiter
+from hfproviders._retry import RetryPolicy
+from hfproviders._routing import needs_of, route_chain
+from hfproviders._streaming import (
+    ChatStreamDecoder,
+)
+from hfproviders._transport import (
+    MAX_ERROR_BODY,
+)
+from hfproviders._types import (
+    AttemptEvent,
+    ChatCompletion,
+    ResponseMeta,
+)
+
+logger = logging.getLogger("hfproviders")
+AttemptHook = Callable[[AttemptEvent], None]
+
+
+class ClientBase:
+    """Configuration and pure helpers shared by the sync and async clients."""
+
+    _config: ClientConfig
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None,
+        base_url: str | None,
+        provider: str | Sequence[str] | None,
+        bill_to: str | None,
+        timeout: float | None,
+        max_retries: int | None,
+        retry: RetryPolicy | None,
+        default_headers: Mapping[str, str] | None,
+        max_input_chars: int | None,
+        on_attempt: AttemptHook | None,
+        cache: ResponseCache | None,
+        rate_limiter: RateLimiter | None,
+        routing: Literal["off", "cached", "auto"],
+        discovery_ttl: float,
+    ) -> None:
+        if routing not in ("off", "cached", "auto"):
+            raise InvalidParameterError("routing must be 'off', 'cached' or 'auto'")
+        self._cache = cache
+        self._limiter = rate_limiter
+        self._routing = routing
+        self._discovery = DiscoveryCache(ttl_s=discovery_ttl)
+        self._config = ClientConfig.create(
+            api_key=api_key,
+            base_url=base_url,
+            provider=provider if isinstance(provider, str | None) else list(provider),
+            bill_to=bill_to,
+            timeout=timeout,
+            max_retries=max_retries,
+            retry=retry,
+            default_headers=default_headers,
+            max_input_chars=max_input_chars,
+        )
+        if provider is not None and self._config.is_router:
+            resolve_chain("org/model", provider, router=True)  # fail fast on a bad provider
+        self._on_attempt = on_attempt
+
+    @property
+    def base_url(self) -> str:
+        """Where requests go."""
+        return self._config.base_url
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The retry policy in force."""
+        return self._config.retry
+
+    def __repr__(self) -> str:
+        provider = self._config.provider
+        return f"{type(self).__name__}(base_url={self._config.base_url!r}, provider={provider!r})"
+
+    # -- planning (pure) -------------------------------------------------------------------
+
+    def _plan_chat(
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any]],
+        params: dict[str, Any],
+        *,
+        stream: bool,
+    ) -> CallPlan:
+        provider = params.pop("provider", None) or self._config.provider
+        extra_body = params.pop("extra_body", None)
+        extra_headers = params.pop("extra_headers", None)
+        timeout = params.pop("timeout", None)
+        stream_usage = params.pop("stream_usage", True)
+        base, chain = resolve_chain(model, provider, router=self._config.is_router)
+        body = build_chat_body(
+            base,
+            messages,
+            params,
+            stream=stream,
+            stream_usage=bool(stream_usage),
+            extra_body=extra_body,
+            max_input_chars=self._config.max_input_chars,
+        )
+        if not self._config.is_router:
+            body["model"] = model
+        headers = self._config.headers(stream=stream, extra=extra_headers)
+        plan = CallPlan(
+            "chat", base, chain, self._config.chat_url(), body, headers, timeout, stream
+        )
+        if self._limiter is not None:
+            plan.token_estimate = estimate_tokens(body)
+        if self._cache is not None:
+            plan.cache_key = cache_key(
+                {
+                    "base_url": self._config.base_url,
+                    "kind": "chat",
+                    "model": base,
+                    "provider": list(chain),
+                    "body": body,
+                }
+            )
+        return plan
+
+    def _plan_json(self, url: str, what: str, *, hub: bool = False) -> CallPlan:
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        token = self._hub_token() if hub else self._config.token()
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return CallPlan("json", what, (None,), url, {}, headers, None, False)
+
+    def _hub_token(self) -> str | None:
+        # Hub lookups carry the client's token when its host is Hugging Face's, else the token
+        # found in the environment: a key given for another server never goes to the Hub.
+        if self._config.sends_token_to_hf:
+            try:
+                return self._config.token()
+            except InvalidRequestInputError:
+                return None
+        return lookup_token()
+
+    # -- discovery, routing and cache (pure) -----------------------------------------------
+
+    def cached_model_info(self, model: str) -> ModelInfo | None:
+        """What the router's catalogue says about `model`, if this client has loaded it.
+
+        Never touches the network (`model_info` and `list_models` do).
+        """
+        models = self._discovery.get_models(self._config.base_url)
+        return find_model(models, model) if models is not None else None
+
+    def _catalogue_needed(self, plan: CallPlan) -> bool:
+        if self._routing != "auto" or plan.kind != "chat" or not self._config.is_router:
+            return False
+        tools, structured = needs_of(plan.body)
+        return (tools or structured) and self._discovery.get_models(self._config.base_url) is None
+
+    def _route(self, plan: CallPlan) -> None:
+        if self._routing == "off" or plan.kind != "chat" or not self._config.is_router:
+            return
+        tools, structured = needs_of(plan.body)
+        if not (tools or structured):
+            return
+        info = self.cached_model_info(plan.model)
+        if info is not None:
+            plan.chain = route_chain(plan.model, plan.chain, info, tools, structured)
+
+    def _remember_models(self, data: Any) -> list[ModelInfo]:
+        try:
+            models = parse_models_response(data)
+        except ValueError as exc:
+            raise APIError(f"Unexpected answer from {self._config.models_url()}: {exc}") from None
+        self._discovery.put_models(self._config.base_url, models)
+        remember_providers(p.provider for m in models for p in m.providers)
+        return models
+
+    def _hub_plan(self, model: str) -> CallPlan:
+        url, params = hub_model_info_request(model)
+        return self._plan_json(f"{url}?{urlencode(params)}", model, hub=True)
+
+    def _cache_lookup(self, plan: CallPlan, kind: str) -> dict[str, Any] | None:
+        if self._cache is None or plan.cache_key is None:
+            return None
+        entry = self._cache.get(plan.cache_key)
+        if entry is None or not is_cache_entry(entry) or entry.get("kind") != kind:
+            return None
+        return entry
+
+    def _cache_store(self, plan: CallPlan, kind: str, data: Any, meta: ResponseMeta) -> None:
+        if self._cache is None or plan.cache_key is None:
+            return
+        stored = {"provider": meta.provider, "request_id": meta.request_id}
+        self._cache.set(plan.cache_key, {"kind": kind, "data": data, "meta": stored})
+
+    def _cached_meta(self, entry: dict[str, Any]) -> ResponseMeta:
+        stored = entry.get("meta") or {}
+        return ResponseMeta(
+            provider=stored.get("provider"),
+            request_id=stored.get("request_id"),
+            status_code=200,
+            cached=True,
+        )
+
+    def _record_usage(self, plan: CallPlan, result: Any) -> None:
+        usage = getattr(result, "usage", None)
+        if self._limiter is not None and usage is not None:
+            self._limiter.record_usage(plan.token_estimate, usage.total_tokens)
+
+    def _done(self, plan: CallPlan, result: Any) -> Any:
+        """A successful non-streamed answer: account its usage, cache it."""
+        if isinstance(result, ChatCompletion):
+            self._record_usage(plan, result)
+            self._cache_store(plan, "chat", result.raw, result.meta)
+        return result
+
+    def _from_cache(self, plan: CallPlan, entry: dict[str, Any]) -> Any:
+        body = json.dumps(entry["data"]).encode()
+        return self._parse_body(plan, body, self._cached_meta(entry))
+
+    def _decoder(
+        self, plan: CallPlan, meta: ResponseMeta, started: float, holder: list[Any]
+    ) -> Any:
+        decoder = new_decoder(plan, meta, started)
+        if plan.cache_key is not None and isinstance(decoder, ChatStreamDecoder):
+            decoder.raw_events = []
+        holder[:] = [decoder]
+        return decoder
+
+    def _stream_done(self, plan: CallPlan, decoder: Any) -> None:
+        """A stream that ended normally: account its usage, cache its events."""
+        if isinstance(decoder, ChatStreamDecoder):
+            self._record_usage(plan, decoder.normalizer.accumulator.result(decoder.meta))
+            if decoder.raw_events is not None:
+                self._cache_store(plan, "stream", decoder.raw_events, decoder.meta)
+
+    def _availability_from_json(self, plan: CallPlan, data: Any) -> ModelAvailability:
+        if not isinstance(data, Mapping):
+            raise APIError(f"Unexpected Hub answer for {plan.model}")
+        return availability_from_hub_json(plan.model, data, token_given=has_token(plan))
+
+    def _availability_from_error(self, plan: CallPlan, error: APIError) -> ModelAvailability:
+        availability = availability_from_hub_error(
+            plan.model, error.status_code or 0, error.headers, token_given=has_token(plan)
+        )
+        if availability is None:
+            raise error
+        return availability
+
+    def _availability_checked(
+        self, availability: ModelAvailability, error: APIError | None
+    ) -> ModelAvailability:
+        if error is None:
+            checked = availability_after_access_check(availability, 200, {})
+        else:
+            checked = availability_after_access_check(
+                availability, error.status_code or 0, error.headers
+            )
+        if checked is None:
+            assert error is not None
+            raise error
+        return checked
+
+    def _plan_text_generation(
+        self, model: str, prompt: str, params: dict[str, Any], *, stream: bool
+    ) -> CallPlan:
+        extra_body = params.pop("extra_body", None)
+        extra_headers = params.pop("extra_headers", None)
+        timeout = params.pop("timeout", None)
+        provider = params.pop("provider", None)
+        base, suffix = model, None
+        if self._config.is_router:
+            base, chain = resolve_chain(model, provider, router=True)
+            if chain not in ((None,), ("hf-inference",)):
+                raise InvalidParameterError(
+                    "The text-generation API runs on hf-inference (or your own endpoint / TGI); "
+                    f"got provider {chain!r}. Use chat() for other providers."
+                )
+        del suffix
+        body = build_text_generation_body(
+            prompt,
+            params,
+            stream=stream,
+            extra_body=extra_body,
+            max_input_chars=self._config.max_input_chars,
+        )
+        headers = self._config.headers(stream=stream, extra=extra_headers)
+        url = self._config.text_generation_url(base)
+        return CallPlan("text_generation", base, (None,), url, body, headers, timeout, stream)
+
+    # -- reading (pure) --------------------------------------------------------------------
+
+    def _status_error(
+        self, status: int, headers: dict[str, str], body: bytes, provider: str | None
+    ) -> APIError:
+        rate_limit = parse_rate_limit(headers, time.time())
+        return error_from_response(
+            status,
+            headers,
+            body,
+            provider=headers.get("x-inference-provider") or concrete_provider(provider),
+            rate_limit=rate_limit,
+            retry_after=rate_limit.retry_after_s if rate_limit else None,
+            secrets=self._config.secrets(),
+        )
+
+    def _parse_body(self, plan: CallPlan, body: bytes, meta: ResponseMeta) -> Any:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            error = APIError(
+                f"The server answered 200 with a body that is not JSON: {body[:200]!r}",
+                status_code=meta.status_code,
+                provider=meta.provider,
+                request_id=meta.request_id,
+                body=body[:MAX_ERROR_BODY].decode("utf-8", "replace"),
+            )
+            raise error from None
+        if plan.kind == "json":
+            return data
+        if isinstance(data, dict) and data.get("error"):
+            error = error_from_stream_event(
+                data, provider=meta.provider, request_id=meta.request_id
+            )
+            error.in_stream = False
+            raise error
+
+        def unexpected(what: str) -> APIError:
+            return APIError(
+                what,
+                status_code=meta.status_code,
+                provider=meta.provider,
+                request_id=meta.request_id,
+                body=body[:MAX_ERROR_BODY].decode("utf-8", "replace"),
+            )
+
+        try:
+            if plan.kind == "chat":
+                if not isinstance(data, dict) or "choices" not in data:
+                    raise unexpected("The server's answer has no 'choices'")
+                return parse_chat_completion(
+                    data,
+                    meta,
+                    template_opens_think=plan.template_opens_think,
+                    tool_names=plan.tool_names,
+                )
+            return parse_text_generation(data, meta)
+        except (AttributeError, TypeError, ValueError, KeyError, IndexError):
+            # Valid JSON of a shape no provider sends: a typed error, never a crash.
+            kind = "chat completion" if plan.kind == "chat" else "text-generation result"
+            raise unexpected(f"The server's answer is not a {kind}") from None
+
+    def _report(
+        self,
+        state: AttemptState,
+        status: int | None,
+        error: HFProvidersError | None,
+        will_retry: bool,
+        wait: float | None,
+        request_id: str | None,
+    ) -> None:
+        elapsed = time.monotonic() - state.started
+        provider = state.provider
+        if error is None:
+            logger.debug(
+                "POST %s model=%s provider=%s attempt=%d -> %s request_id=%s (%.3fs)",
+                state.plan.url,
+                state.plan.model,
+                provider or "auto",
+                state.attempt,
+                status,
+                request_id,
+                elapsed,
+            )
+        else:
+            logger.log(
+                logging.INFO if will_retry else logging.DEBUG,
+                "POST %s model=%s provider=%s attempt=%d -> %s %s%s",
+                state.plan.url,
+                state.plan.model,
+                provider or "auto",
+                state.attempt,
+                status if status is not None else type(error).__name__,
+                redact(error.message[:200], self._config.secrets()),
+                f"; retrying in {wait:.2f}s" if will_retry and wait is not None else "",
+            )
+        if self._on_attempt is not None:
+            event = AttemptEvent(
+                attempt=state.attempt,
+                model=state.plan.model,
+                provider=provider,
+                url=state.plan.url,
+                status_code=status,
+                elapsed_s=elapsed,
+                error=error,
+                will_retry=will_retry,
+                wait_s=wait,
+                request_id=request_id,
+            )
+            try:
+                self._on_attempt(event)
+            except Exception:  # a metrics hook must never break the call
+                logger.exception("on_attempt hook raised; ignored")
