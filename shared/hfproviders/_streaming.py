@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from hfproviders._errors import HFProvidersError, StreamError, error_from_stream_event
 from hfproviders._normalize import (
@@ -229,42 +229,23 @@ class TextGenerationStreamDecoder(_EventDecoder):
             self.pieces.append(chunk.token.text)
 
 
-class _StreamBase(Generic[T]):
-    """Shared attributes of the stream objects."""
-
-    meta: ResponseMeta
-
-    def __init__(self, meta: ResponseMeta, result: Callable[[], Any]) -> None:
-        self.meta = meta
-        self._result = result
-
-    def _final(self) -> Any:
-        return self._result()
-
-
-class ChatStream(_StreamBase[ChatCompletionChunk]):
-    """An iterator of `ChatCompletionChunk`s. Nothing is sent before the first iteration.
-
-    After the stream ends, `.completion` is the whole answer and `.meta` says who served it.
-    Use it as a context manager (or call `close()`) to release the connection early.
-    """
+class _SyncStream(Generic[T]):
+    """An iterator over a lazy generator, with `.meta` and early release of the connection."""
 
     def __init__(
-        self,
-        generator: Iterator[ChatCompletionChunk],
-        meta: ResponseMeta,
-        result: Callable[[], ChatCompletion | None],
+        self, generator: Iterator[T], meta: ResponseMeta, result: Callable[[], Any]
     ) -> None:
-        super().__init__(meta, result)
+        self.meta = meta
+        self._result = result
         self._generator = generator
 
-    def __iter__(self) -> ChatStream:
+    def __iter__(self) -> Self:
         return self
 
-    def __next__(self) -> ChatCompletionChunk:
+    def __next__(self) -> T:
         return next(self._generator)
 
-    def __enter__(self) -> ChatStream:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -276,10 +257,48 @@ class ChatStream(_StreamBase[ChatCompletionChunk]):
         if close is not None:
             close()
 
+
+class _AsyncStream(Generic[T]):
+    """The async twin of `_SyncStream`."""
+
+    def __init__(
+        self, generator: AsyncIterator[T], meta: ResponseMeta, result: Callable[[], Any]
+    ) -> None:
+        self.meta = meta
+        self._result = result
+        self._generator = generator
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> T:
+        return await self._generator.__anext__()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop reading and release the connection."""
+        aclose = getattr(self._generator, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+class ChatStream(_SyncStream[ChatCompletionChunk]):
+    """An iterator of `ChatCompletionChunk`s. Nothing is sent before the first iteration.
+
+    `.completion` is what has been handed out so far, merged (the whole answer once the stream
+    has ended) and `.meta` says who served it. Use it as a context manager (or call `close()`)
+    to release the connection early.
+    """
+
     @property
     def completion(self) -> ChatCompletion | None:
-        """Everything received so far, merged (the whole answer once the stream has ended)."""
-        result: ChatCompletion | None = self._final()
+        """The chunks handed out so far, merged into one completion."""
+        result: ChatCompletion | None = self._result()
         return result
 
     def until_done(self) -> ChatCompletion:
@@ -291,40 +310,13 @@ class ChatStream(_StreamBase[ChatCompletionChunk]):
         return completion
 
 
-class AsyncChatStream(_StreamBase[ChatCompletionChunk]):
+class AsyncChatStream(_AsyncStream[ChatCompletionChunk]):
     """The async twin of `ChatStream`: `async for chunk in stream`, `await stream.aclose()`."""
-
-    def __init__(
-        self,
-        generator: AsyncIterator[ChatCompletionChunk],
-        meta: ResponseMeta,
-        result: Callable[[], ChatCompletion | None],
-    ) -> None:
-        super().__init__(meta, result)
-        self._generator = generator
-
-    def __aiter__(self) -> AsyncChatStream:
-        return self
-
-    async def __anext__(self) -> ChatCompletionChunk:
-        return await self._generator.__anext__()
-
-    async def __aenter__(self) -> AsyncChatStream:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Stop reading and release the connection."""
-        aclose = getattr(self._generator, "aclose", None)
-        if aclose is not None:
-            await aclose()
 
     @property
     def completion(self) -> ChatCompletion | None:
-        """Everything received so far, merged (the whole answer once the stream has ended)."""
-        result: ChatCompletion | None = self._final()
+        """The chunks handed out so far, merged into one completion."""
+        result: ChatCompletion | None = self._result()
         return result
 
     async def until_done(self) -> ChatCompletion:
@@ -336,75 +328,21 @@ class AsyncChatStream(_StreamBase[ChatCompletionChunk]):
         return completion
 
 
-class TextGenerationStream(_StreamBase[TextGenerationChunk]):
+class TextGenerationStream(_SyncStream[TextGenerationChunk]):
     """An iterator of TGI `TextGenerationChunk`s; `.generated_text` once it has ended."""
-
-    def __init__(
-        self,
-        generator: Iterator[TextGenerationChunk],
-        meta: ResponseMeta,
-        result: Callable[[], str | None],
-    ) -> None:
-        super().__init__(meta, result)
-        self._generator = generator
-
-    def __iter__(self) -> TextGenerationStream:
-        return self
-
-    def __next__(self) -> TextGenerationChunk:
-        return next(self._generator)
-
-    def __enter__(self) -> TextGenerationStream:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Stop reading and release the connection."""
-        close = getattr(self._generator, "close", None)
-        if close is not None:
-            close()
 
     @property
     def generated_text(self) -> str | None:
         """The full text (the server's `generated_text`, else the tokens joined)."""
-        result: str | None = self._final()
+        result: str | None = self._result()
         return result
 
 
-class AsyncTextGenerationStream(_StreamBase[TextGenerationChunk]):
+class AsyncTextGenerationStream(_AsyncStream[TextGenerationChunk]):
     """The async twin of `TextGenerationStream`."""
-
-    def __init__(
-        self,
-        generator: AsyncIterator[TextGenerationChunk],
-        meta: ResponseMeta,
-        result: Callable[[], str | None],
-    ) -> None:
-        super().__init__(meta, result)
-        self._generator = generator
-
-    def __aiter__(self) -> AsyncTextGenerationStream:
-        return self
-
-    async def __anext__(self) -> TextGenerationChunk:
-        return await self._generator.__anext__()
-
-    async def __aenter__(self) -> AsyncTextGenerationStream:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Stop reading and release the connection."""
-        aclose = getattr(self._generator, "aclose", None)
-        if aclose is not None:
-            await aclose()
 
     @property
     def generated_text(self) -> str | None:
         """The full text (the server's `generated_text`, else the tokens joined)."""
-        result: str | None = self._final()
+        result: str | None = self._result()
         return result
