@@ -100,3 +100,32 @@ def render(path: Path, note: str, exchanges: list[Exchange]) -> None:
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"# {note}\n{text}")
+
+
+SECRET_REQUEST_HEADERS = ["authorization", "cookie", "x-amzn-trace-id", "x-hf-bill-to"]
+SECRET_RESPONSE_HEADERS = ("set-cookie", "x-amz-cf-id")
+
+
+def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
+    """vcrpy `before_record_response`: drop cookies, and any echo of the recording token."""
+    import os
+
+    headers = response.get("headers", {})
+    for name in list(headers):
+        if name.lower() in SECRET_RESPONSE_HEADERS:
+            del headers[name]
+    token = os.environ.get("HF_TOKEN")
+    if token:
+        for name, values in headers.items():
+            headers[name] = [
+                v.replace(token, "hf_***") if isinstance(v, str) else v for v in values
+            ]
+    body = response.get("body", {})
+    if token and isinstance(body.get("string"), bytes | str):
+        raw = body["string"]
+        body["string"] = (
+            raw.replace(token.encode(), b"hf_***")
+            if isinstance(raw, bytes)
+            else raw.replace(token, "hf_***")
+        )
+    return response

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from hfproviders import AsyncHFClient, HFClient
+from tests.cassette_tools import SECRET_REQUEST_HEADERS, scrub_response
 from tests.conftest import FAKE_TOKEN
 
 CASSETTES = Path(__file__).resolve().parents[2] / "cassettes" / "core"
@@ -24,7 +25,8 @@ def vcr_cassette_dir() -> str:
 @pytest.fixture(scope="module")
 def vcr_config() -> dict[str, Any]:
     return {
-        "filter_headers": ["authorization", "cookie", "set-cookie", "x-amzn-trace-id"],
+        "filter_headers": SECRET_REQUEST_HEADERS,
+        "before_record_response": scrub_response,
         "decode_compressed_response": True,
         "match_on": ["method", "scheme", "host", "port", "path", "query"],
     }
