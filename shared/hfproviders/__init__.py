@@ -18,7 +18,13 @@ __version__ = "0.1.0"
 
 from hfproviders._cache import InMemoryCache, ResponseCache, SQLiteCache, cache_key
 from hfproviders._client import AsyncHFClient, HFClient
-from hfproviders._discovery import ModelInfo, ProviderInfo, pick_provider, providers_supporting
+from hfproviders._discovery import (
+    DiscoveryCache,
+    ModelInfo,
+    ProviderInfo,
+    pick_provider,
+    providers_supporting,
+)
 from hfproviders._errors import (
     AllProvidersFailedError,
     APIConnectionError,
@@ -52,6 +58,7 @@ from hfproviders._normalize import ChunkAccumulator, parse_partial_json
 from hfproviders._params import CHAT_PARAMS, TEXT_GENERATION_PARAMS
 from hfproviders._ratelimit import RateLimiter
 from hfproviders._retry import RetryPolicy
+from hfproviders._routing import ServingCapabilities
 from hfproviders._streaming import (
     AsyncChatStream,
     AsyncTextGenerationStream,
@@ -79,6 +86,8 @@ from hfproviders._types import (
 )
 
 __all__ = [
+    "DiscoveryCache",
+    "ServingCapabilities",
     "CHAT_PARAMS",
     "TEXT_GENERATION_PARAMS",
     "APIConnectionError",

@@ -45,7 +45,12 @@ from hfproviders._plan import (
 from hfproviders._providers import remember_providers, resolve_chain
 from hfproviders._ratelimit import RateLimiter
 from hfproviders._retry import RetryPolicy
-from hfproviders._routing import needs_of, route_chain
+from hfproviders._routing import (
+    ServingCapabilities,
+    needs_of,
+    route_chain,
+    serving_capabilities,
+)
 from hfproviders._streaming import (
     ChatStreamDecoder,
 )
@@ -84,13 +89,17 @@ class ClientBase:
         rate_limiter: RateLimiter | None,
         routing: Literal["off", "cached", "auto"],
         discovery_ttl: float,
+        discovery: DiscoveryCache | None,
     ) -> None:
         if routing not in ("off", "cached", "auto"):
             raise InvalidParameterError("routing must be 'off', 'cached' or 'auto'")
         self._cache = cache
         self._limiter = rate_limiter
         self._routing = routing
-        self._discovery = DiscoveryCache(ttl_s=discovery_ttl)
+        # Pass one DiscoveryCache to several clients (a sync and an async twin) to share lookups.
+        self._discovery = (
+            discovery if discovery is not None else DiscoveryCache(ttl_s=discovery_ttl)
+        )
         self._config = ClientConfig.create(
             api_key=api_key,
             base_url=base_url,
@@ -191,6 +200,21 @@ class ClientBase:
         """
         models = self._discovery.get_models(self._config.base_url)
         return find_model(models, model) if models is not None else None
+
+    def serving_capabilities(
+        self, model: str, provider: str | Sequence[str] | None = None
+    ) -> ServingCapabilities | None:
+        """What the providers this client may use for `model` can do, from the loaded catalogue.
+
+        Context window and tool / structured-output support, for the client's provider setting
+        (or `provider`). None when the catalogue is not loaded or does not list the model; it
+        never touches the network. Fields are None where the catalogue does not say.
+        """
+        info = self.cached_model_info(model)
+        if info is None or not self._config.is_router:
+            return None
+        _, chain = resolve_chain(model, provider or self._config.provider, router=True)
+        return serving_capabilities(info, chain, self._routing)
 
     def _catalogue_needed(self, plan: CallPlan) -> bool:
         if self._routing != "auto" or plan.kind != "chat" or not self._config.is_router:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from hfproviders._base import AttemptHook, ClientBase
 from hfproviders._cache import ResponseCache
-from hfproviders._discovery import ModelInfo, find_model
+from hfproviders._discovery import DiscoveryCache, ModelInfo, find_model
 from hfproviders._errors import (
     APIError,
     HFProvidersError,
@@ -98,6 +98,7 @@ class HFClient(ClientBase):
         rate_limiter: RateLimiter | None = None,
         routing: Literal["off", "cached", "auto"] = "cached",
         discovery_ttl: float = 600.0,
+        discovery: DiscoveryCache | None = None,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -114,6 +115,7 @@ class HFClient(ClientBase):
             rate_limiter=rate_limiter,
             routing=routing,
             discovery_ttl=discovery_ttl,
+            discovery=discovery,
         )
         self._transport = SyncTransport(http_client, self._config.timeout)
         self._sleep: Callable[[float], None] = time.sleep
@@ -324,6 +326,7 @@ class AsyncHFClient(ClientBase):
         rate_limiter: RateLimiter | None = None,
         routing: Literal["off", "cached", "auto"] = "cached",
         discovery_ttl: float = 600.0,
+        discovery: DiscoveryCache | None = None,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -340,6 +343,7 @@ class AsyncHFClient(ClientBase):
             rate_limiter=rate_limiter,
             routing=routing,
             discovery_ttl=discovery_ttl,
+            discovery=discovery,
         )
         import asyncio  # here, so `import hfproviders` does not pay for asyncio
 

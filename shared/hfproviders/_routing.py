@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from hfproviders._discovery import (
@@ -22,7 +23,7 @@ from hfproviders._discovery import (
 from hfproviders._errors import ModelNotSupportedError
 from hfproviders._providers import ProviderChain
 
-__all__ = ["needs_of", "route_chain"]
+__all__ = ["ServingCapabilities", "needs_of", "route_chain", "serving_capabilities"]
 
 logger = logging.getLogger("hfproviders")
 _POLICIES = ("fastest", "cheapest", "preferred")
@@ -85,3 +86,46 @@ def route_chain(
         if provider not in deduped:
             deduped.append(provider)
     return tuple(deduped)
+
+
+@dataclass(frozen=True, slots=True)
+class ServingCapabilities:
+    """What the providers that may serve a call can do (None: not known from the catalogue).
+
+    `context_length` is the smallest window among them: the safe value for trimming a prompt.
+    """
+
+    context_length: int | None
+    supports_tools: bool | None
+    supports_structured_output: bool | None
+
+
+def _flag(values: list[bool | None], routing: str) -> bool | None:
+    if not values:
+        return None
+    if routing != "off":
+        # Routing drops providers known not to support a need, so one capable one is enough.
+        if any(v is True for v in values):
+            return True
+        return False if all(v is False for v in values) else None
+    if all(v is True for v in values):
+        return True
+    return False if any(v is False for v in values) else None
+
+
+def serving_capabilities(
+    info: ModelInfo, chain: ProviderChain, routing: str
+) -> ServingCapabilities:
+    """Capabilities of the providers `chain` may reach for the model `info` describes (pure)."""
+    if any(p is None or p in _POLICIES for p in chain):
+        candidates = list(info.live_providers) or list(info.providers)
+    else:
+        candidates = [e for p in chain if p is not None and (e := info.provider(p)) is not None]
+    lengths = [c.context_length for c in candidates if c.context_length is not None]
+    return ServingCapabilities(
+        context_length=min(lengths) if lengths else None,
+        supports_tools=_flag([c.supports_tools for c in candidates], routing),
+        supports_structured_output=_flag(
+            [c.supports_structured_output for c in candidates], routing
+        ),
+    )

@@ -328,3 +328,24 @@ async def test_hub_lookups_neither_spend_nor_throttle_the_inference_budget(h: Ha
     await result_of(h, h.client.model_providers("a/b"))
     assert (await h.chat(MODEL, USER)).text == "hi"
     assert clock.slept == []
+
+
+async def test_serving_capabilities_follow_the_provider_setting(h: Harness) -> None:
+    from hfproviders import DiscoveryCache
+
+    shared = DiscoveryCache()
+    h.queue(httpx.Response(200, json=CATALOGUE))
+    h.make(provider="novita", discovery=shared)
+    assert h.client.serving_capabilities(MODEL) is None  # nothing loaded: no network either
+    await result_of(h, h.client.list_models())
+    novita = h.client.serving_capabilities(MODEL)
+    assert (novita.context_length, novita.supports_tools, novita.supports_structured_output) == (
+        131072,
+        False,
+        False,
+    )
+    anyone = h.client.serving_capabilities(MODEL, provider="fastest")
+    assert (anyone.supports_tools, anyone.supports_structured_output) == (True, True)
+    other = Harness(h.mode)
+    other.make(discovery=shared)  # a twin sharing the catalogue sees it without a request
+    assert other.client.cached_model_info(MODEL) is not None and other.requests == []
