@@ -14,17 +14,11 @@ Example:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from hfproviders._cache import InMemoryCache, ResponseCache, SQLiteCache, cache_key
 from hfproviders._client import AsyncHFClient, HFClient
-from hfproviders._discovery import (
-    DiscoveryCache,
-    ModelInfo,
-    ProviderInfo,
-    pick_provider,
-    providers_supporting,
-)
 from hfproviders._errors import (
     AllProvidersFailedError,
     APIConnectionError,
@@ -53,12 +47,9 @@ from hfproviders._errors import (
     StreamError,
     UnknownProviderError,
 )
-from hfproviders._hub import ModelAvailability, ProviderMapping
 from hfproviders._normalize import ChunkAccumulator, parse_partial_json
 from hfproviders._params import CHAT_PARAMS, TEXT_GENERATION_PARAMS
-from hfproviders._ratelimit import RateLimiter
 from hfproviders._retry import RetryPolicy
-from hfproviders._routing import ServingCapabilities
 from hfproviders._streaming import (
     AsyncChatStream,
     AsyncTextGenerationStream,
@@ -84,6 +75,48 @@ from hfproviders._types import (
     ToolCallDelta,
     Usage,
 )
+
+if TYPE_CHECKING:
+    from hfproviders._cache import InMemoryCache, ResponseCache, SQLiteCache, cache_key
+    from hfproviders._discovery import (
+        DiscoveryCache,
+        ModelInfo,
+        ProviderInfo,
+        pick_provider,
+        providers_supporting,
+    )
+    from hfproviders._hub import ModelAvailability, ProviderMapping
+    from hfproviders._ratelimit import RateLimiter
+    from hfproviders._routing import ServingCapabilities
+
+# Optional subsystems load on first access, so `import hfproviders` pays only for the client.
+_LAZY = {
+    "InMemoryCache": "_cache",
+    "ResponseCache": "_cache",
+    "SQLiteCache": "_cache",
+    "cache_key": "_cache",
+    "DiscoveryCache": "_discovery",
+    "ModelInfo": "_discovery",
+    "ProviderInfo": "_discovery",
+    "pick_provider": "_discovery",
+    "providers_supporting": "_discovery",
+    "ModelAvailability": "_hub",
+    "ProviderMapping": "_hub",
+    "RateLimiter": "_ratelimit",
+    "ServingCapabilities": "_routing",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hfproviders' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"hfproviders.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DiscoveryCache",

@@ -9,12 +9,10 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode
 
-from hfproviders._cache import ResponseCache, cache_key, is_cache_entry
 from hfproviders._config import USER_AGENT, ClientConfig, lookup_token
-from hfproviders._discovery import DiscoveryCache, ModelInfo, find_model, parse_models_response
 from hfproviders._errors import (
     APIError,
     HFProvidersError,
@@ -25,13 +23,6 @@ from hfproviders._errors import (
     redact,
 )
 from hfproviders._headers import parse_rate_limit
-from hfproviders._hub import (
-    ModelAvailability,
-    availability_after_access_check,
-    availability_from_hub_error,
-    availability_from_hub_json,
-    hub_model_info_request,
-)
 from hfproviders._normalize import parse_chat_completion, parse_text_generation
 from hfproviders._params import build_chat_body, build_text_generation_body
 from hfproviders._plan import (
@@ -40,17 +31,11 @@ from hfproviders._plan import (
     concrete_provider,
     estimate_tokens,
     has_token,
+    needs_of,
     new_decoder,
 )
 from hfproviders._providers import remember_providers, resolve_chain
-from hfproviders._ratelimit import RateLimiter
 from hfproviders._retry import RetryPolicy
-from hfproviders._routing import (
-    ServingCapabilities,
-    needs_of,
-    route_chain,
-    serving_capabilities,
-)
 from hfproviders._streaming import (
     ChatStreamDecoder,
 )
@@ -62,6 +47,14 @@ from hfproviders._types import (
     ChatCompletion,
     ResponseMeta,
 )
+
+if TYPE_CHECKING:
+    # Discovery, caching and rate limiting load on first use: `import hfproviders` stays cheap.
+    from hfproviders._cache import ResponseCache
+    from hfproviders._discovery import DiscoveryCache, ModelInfo
+    from hfproviders._hub import ModelAvailability
+    from hfproviders._ratelimit import RateLimiter
+    from hfproviders._routing import ServingCapabilities
 
 logger = logging.getLogger("hfproviders")
 AttemptHook = Callable[[AttemptEvent], None]
@@ -97,9 +90,8 @@ class ClientBase:
         self._limiter = rate_limiter
         self._routing = routing
         # Pass one DiscoveryCache to several clients (a sync and an async twin) to share lookups.
-        self._discovery = (
-            discovery if discovery is not None else DiscoveryCache(ttl_s=discovery_ttl)
-        )
+        self._discovery_cache = discovery
+        self._discovery_ttl = discovery_ttl
         self._config = ClientConfig.create(
             api_key=api_key,
             base_url=base_url,
@@ -163,6 +155,8 @@ class ClientBase:
         if self._limiter is not None:
             plan.token_estimate = estimate_tokens(body)
         if self._cache is not None:
+            from hfproviders._cache import cache_key
+
             plan.cache_key = cache_key(
                 {
                     "base_url": self._config.base_url,
@@ -193,12 +187,24 @@ class ClientBase:
 
     # -- discovery, routing and cache (pure) -----------------------------------------------
 
+    @property
+    def _discovery(self) -> DiscoveryCache:
+        if self._discovery_cache is None:
+            from hfproviders._discovery import DiscoveryCache
+
+            self._discovery_cache = DiscoveryCache(ttl_s=self._discovery_ttl)
+        return self._discovery_cache
+
     def cached_model_info(self, model: str) -> ModelInfo | None:
         """What the router's catalogue says about `model`, if this client has loaded it.
 
         Never touches the network (`model_info` and `list_models` do).
         """
-        models = self._discovery.get_models(self._config.base_url)
+        if self._discovery_cache is None:
+            return None
+        from hfproviders._discovery import find_model
+
+        models = self._discovery_cache.get_models(self._config.base_url)
         return find_model(models, model) if models is not None else None
 
     def serving_capabilities(
@@ -213,6 +219,8 @@ class ClientBase:
         info = self.cached_model_info(model)
         if info is None or not self._config.is_router:
             return None
+        from hfproviders._routing import serving_capabilities
+
         _, chain = resolve_chain(model, provider or self._config.provider, router=True)
         return serving_capabilities(info, chain, self._routing)
 
@@ -230,9 +238,13 @@ class ClientBase:
             return
         info = self.cached_model_info(plan.model)
         if info is not None:
+            from hfproviders._routing import route_chain
+
             plan.chain = route_chain(plan.model, plan.chain, info, tools, structured)
 
     def _remember_models(self, data: Any) -> list[ModelInfo]:
+        from hfproviders._discovery import parse_models_response
+
         try:
             models = parse_models_response(data)
         except ValueError as exc:
@@ -242,12 +254,16 @@ class ClientBase:
         return models
 
     def _hub_plan(self, model: str) -> CallPlan:
+        from hfproviders._hub import hub_model_info_request
+
         url, params = hub_model_info_request(model)
         return self._plan_json(f"{url}?{urlencode(params)}", model, hub=True)
 
     def _cache_lookup(self, plan: CallPlan, kind: str) -> dict[str, Any] | None:
         if self._cache is None or plan.cache_key is None:
             return None
+        from hfproviders._cache import is_cache_entry
+
         entry = self._cache.get(plan.cache_key)
         if entry is None or not is_cache_entry(entry) or entry.get("kind") != kind:
             return None
@@ -303,9 +319,13 @@ class ClientBase:
     def _availability_from_json(self, plan: CallPlan, data: Any) -> ModelAvailability:
         if not isinstance(data, Mapping):
             raise APIError(f"Unexpected Hub answer for {plan.model}")
+        from hfproviders._hub import availability_from_hub_json
+
         return availability_from_hub_json(plan.model, data, token_given=has_token(plan))
 
     def _availability_from_error(self, plan: CallPlan, error: APIError) -> ModelAvailability:
+        from hfproviders._hub import availability_from_hub_error
+
         availability = availability_from_hub_error(
             plan.model, error.status_code or 0, error.headers, token_given=has_token(plan)
         )
@@ -313,9 +333,18 @@ class ClientBase:
             raise error
         return availability
 
+    def _needs_access_check(self, plan: CallPlan, availability: ModelAvailability) -> bool:
+        from hfproviders._hub import needs_access_check
+
+        return availability.accessible is None and needs_access_check(
+            availability, token_given=has_token(plan)
+        )
+
     def _availability_checked(
         self, availability: ModelAvailability, error: APIError | None
     ) -> ModelAvailability:
+        from hfproviders._hub import availability_after_access_check
+
         if error is None:
             checked = availability_after_access_check(availability, 200, {})
         else:

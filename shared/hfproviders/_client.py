@@ -10,19 +10,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from hfproviders._base import AttemptHook, ClientBase
-from hfproviders._cache import ResponseCache
-from hfproviders._discovery import DiscoveryCache, ModelInfo, find_model
 from hfproviders._errors import (
     APIError,
     HFProvidersError,
-)
-from hfproviders._hub import (
-    ModelAvailability,
-    hub_auth_check_url,
-    needs_access_check,
 )
 from hfproviders._plan import (
     AttemptState,
@@ -31,14 +24,12 @@ from hfproviders._plan import (
     batch_calls,
     completion_of,
     fill_meta,
-    has_token,
     is_sse,
     mark_in_stream,
     replay_cached_stream,
     text_of,
     whole_body_as_stream,
 )
-from hfproviders._ratelimit import RateLimiter
 from hfproviders._retry import RetryPolicy
 from hfproviders._streaming import (
     AsyncChatStream,
@@ -60,6 +51,12 @@ from hfproviders._types import (
     ResponseMeta,
     TextGeneration,
 )
+
+if TYPE_CHECKING:
+    from hfproviders._cache import ResponseCache
+    from hfproviders._discovery import DiscoveryCache, ModelInfo
+    from hfproviders._hub import ModelAvailability
+    from hfproviders._ratelimit import RateLimiter
 
 __all__ = ["AsyncHFClient", "HFClient"]
 
@@ -199,6 +196,8 @@ class HFClient(ClientBase):
 
     def model_info(self, model: str) -> ModelInfo | None:
         """What the router's catalogue says about `model` (its providers, prices, capabilities)."""
+        from hfproviders._discovery import find_model
+
         return find_model(self.list_models(), model)
 
     def model_providers(self, model: str, *, refresh: bool = False) -> ModelAvailability:
@@ -211,10 +210,8 @@ class HFClient(ClientBase):
             availability = self._availability_from_json(plan, self._request(plan))
         except APIError as error:
             availability = self._availability_from_error(plan, error)
-        if availability.accessible is None and needs_access_check(
-            availability, token_given=has_token(plan)
-        ):
-            check = self._plan_json(hub_auth_check_url(model), model, hub=True)
+        if self._needs_access_check(plan, availability):
+            check = self._plan_json(_auth_check_url(model), model, hub=True)
             try:
                 self._request(check)
                 availability = self._availability_checked(availability, None)
@@ -431,6 +428,8 @@ class AsyncHFClient(ClientBase):
 
     async def model_info(self, model: str) -> ModelInfo | None:
         """What the router's catalogue says about `model` (its providers, prices, capabilities)."""
+        from hfproviders._discovery import find_model
+
         return find_model(await self.list_models(), model)
 
     async def model_providers(self, model: str, *, refresh: bool = False) -> ModelAvailability:
@@ -443,10 +442,8 @@ class AsyncHFClient(ClientBase):
             availability = self._availability_from_json(plan, await self._request(plan))
         except APIError as error:
             availability = self._availability_from_error(plan, error)
-        if availability.accessible is None and needs_access_check(
-            availability, token_given=has_token(plan)
-        ):
-            check = self._plan_json(hub_auth_check_url(model), model, hub=True)
+        if self._needs_access_check(plan, availability):
+            check = self._plan_json(_auth_check_url(model), model, hub=True)
             try:
                 await self._request(check)
                 availability = self._availability_checked(availability, None)
@@ -532,3 +529,9 @@ class AsyncHFClient(ClientBase):
                 wait = state.failed(error)
             if wait > 0:
                 await self._sleep(wait)
+
+
+def _auth_check_url(model: str) -> str:
+    from hfproviders._hub import hub_auth_check_url
+
+    return hub_auth_check_url(model)

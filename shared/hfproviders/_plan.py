@@ -296,3 +296,10 @@ def text_of(holder: list[Any]) -> str | None:
     if decoder.generated_text is not None:
         return decoder.generated_text
     return "".join(decoder.pieces)
+
+
+def needs_of(body: Mapping[str, Any]) -> tuple[bool, bool]:
+    """(needs tool calling, needs structured output) for a chat body."""
+    fmt = body.get("response_format")
+    structured = isinstance(fmt, Mapping) and fmt.get("type") in ("json_schema", "json_object")
+    return bool(body.get("tools")), structured

@@ -10,9 +10,7 @@ request when some live providers do not; otherwise the router's own choice is ke
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from hfproviders._discovery import (
     ModelInfo,
@@ -21,19 +19,13 @@ from hfproviders._discovery import (
     providers_supporting,
 )
 from hfproviders._errors import ModelNotSupportedError
+from hfproviders._plan import needs_of
 from hfproviders._providers import ProviderChain
 
 __all__ = ["ServingCapabilities", "needs_of", "route_chain", "serving_capabilities"]
 
 logger = logging.getLogger("hfproviders")
 _POLICIES = ("fastest", "cheapest", "preferred")
-
-
-def needs_of(body: Mapping[str, Any]) -> tuple[bool, bool]:
-    """(needs tool calling, needs structured output) for a chat body."""
-    fmt = body.get("response_format")
-    structured = isinstance(fmt, Mapping) and fmt.get("type") in ("json_schema", "json_object")
-    return bool(body.get("tools")), structured
 
 
 def route_chain(
