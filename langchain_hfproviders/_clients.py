@@ -15,19 +15,37 @@ from weakref import WeakKeyDictionary
 
 from hfproviders import AsyncHFClient, HFClient
 
-__all__ = ["ClientPools", "core_options"]
+__all__ = ["CHAT_CLIENT_FIELDS", "ClientPools", "core_options"]
 
-_LOCK = threading.Lock()  # the threads of a `batch` must not build two pools for one model
+#: `ChatHFProviders` fields that configure its core clients (same names as the core's options).
+CHAT_CLIENT_FIELDS = (
+    "base_url",
+    "provider",
+    "bill_to",
+    "timeout",
+    "max_retries",
+    "default_headers",
+    "routing",
+    "discovery_ttl",
+)
+
+# The threads of a `batch` (or two threads on their own event loops) must not build two pools.
+_LOCK = threading.Lock()
 
 
 def core_options(model: Any, names: Sequence[str]) -> dict[str, Any]:
     """The core client's constructor options, read from a model's fields of the same names.
+
+    `request_rate_limiter` becomes the core's `rate_limiter`.
 
     Only an `api_key` the user gave is passed on. One that LangChain's `secret_from_env` read
     from HF_TOKEN is not: the core finds that token itself, and then sends it only to Hugging
     Face hosts, never to a custom `base_url`.
     """
     options = {name: getattr(model, name) for name in names}
+    # Our own limiter (per HTTP attempt). LangChain's `rate_limiter` (per model call) is applied
+    # by LangChain itself and is never passed down, or each call would be counted twice.
+    options["rate_limiter"] = model.request_rate_limiter
     api_key = model.api_key if "api_key" in model.model_fields_set else None
     options["api_key"] = api_key.get_secret_value() if api_key is not None else None
     return options
@@ -57,7 +75,10 @@ class ClientPools:
         loop = asyncio.get_running_loop()
         client = self._async.get(loop)
         if client is None:
-            client = self._async[loop] = make()
+            with _LOCK:
+                client = self._async.get(loop)
+                if client is None:
+                    client = self._async[loop] = make()
         return client
 
     def close(self) -> None:

@@ -35,8 +35,10 @@ from langchain_core.utils.function_calling import convert_to_openai_function, co
 
 if TYPE_CHECKING:
     from hfproviders import (
+        AsyncChatStream,
         ChatCompletion,
         ChatCompletionChunk,
+        ChatStream,
         ResponseMeta,
         ToolCall,
         Usage,
@@ -46,7 +48,9 @@ __all__ = [
     "MODEL_PROVIDER",
     "StructuredOutputMethod",
     "chat_result",
+    "closing_chunk",
     "estimate_message_tokens",
+    "estimate_prompt_tokens",
     "estimate_tokens",
     "final_chunk",
     "generation_chunk",
@@ -417,6 +421,18 @@ def generation_chunk(chunk: ChatCompletionChunk) -> ChatGenerationChunk | None:
     return ChatGenerationChunk(message=message, generation_info=generation_info or None)
 
 
+def closing_chunk(stream: ChatStream | AsyncChatStream, model_name: str) -> ChatGenerationChunk:
+    """The last chunk of a finished stream: usage, the response id and how it was served, once."""
+    completion = stream.completion
+    return final_chunk(
+        completion.usage if completion is not None else None,
+        stream.meta,
+        model_name=model_name,
+        response_id=completion.id if completion is not None else None,
+        served_model=completion.model if completion is not None else None,
+    )
+
+
 def final_chunk(
     usage: Usage | None,
     meta: ResponseMeta,
@@ -540,4 +556,18 @@ def estimate_message_tokens(message: Mapping[str, Any], count: Callable[[str], i
         total += count(function["name"]) + count(function["arguments"])
     if message.get("name"):
         total += count(str(message["name"]))
+    return total
+
+
+def estimate_prompt_tokens(
+    messages: Sequence[Mapping[str, Any]],
+    tools: Sequence[Mapping[str, Any]] | None,
+    count: Callable[[str], int],
+) -> int:
+    """Estimate the prompt tokens of OpenAI messages and tool specs (see `estimate_tokens`)."""
+    total = 3  # the assistant header the template appends
+    for message in messages:
+        total += estimate_message_tokens(message, count)
+    if tools:
+        total += count(json.dumps(list(tools), ensure_ascii=False))
     return total

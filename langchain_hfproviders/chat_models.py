@@ -7,11 +7,10 @@ provider routing, SSE parsing and provider quirks all live in the core.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Self
 
-from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.language_models import BaseChatModel, LanguageModelInput, ModelProfile
 from langchain_core.language_models.base import LangSmithParams
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.messages.block_translators import register_translator
@@ -20,15 +19,20 @@ from langchain_core.runnables import Runnable
 from langchain_core.utils import secret_from_env
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
-from hfproviders import AsyncChatStream, AsyncHFClient, ChatStream, HFClient, HFProvidersError
-from langchain_hfproviders._clients import ClientPools, core_options
+from hfproviders import (
+    AsyncHFClient,
+    HFClient,
+    HFProvidersError,
+    RateLimiter,
+)
+from langchain_hfproviders._clients import CHAT_CLIENT_FIELDS, ClientPools, core_options
 from langchain_hfproviders._convert import (
     MODEL_PROVIDER,
     StructuredOutputMethod,
     chat_result,
-    estimate_message_tokens,
+    closing_chunk,
+    estimate_prompt_tokens,
     estimate_tokens,
-    final_chunk,
     generation_chunk,
     messages_to_openai,
     tool_choice_to_openai,
@@ -37,6 +41,8 @@ from langchain_hfproviders._convert import (
     translate_content_chunk,
 )
 from langchain_hfproviders._errors import to_langchain_error
+from langchain_hfproviders._profile import catalogue_profile
+from langchain_hfproviders._request import chat_request, identifying_params, ls_params
 from langchain_hfproviders._structured import structured_output
 
 if TYPE_CHECKING:
@@ -49,28 +55,6 @@ if TYPE_CHECKING:
 __all__ = ["ChatHFProviders"]
 
 register_translator(MODEL_PROVIDER, translate_content, translate_content_chunk)
-
-# Sampling fields sent with every request when set (None means "the server's default").
-_SAMPLING_FIELDS = (
-    "temperature",
-    "max_tokens",
-    "top_p",
-    "seed",
-    "frequency_penalty",
-    "presence_penalty",
-    "logprobs",
-    "top_logprobs",
-    "n",
-    "reasoning_effort",
-)
-_CLIENT_FIELDS = (
-    "base_url",
-    "provider",
-    "bill_to",
-    "timeout",
-    "max_retries",
-    "default_headers",
-)
 
 
 class ChatHFProviders(BaseChatModel):
@@ -109,6 +93,15 @@ class ChatHFProviders(BaseChatModel):
     """Your own pooled `httpx.Client` (never closed by this model)."""
     http_async_client: Any | None = Field(default=None, exclude=True)
     """Your own pooled `httpx.AsyncClient` (never closed by this model)."""
+    routing: Literal["off", "cached", "auto"] = "cached"
+    """Capability-aware routing from the router's catalogue; `"auto"` loads it when needed."""
+    discovery_ttl: float = Field(default=600.0, gt=0)
+    """Seconds the router's catalogue (`/v1/models`) is kept once loaded."""
+    request_rate_limiter: RateLimiter | None = Field(default=None, exclude=True)
+    """`hfproviders.RateLimiter`: one slot per HTTP attempt, adaptive to rate-limit headers.
+
+    Not LangChain's `rate_limiter` (one slot per model call), which is never passed down.
+    """
 
     temperature: float | None = None
     """Sampling temperature (0 is sent, not dropped)."""
@@ -144,6 +137,7 @@ class ChatHFProviders(BaseChatModel):
     model_config = ConfigDict(populate_by_name=True, protected_namespaces=(), extra="forbid")
 
     _pools: ClientPools = PrivateAttr(default_factory=ClientPools)
+    _profile_discovered: bool = PrivateAttr(default=False)
 
     # -- LangChain identity ----------------------------------------------------------------
 
@@ -169,45 +163,40 @@ class ChatHFProviders(BaseChatModel):
     @property
     def _identifying_params(self) -> dict[str, Any]:
         """Everything that changes the answer: LangChain's cache keys and traces use it."""
-        return {
-            "model": self.model,
-            "base_url": self.base_url,
-            "provider": self.provider,
-            "bill_to": self.bill_to,
-            **{name: getattr(self, name) for name in _SAMPLING_FIELDS},
-            "stop": self.stop,
-            "model_kwargs": self.model_kwargs,
-            "extra_body": self.extra_body,
-        }
+        return identifying_params(self)
+
+    def _get_llm_string(self, stop: list[str] | None = None, **kwargs: Any) -> str:
+        """LangChain's cache key, from the model's fields as they are now.
+
+        langchain-core keys on `self._serialized`, a cached_property: `model_copy(update=...)`
+        copies it and assigning a field leaves it stale, so a changed model would be served
+        another model's cached answers. Dropping it first costs one `dumpd` per cached call.
+        """
+        self.__dict__.pop("_serialized", None)
+        return super()._get_llm_string(stop, **kwargs)
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        params = LangSmithParams(
-            ls_provider=MODEL_PROVIDER,
-            ls_model_name=kwargs.get("model") or self.model,
-            ls_model_type="chat",
-        )
-        temperature = kwargs.get("temperature", self.temperature)
-        if temperature is not None:
-            params["ls_temperature"] = temperature
-        max_tokens = kwargs.get("max_tokens", self.max_tokens)
-        if max_tokens is not None:
-            params["ls_max_tokens"] = max_tokens
-        stops = stop if stop is not None else self.stop
-        if stops:
-            params["ls_stop"] = [stops] if isinstance(stops, str) else list(stops)
-        return params
+        return ls_params(self, stop, kwargs)
 
     # -- clients (lazy, cached, never closed behind the user's back) -------------------------
 
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy with clients of its own, made on first use (its settings may differ)."""
+        copied = super().model_copy(update=update, deep=deep)
+        copied._pools = ClientPools()
+        if update and copied._profile_discovered:  # found for the old settings
+            copied.profile, copied._profile_discovered = None, False
+        return copied
+
     def _sync_client(self) -> HFClient:
         return self._pools.sync(
-            lambda: HFClient(**core_options(self, _CLIENT_FIELDS), http_client=self.http_client)
+            lambda: HFClient(**core_options(self, CHAT_CLIENT_FIELDS), http_client=self.http_client)
         )
 
     def _async_client(self) -> AsyncHFClient:
         return self._pools.current_loop(
             lambda: AsyncHFClient(
-                **core_options(self, _CLIENT_FIELDS), http_async_client=self.http_async_client
+                **core_options(self, CHAT_CLIENT_FIELDS), http_async_client=self.http_async_client
             )
         )
 
@@ -219,28 +208,46 @@ class ChatHFProviders(BaseChatModel):
         """Close the async connection pool of the running event loop."""
         await self._pools.aclose()
 
-    # -- requests --------------------------------------------------------------------------
+    # -- discovery: `profile` from the router's catalogue ----------------------------------
 
-    def _request(
-        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: Mapping[str, Any]
-    ) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
-        """The model id, the OpenAI messages, and the core parameters of one call."""
-        call = dict(kwargs)
-        call.pop("stream", None)  # LangChain's own switch, not a request parameter
-        call.pop("ls_structured_output_format", None)
-        model = call.pop("model", None) or self.model
-        params = {
-            name: value for name in _SAMPLING_FIELDS if (value := getattr(self, name)) is not None
-        }
-        params.update(self.model_kwargs)
-        params.update(call)
-        stops = stop if stop is not None else params.pop("stop", self.stop)
-        params.pop("stop", None)
-        if stops:
-            params["stop"] = stops
-        if self.extra_body:
-            params["extra_body"] = {**self.extra_body, **(params.get("extra_body") or {})}
-        return model, messages_to_openai(messages), params
+    def load_model_profile(self) -> ModelProfile | None:
+        """Load the router's catalogue (one `GET /v1/models`, then cached) and fill `profile`.
+
+        A profile you set yourself is kept. Returns the profile in force.
+        """
+        client = self._sync_client()
+        try:
+            client.list_models()
+        except HFProvidersError as exc:
+            raise to_langchain_error(exc) from exc
+        return self._refresh_profile(client, loaded=True)
+
+    async def aload_model_profile(self) -> ModelProfile | None:
+        """Async twin of `load_model_profile`."""
+        client = self._async_client()
+        try:
+            await client.list_models()
+        except HFProvidersError as exc:
+            raise to_langchain_error(exc) from exc
+        return self._refresh_profile(client, loaded=True)
+
+    def _refresh_profile(
+        self, client: HFClient | AsyncHFClient, *, loaded: bool = False
+    ) -> ModelProfile | None:
+        """Fill `profile` from the catalogue `client` holds (no I/O), unless the user set one.
+
+        After a call it only fills a missing profile; a fresh `loaded` catalogue also replaces
+        one found earlier.
+        """
+        if self.profile is None or (loaded and self._profile_discovered):
+            info = client.cached_model_info(self.model)
+            profile = catalogue_profile(info, self.model, self.provider, self.routing)
+            if profile is not None:
+                self.profile = profile
+                self._profile_discovered = True
+        return self.profile
+
+    # -- requests --------------------------------------------------------------------------
 
     def _generate(
         self,
@@ -249,11 +256,13 @@ class ChatHFProviders(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        model, oai_messages, params = self._request(messages, stop, kwargs)
+        model, oai_messages, params = chat_request(self, messages, stop, kwargs)
+        client = self._sync_client()
         try:
-            completion = self._sync_client().chat(model, oai_messages, **params)
+            completion = client.chat(model, oai_messages, **params)
         except HFProvidersError as exc:
             raise to_langchain_error(exc) from exc
+        self._refresh_profile(client)  # `routing="auto"` may have loaded the catalogue
         return chat_result(completion, model_name=model)
 
     async def _agenerate(
@@ -263,11 +272,13 @@ class ChatHFProviders(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        model, oai_messages, params = self._request(messages, stop, kwargs)
+        model, oai_messages, params = chat_request(self, messages, stop, kwargs)
+        client = self._async_client()
         try:
-            completion = await self._async_client().chat(model, oai_messages, **params)
+            completion = await client.chat(model, oai_messages, **params)
         except HFProvidersError as exc:
             raise to_langchain_error(exc) from exc
+        self._refresh_profile(client)
         return chat_result(completion, model_name=model)
 
     def _stream(
@@ -277,17 +288,19 @@ class ChatHFProviders(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        model, oai_messages, params = self._request(messages, stop, kwargs)
+        model, oai_messages, params = chat_request(self, messages, stop, kwargs)
         params.setdefault("stream_usage", self.stream_usage)
+        client = self._sync_client()
         try:
-            stream = self._sync_client().stream(model, oai_messages, **params)
+            stream = client.stream(model, oai_messages, **params)
             with stream:
                 for chunk in stream:
                     if (generation := generation_chunk(chunk)) is not None:
                         yield generation
         except HFProvidersError as exc:
             raise to_langchain_error(exc) from exc
-        yield _closing_chunk(stream, model)
+        self._refresh_profile(client)
+        yield closing_chunk(stream, model)
 
     async def _astream(
         self,
@@ -296,17 +309,19 @@ class ChatHFProviders(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        model, oai_messages, params = self._request(messages, stop, kwargs)
+        model, oai_messages, params = chat_request(self, messages, stop, kwargs)
         params.setdefault("stream_usage", self.stream_usage)
+        client = self._async_client()
         try:
-            stream = self._async_client().stream(model, oai_messages, **params)
+            stream = client.stream(model, oai_messages, **params)
             async with stream:
                 async for chunk in stream:
                     if (generation := generation_chunk(chunk)) is not None:
                         yield generation
         except HFProvidersError as exc:
             raise to_langchain_error(exc) from exc
-        yield _closing_chunk(stream, model)
+        self._refresh_profile(client)
+        yield closing_chunk(stream, model)
 
     # -- tools and structured output -------------------------------------------------------
 
@@ -382,21 +397,5 @@ class ChatHFProviders(BaseChatModel):
         Counts each message's text, tool calls and role, the ~4 tokens chat templates add per
         message, and images at a flat rate: an estimate for budgeting, not the provider's count.
         """
-        total = 3  # the assistant header the template appends
-        for message in messages_to_openai(messages):
-            total += estimate_message_tokens(message, self.get_num_tokens)
-        if tools:
-            total += self.get_num_tokens(json.dumps(tools_to_openai(tools), ensure_ascii=False))
-        return total
-
-
-def _closing_chunk(stream: ChatStream | AsyncChatStream, model: str) -> ChatGenerationChunk:
-    """The last chunk: usage, the response id and how the call was served, once."""
-    completion = stream.completion
-    return final_chunk(
-        completion.usage if completion is not None else None,
-        stream.meta,
-        model_name=model,
-        response_id=completion.id if completion is not None else None,
-        served_model=completion.model if completion is not None else None,
-    )
+        formatted = tools_to_openai(tools) if tools else None
+        return estimate_prompt_tokens(messages_to_openai(messages), formatted, self.get_num_tokens)

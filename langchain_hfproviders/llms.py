@@ -8,7 +8,7 @@ Inference Providers should use `ChatHFProviders` instead.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from langchain_core.language_models import BaseLLM
 from langchain_core.language_models.base import LangSmithParams
@@ -16,7 +16,7 @@ from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 from langchain_core.utils import secret_from_env
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
-from hfproviders import AsyncHFClient, HFClient, HFProvidersError, TextGeneration
+from hfproviders import AsyncHFClient, HFClient, HFProvidersError, RateLimiter, TextGeneration
 from langchain_hfproviders._clients import ClientPools, core_options
 from langchain_hfproviders._convert import MODEL_PROVIDER, estimate_tokens
 from langchain_hfproviders._errors import to_langchain_error
@@ -90,6 +90,8 @@ class HFProvidersLLM(BaseLLM):
     """Your own pooled `httpx.Client` (never closed by this model)."""
     http_async_client: Any | None = Field(default=None, exclude=True)
     """Your own pooled `httpx.AsyncClient` (never closed by this model)."""
+    request_rate_limiter: RateLimiter | None = Field(default=None, exclude=True)
+    """`hfproviders.RateLimiter` (per HTTP attempt); not LangChain's per-call `rate_limiter`."""
 
     max_new_tokens: int | None = None
     """Maximum tokens to generate; unset means the server's default (never a hidden cap)."""
@@ -168,6 +170,12 @@ class HFProvidersLLM(BaseLLM):
         return params
 
     # -- clients ---------------------------------------------------------------------------
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy with clients of its own, made on first use (its settings may differ)."""
+        copied = super().model_copy(update=update, deep=deep)
+        copied._pools = ClientPools()
+        return copied
 
     def _sync_client(self) -> HFClient:
         return self._pools.sync(

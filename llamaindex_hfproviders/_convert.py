@@ -263,9 +263,17 @@ def usage_dict(usage: Usage | None) -> dict[str, int]:
 
 
 def _served_by(meta: ResponseMeta | None) -> dict[str, Any]:
+    """Who served the call; after a failover, who failed first; whether the cache answered."""
     if meta is None:
         return {"provider": None, "request_id": None}
-    return {"provider": meta.provider, "request_id": meta.request_id}
+    out: dict[str, Any] = {"provider": meta.provider, "request_id": meta.request_id}
+    if meta.failed_providers:
+        out["failed_providers"] = [
+            f"{error.provider or '?'}: {type(error).__name__}" for error in meta.failed_providers
+        ]
+    if meta.cached:
+        out["cached"] = True
+    return out
 
 
 def _response_kwargs(

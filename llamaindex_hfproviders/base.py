@@ -7,8 +7,9 @@ the core's job; every chat and completion method is native in both sync and asyn
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Generator, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+import threading
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 from llama_index.core.base.llms.types import (
     ChatMessage,
@@ -23,35 +24,31 @@ from llama_index.core.base.llms.types import (
 )
 from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr
 from llama_index.core.constants import DEFAULT_NUM_OUTPUTS
-from llama_index.core.instrumentation.events.llm import (
-    LLMStructuredPredictEndEvent,
-    LLMStructuredPredictStartEvent,
-)
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
-from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
-from llama_index.core.types import Model, PydanticProgramMode
-from llama_index_instrumentation import get_dispatcher
 
-from hfproviders import AsyncHFClient, HFClient
+from hfproviders import AsyncHFClient, HFClient, ModelInfo, RateLimiter, ResponseCache
 from llamaindex_hfproviders import _convert, _streams
+from llamaindex_hfproviders._discovery import Serving, serving
+from llamaindex_hfproviders._structured import JsonSchemaStructuredLLM
 
 if TYPE_CHECKING:
-    from llama_index.core.prompts import PromptTemplate
     from llama_index.core.tools.types import BaseTool
 
 
 __all__ = ["DEFAULT_CONTEXT_WINDOW", "HFProviders"]
 
-dispatcher = get_dispatcher(__name__)
-
-#: Used for `metadata.context_window` when the user sets none. LlamaIndex's own default (3,900)
-#: is far below what router models serve; 32,768 fits the common instruct models. Discovery
-#: (`/v1/models` `context_length`) will replace this guess.
+#: `metadata.context_window` when neither the user nor a loaded catalogue gives one. LlamaIndex's
+#: own default (3,900) is far below what router models serve; 32,768 fits common instruct models.
 DEFAULT_CONTEXT_WINDOW = 32_768
 
+# Two threads racing the first call must not build two connection pools for one LLM. One lock
+# for all instances: it is only taken while a client is missing, and a lock in a private
+# attribute would make the LLM impossible to copy or pickle.
+_CLIENT_LOCK = threading.Lock()
 
-class HFProviders(FunctionCallingLLM):
+
+class HFProviders(JsonSchemaStructuredLLM):
     """Chat, completion, tools and structured output through Hugging Face Inference Providers.
 
     Example:
@@ -85,7 +82,10 @@ class HFProviders(FunctionCallingLLM):
         default=None, gt=0, description="Output cap sent to the server; unset means no cap."
     )
     context_window: int | None = Field(
-        default=None, gt=0, description=f"Context size (default {DEFAULT_CONTEXT_WINDOW} tokens)."
+        default=None,
+        gt=0,
+        description="Context size; unset: the router's catalogue once loaded, else "
+        f"{DEFAULT_CONTEXT_WINDOW} tokens.",
     )
     additional_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Extra chat parameters sent with every chat request."
@@ -96,9 +96,24 @@ class HFProviders(FunctionCallingLLM):
         description="API behind complete(): chat completions, or TGI text generation "
         "(dedicated Inference Endpoints, self-hosted TGI).",
     )
-    structured_output: Literal["json_schema", "function_calling"] = Field(
-        default="json_schema",
-        description="How structured_predict asks for JSON: response_format or a forced tool call.",
+    routing: Literal["off", "cached", "auto"] = Field(
+        default="cached",
+        description="Capability-aware routing from the router's catalogue; 'auto' loads it "
+        "when a call needs tools or structured output.",
+    )
+    discovery_ttl: float = Field(
+        default=600.0, gt=0, description="Seconds the router's catalogue is kept once loaded."
+    )
+    cache: ResponseCache | None = Field(
+        default=None,
+        exclude=True,
+        description="hfproviders response cache (InMemoryCache, SQLiteCache) for chat and streams.",
+    )
+    request_rate_limiter: RateLimiter | None = Field(
+        default=None,
+        exclude=True,
+        description="hfproviders.RateLimiter, per HTTP attempt and adaptive to rate-limit headers "
+        "(LlamaIndex's `rate_limiter` counts calls and is never passed down).",
     )
 
     _client: HFClient | None = PrivateAttr(default=None)
@@ -114,7 +129,8 @@ class HFProviders(FunctionCallingLLM):
         http_async_client: Any = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(model=model, **kwargs)
+        kwargs["model"] = model
+        super().__init__(**kwargs)
         # Bring-your-own pooled httpx clients go straight to the core, which never closes them.
         self._http_client = http_client
         self._http_async_client = http_async_client
@@ -126,14 +142,45 @@ class HFProviders(FunctionCallingLLM):
 
     @property
     def metadata(self) -> LLMMetadata:
-        """Chat and function-calling model; `num_output` reserves room for the answer."""
+        """Chat and function-calling model; `num_output` reserves room for the answer.
+
+        `context_window` and `is_function_calling_model`, when you did not set them, come from
+        the router's catalogue once loaded (`load_model_info()`, or `routing="auto"`), never
+        from a request made here.
+        """
+        found = self._serving()
+        function_calling = self.is_function_calling_model
+        if "is_function_calling_model" not in self.model_fields_set and found is not None:
+            function_calling = not found.tools_unsupported
         return LLMMetadata(
-            context_window=self.context_window or DEFAULT_CONTEXT_WINDOW,
+            context_window=self.context_window
+            or (found.context_window if found is not None else None)
+            or DEFAULT_CONTEXT_WINDOW,
             num_output=self.max_tokens or DEFAULT_NUM_OUTPUTS,
             is_chat_model=True,
-            is_function_calling_model=self.is_function_calling_model,
+            is_function_calling_model=function_calling,
             model_name=self.model,
         )
+
+    def _serving(self) -> Serving | None:
+        """What the catalogue one of our clients already holds says (no I/O), or None."""
+        for client in (self._client, self._aclient):
+            info = client.cached_model_info(self.model) if client is not None else None
+            if info is not None:
+                return serving(info, self.model, self.provider)
+        return None
+
+    def load_model_info(self) -> ModelInfo | None:
+        """Load the router's catalogue (one `GET /v1/models`, kept `discovery_ttl` seconds).
+
+        Returns this model's entry (None if the router does not list it). From then on
+        `metadata` uses it, and `routing="cached"` routes the sync calls by it.
+        """
+        return self._sync_client().model_info(self.model)
+
+    async def aload_model_info(self) -> ModelInfo | None:
+        """Async twin of `load_model_info` (the async calls then route by it)."""
+        return await self._async_client().model_info(self.model)
 
     # -- core clients: created on first use, reused, closed only by close()/aclose()
 
@@ -146,18 +193,32 @@ class HFProviders(FunctionCallingLLM):
             "timeout": self.timeout,
             "max_retries": self.max_retries,
             "default_headers": self.default_headers,
+            "routing": self.routing,
+            "discovery_ttl": self.discovery_ttl,
+            "cache": self.cache,
+            "rate_limiter": self.request_rate_limiter,  # never LlamaIndex's own `rate_limiter`
         }
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy with core clients of its own, made on first use (its settings may differ)."""
+        copied = super().model_copy(update=update, deep=deep)
+        copied._client = copied._aclient = None
+        return copied
 
     def _sync_client(self) -> HFClient:
         if self._client is None:
-            self._client = HFClient(**self._client_options(), http_client=self._http_client)
+            with _CLIENT_LOCK:
+                if self._client is None:
+                    self._client = HFClient(**self._client_options(), http_client=self._http_client)
         return self._client
 
     def _async_client(self) -> AsyncHFClient:
         if self._aclient is None:
-            self._aclient = AsyncHFClient(
-                **self._client_options(), http_async_client=self._http_async_client
-            )
+            with _CLIENT_LOCK:
+                if self._aclient is None:
+                    self._aclient = AsyncHFClient(
+                        **self._client_options(), http_async_client=self._http_async_client
+                    )
         return self._aclient
 
     def close(self) -> None:
@@ -320,106 +381,3 @@ class HFProviders(FunctionCallingLLM):
     ) -> list[ToolSelection]:
         """Tool calls of a (possibly partial, streamed) response."""
         return _convert.tool_selections(response, error_on_no_tool_call)
-
-    # -- structured output: json_schema response_format, or function calling
-
-    def _use_json_schema(self) -> bool:
-        return (
-            self.pydantic_program_mode == PydanticProgramMode.DEFAULT
-            and self.structured_output == "json_schema"
-        )
-
-    def _schema_request(
-        self,
-        output_cls: type[Model],
-        prompt: PromptTemplate,
-        llm_kwargs: dict[str, Any] | None,
-        prompt_args: dict[str, Any],
-    ) -> tuple[list[ChatMessage], dict[str, Any]]:
-        messages = self._get_messages(prompt, **prompt_args)
-        kwargs = dict(llm_kwargs or {})
-        kwargs.pop("tool_choice", None)
-        kwargs["response_format"] = _convert.json_schema_response_format(output_cls)
-        return messages, kwargs
-
-    @dispatcher.span
-    def structured_predict(
-        self,
-        output_cls: type[Model],
-        prompt: PromptTemplate,
-        llm_kwargs: dict[str, Any] | None = None,
-        **prompt_args: Any,
-    ) -> Model:
-        """Predict an `output_cls` instance from the prompt."""
-        if not self._use_json_schema():
-            result: Model = super().structured_predict(
-                output_cls, prompt, llm_kwargs, **prompt_args
-            )
-            return result
-        dispatcher.event(
-            LLMStructuredPredictStartEvent(
-                output_cls=output_cls, template=prompt, template_args=prompt_args
-            )
-        )
-        messages, kwargs = self._schema_request(output_cls, prompt, llm_kwargs, prompt_args)
-        response = self.chat(messages, **kwargs)
-        output = _convert.parse_structured_content(response.message.content, output_cls)
-        dispatcher.event(LLMStructuredPredictEndEvent(output=output))
-        return output
-
-    @dispatcher.span
-    async def astructured_predict(
-        self,
-        output_cls: type[Model],
-        prompt: PromptTemplate,
-        llm_kwargs: dict[str, Any] | None = None,
-        **prompt_args: Any,
-    ) -> Model:
-        """Predict an `output_cls` instance from the prompt (async)."""
-        if not self._use_json_schema():
-            aresult: Model = await super().astructured_predict(
-                output_cls, prompt, llm_kwargs, **prompt_args
-            )
-            return aresult
-        dispatcher.event(
-            LLMStructuredPredictStartEvent(
-                output_cls=output_cls, template=prompt, template_args=prompt_args
-            )
-        )
-        messages, kwargs = self._schema_request(output_cls, prompt, llm_kwargs, prompt_args)
-        response = await self.achat(messages, **kwargs)
-        output = _convert.parse_structured_content(response.message.content, output_cls)
-        dispatcher.event(LLMStructuredPredictEndEvent(output=output))
-        return output
-
-    def _structured_stream_call(
-        self,
-        output_cls: type[Model],
-        prompt: PromptTemplate,
-        llm_kwargs: dict[str, Any] | None = None,
-        **prompt_args: Any,
-    ) -> Generator[_streams.StructuredPiece[Model], None, None]:
-        """Partial `output_cls` objects as the JSON streams in."""
-        if not self._use_json_schema():
-            yield from super()._structured_stream_call(
-                output_cls, prompt, llm_kwargs, **prompt_args
-            )
-            return
-        messages, kwargs = self._schema_request(output_cls, prompt, llm_kwargs, prompt_args)
-        yield from _streams.structured_objects(self.stream_chat(messages, **kwargs), output_cls)
-
-    async def _structured_astream_call(
-        self,
-        output_cls: type[Model],
-        prompt: PromptTemplate,
-        llm_kwargs: dict[str, Any] | None = None,
-        **prompt_args: Any,
-    ) -> AsyncGenerator[_streams.StructuredPiece[Model], None]:
-        """Partial `output_cls` objects as the JSON streams in (async)."""
-        if not self._use_json_schema():
-            return await super()._structured_astream_call(
-                output_cls, prompt, llm_kwargs, **prompt_args
-            )
-        messages, kwargs = self._schema_request(output_cls, prompt, llm_kwargs, prompt_args)
-        responses = await self.astream_chat(messages, **kwargs)
-        return _streams.astructured_objects(responses, output_cls)

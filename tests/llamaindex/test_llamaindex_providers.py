@@ -1,0 +1,381 @@
+"""HFProviders with the core's provider features: failover, routing, discovery (`metadata`),
+the response cache, the two rate limiters, concurrency on one async client, thread-safe pools.
+
+Everything runs on `httpx.MockTransport` (the router of tests/langchain/provider_router.py,
+shared by both adapters' tests; it imports no framework), sync and async.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from llama_index.core.base.llms.types import ChatMessage, ChatResponse
+from llama_index.core.tools import FunctionTool
+from llamaindex_support import FAKE_TOKEN
+from pydantic import ValidationError
+
+import hfproviders
+from llamaindex_hfproviders import DEFAULT_CONTEXT_WINDOW, HFProviders
+from llamaindex_hfproviders import base as base_module
+from tests.langchain.provider_router import MODEL, ProviderRouter
+
+MODES = ["chat", "achat", "stream_chat", "astream_chat"]
+
+
+def make(router: ProviderRouter, **kwargs: Any) -> HFProviders:
+    kwargs.setdefault("max_retries", 0)  # a 503 fails over at once (no backoff sleep)
+    return HFProviders(model=MODEL, api_key=FAKE_TOKEN, **router.clients(), **kwargs)
+
+
+def ask(text: str = "Hi") -> list[ChatMessage]:
+    return [ChatMessage(role="user", content=text)]
+
+
+async def call(llm: HFProviders, mode: str, text: str = "Hi", **kwargs: Any) -> ChatResponse:
+    """The last response of one call through `mode` (a stream's last carries the usage)."""
+    messages = ask(text)
+    if mode == "chat":
+        return llm.chat(messages, **kwargs)
+    if mode == "achat":
+        return await llm.achat(messages, **kwargs)
+    if mode == "stream_chat":
+        return list(llm.stream_chat(messages, **kwargs))[-1]
+    return [r async for r in await llm.astream_chat(messages, **kwargs)][-1]
+
+
+def weather(city: str) -> str:
+    """Get the weather in a city."""
+    return f"Sunny in {city}."
+
+
+WEATHER = FunctionTool.from_defaults(fn=weather)
+
+
+# -- failover
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_failover_to_the_next_provider(mode: str) -> None:
+    router = ProviderRouter(failing={"novita": 503})
+    response = await call(make(router, provider=["novita", "groq"]), mode)
+    assert response.message.content == "echo: Hi"
+    assert [body["model"] for body in router.chats] == [f"{MODEL}:novita", f"{MODEL}:groq"]
+    assert response.additional_kwargs["provider"] == "groq"
+    assert response.additional_kwargs["failed_providers"] == ["novita: ServiceUnavailableError"]
+
+
+async def test_no_failover_on_a_request_error() -> None:
+    router = ProviderRouter()
+    with pytest.raises(hfproviders.BadRequestError):
+        await make(router, provider=["novita", "groq"]).achat(ask("bad"))
+    assert len(router.chats) == 1
+
+
+# -- routing and discovery_ttl pass through
+
+
+@pytest.mark.parametrize(
+    ("routing", "loads", "served_by"),
+    [("off", 0, "novita"), ("cached", 0, "novita"), ("auto", 1, "groq")],
+)
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_routing_reaches_the_core(
+    routing: str, loads: int, served_by: str, is_async: bool
+) -> None:
+    """A tool call to a chain whose first provider cannot call tools: only routing skips it."""
+    router = ProviderRouter()
+    llm = make(router, provider=["novita", "groq"], routing=routing)
+    if is_async:
+        await llm.achat_with_tools([WEATHER], user_msg="Hi")
+    else:
+        llm.chat_with_tools([WEATHER], user_msg="Hi")
+    assert router.catalogue_loads == loads
+    assert [body["model"] for body in router.chats] == [f"{MODEL}:{served_by}"]
+
+
+async def test_cached_routing_uses_a_catalogue_loaded_on_the_same_side() -> None:
+    router = ProviderRouter()
+    llm = make(router, provider=["novita", "groq"])
+    await llm.aload_model_info()
+    await llm.achat_with_tools([WEATHER], user_msg="Hi")
+    assert [body["model"] for body in router.chats] == [f"{MODEL}:groq"]
+
+
+def test_discovery_ttl_reaches_the_core() -> None:
+    router = ProviderRouter()
+    llm = make(router, provider=["novita", "groq"], routing="auto", discovery_ttl=0.001)
+    llm.chat_with_tools([WEATHER], user_msg="Hi")
+    time.sleep(0.01)  # the catalogue expired: the next tool call loads it again
+    llm.chat_with_tools([WEATHER], user_msg="Hi")
+    assert router.catalogue_loads == 2
+
+
+def test_bad_settings_fail_at_construction() -> None:
+    with pytest.raises(ValidationError):
+        HFProviders(model=MODEL, routing="sometimes")
+    with pytest.raises(ValidationError):
+        HFProviders(model=MODEL, discovery_ttl=0)
+    with pytest.raises(ValidationError):
+        HFProviders(model=MODEL, cache=object())
+
+
+# -- discovery: metadata
+
+
+@pytest.mark.parametrize(
+    ("provider", "window"),
+    [
+        ("groq", 131072),
+        (None, 16384),  # the router picks among live providers: the smallest is the safe one
+        (["groq", "together"], 32768),  # a failover may land on either
+        ("cerebras", DEFAULT_CONTEXT_WINDOW),  # not in the catalogue: unknown
+    ],
+)
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_context_window_from_the_loaded_catalogue(
+    provider: Any, window: int, is_async: bool
+) -> None:
+    router = ProviderRouter()
+    llm = make(router, provider=provider)
+    assert llm.metadata.context_window == DEFAULT_CONTEXT_WINDOW
+    assert router.requests == []  # construction and metadata never touch the network
+    info = await llm.aload_model_info() if is_async else llm.load_model_info()
+    assert info is not None
+    assert info.id == MODEL
+    assert llm.metadata.context_window == window
+    assert router.catalogue_loads == 1
+    assert router.chats == []
+
+
+def test_settings_you_give_win_over_the_catalogue() -> None:
+    llm = make(
+        ProviderRouter(), provider="novita", context_window=4096, is_function_calling_model=True
+    )
+    llm.load_model_info()
+    assert llm.metadata.context_window == 4096
+    assert llm.metadata.is_function_calling_model is True
+
+
+@pytest.mark.parametrize(
+    ("provider", "routing", "function_calling"),
+    [
+        ("novita", "cached", False),  # the catalogue says novita cannot call tools
+        ("groq", "cached", True),
+        ("together", "cached", True),  # unknown: keep the default
+        (None, "off", True),
+    ],
+)
+def test_function_calling_flag_from_the_catalogue(
+    provider: str | None, routing: str, function_calling: bool
+) -> None:
+    llm = make(ProviderRouter(), provider=provider, routing=routing)
+    llm.load_model_info()
+    assert llm.metadata.is_function_calling_model is function_calling
+
+
+def test_auto_routing_loads_what_metadata_reads() -> None:
+    router = ProviderRouter()
+    llm = make(router, provider="groq", routing="auto")
+    llm.chat(ask())  # no tools: nothing to route, nothing loaded
+    assert llm.metadata.context_window == DEFAULT_CONTEXT_WINDOW
+    llm.chat_with_tools([WEATHER], user_msg="Hi")
+    assert router.catalogue_loads == 1
+    assert llm.metadata.context_window == 131072
+
+
+# -- response cache
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def cache(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    if request.param == "memory":
+        return hfproviders.InMemoryCache()
+    return hfproviders.SQLiteCache(path=tmp_path / "responses.sqlite3")
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_cache_hit_sends_nothing(cache: Any, is_async: bool) -> None:
+    router = ProviderRouter()
+    llm = make(router, cache=cache)
+    first = await call(llm, "achat" if is_async else "chat")
+    second = await call(llm, "achat" if is_async else "chat")
+    assert len(router.chats) == 1
+    assert second.message.content == first.message.content == "echo: Hi"
+    assert "cached" not in first.additional_kwargs
+    assert second.additional_kwargs["cached"] is True
+    await call(llm, "achat" if is_async else "chat", "Other question")
+    assert len(router.chats) == 2  # another request is another entry
+    completions = [llm.complete("Third") for _ in range(2)]  # the chat API with one message
+    assert len(router.chats) == 3
+    assert completions[1].text == completions[0].text == "echo: Third"
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_cached_stream_replays_as_a_stream(cache: Any, is_async: bool) -> None:
+    router = ProviderRouter()
+    llm = make(router, cache=cache)
+
+    async def deltas() -> list[tuple[str | None, str | None]]:
+        if is_async:
+            responses = [r async for r in await llm.astream_chat(ask())]
+        else:
+            responses = list(llm.stream_chat(ask()))
+        return [(r.delta, r.message.content) for r in responses]
+
+    live = await deltas()
+    replayed = await deltas()
+    assert len(router.chats) == 1
+    assert replayed == live
+    assert live[-1][1] == "echo: Hi"
+
+
+# -- rate limiting: ours per HTTP attempt, LlamaIndex's per call
+
+
+class CountingRateLimiter(hfproviders.RateLimiter):
+    """The core limiter, counting the slots it hands out."""
+
+    def __init__(self) -> None:
+        super().__init__(requests_per_minute=6000, burst=100)
+        self.slots = 0
+
+    def acquire(self, tokens: int = 1) -> float:
+        self.slots += 1
+        return super().acquire(tokens)
+
+    async def aacquire(self, tokens: int = 1) -> float:
+        self.slots += 1
+        return await super().aacquire(tokens)
+
+
+class CountingLlamaIndexLimiter:
+    """LlamaIndex's limiter interface (`acquire` / `async_acquire`), counting calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def acquire(self) -> None:
+        self.calls += 1
+
+    async def async_acquire(self) -> None:
+        self.calls += 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_both_limiters_count_their_own_unit(mode: str) -> None:
+    """A failover call is one LLM call (LlamaIndex's limiter) and two HTTP attempts (ours)."""
+    router = ProviderRouter(failing={"novita": 503})
+    ours, theirs = CountingRateLimiter(), CountingLlamaIndexLimiter()
+    llm = make(router, provider=["novita", "groq"], request_rate_limiter=ours, rate_limiter=theirs)
+    await call(llm, mode)
+    assert len(router.chats) == 2
+    assert ours.slots == 2
+    assert theirs.calls == 1
+
+
+def test_limiter_and_cache_stay_out_of_serialisation() -> None:
+    llm = HFProviders(
+        model=MODEL, request_rate_limiter=CountingRateLimiter(), cache=hfproviders.InMemoryCache()
+    )
+    data = llm.to_dict()
+    assert "request_rate_limiter" not in data
+    assert "cache" not in data
+    assert HFProviders.from_dict(data).request_rate_limiter is None
+
+
+# -- concurrency: many async calls share one client
+
+
+async def test_gathered_achat_calls_run_concurrently_on_one_client() -> None:
+    router = ProviderRouter(delay=0.05)
+    llm = make(router)
+    questions = ["q0", "q1", "bad", "q3", "q4", "q5"]
+    first = await llm.achat(ask("warm-up"))
+    client = llm._aclient
+    results = await asyncio.gather(*(llm.achat(ask(q)) for q in questions), return_exceptions=True)
+    assert router.peak == len(questions)  # all in flight at once, none serialised
+    assert llm._aclient is client
+    assert first.message.content == "echo: warm-up"
+    for question, result in zip(questions, results, strict=True):
+        if question == "bad":
+            assert isinstance(result, hfproviders.BadRequestError)
+        else:
+            assert isinstance(result, ChatResponse)
+            assert result.message.content == f"echo: {question}"
+
+
+async def test_request_rate_limiter_spaces_concurrent_calls() -> None:
+    """One limiter shared by gathered calls: the burst goes at once, the rest wait their turn."""
+    router = ProviderRouter()
+    limiter = hfproviders.RateLimiter(requests_per_minute=60 * 50, burst=2)  # 50/s after 2
+    llm = make(router, request_rate_limiter=limiter)
+    started = time.monotonic()
+    await asyncio.gather(*(llm.achat(ask(f"q{i}")) for i in range(6)))
+    elapsed = time.monotonic() - started
+    assert len(router.chats) == 6
+    assert elapsed >= 4 / 50 * 0.9  # 4 requests beyond the burst, 20 ms apart
+
+
+# -- lazy clients are created once, even when threads race the first call
+
+
+class SlowToBuild:
+    """Wraps a client class: counts constructions and widens the race window."""
+
+    def __init__(self, cls: type) -> None:
+        self.cls = cls
+        self.built = 0
+
+    def __call__(self, **kwargs: Any) -> Any:
+        self.built += 1
+        time.sleep(0.05)
+        return self.cls(**kwargs)
+
+
+def race(target: Any, threads: int = 4) -> None:
+    barrier = threading.Barrier(threads)
+
+    def go() -> None:
+        barrier.wait()
+        target()
+
+    workers = [threading.Thread(target=go) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+
+def test_threads_racing_the_first_call_build_one_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    slow_sync = SlowToBuild(hfproviders.HFClient)
+    slow_async = SlowToBuild(hfproviders.AsyncHFClient)
+    monkeypatch.setattr(base_module, "HFClient", slow_sync)
+    monkeypatch.setattr(base_module, "AsyncHFClient", slow_async)
+    router = ProviderRouter()
+    llm = make(router)
+    race(lambda: llm.chat(ask()))
+    assert slow_sync.built == 1
+    assert len(router.chats) == 4
+    clients: list[Any] = []
+    race(lambda: clients.append(llm._async_client()))
+    assert slow_async.built == 1
+    assert all(client is clients[0] for client in clients)
+
+
+def test_a_copy_sends_with_its_own_settings() -> None:
+    router = ProviderRouter()
+    llm = make(router, provider="groq")
+    llm.chat(ask())
+    copied = llm.model_copy(update={"provider": "together"})
+    copied.chat(ask())
+    llm.chat(ask())
+    assert [body["model"] for body in router.chats] == [
+        f"{MODEL}:groq",
+        f"{MODEL}:together",
+        f"{MODEL}:groq",
+    ]
