@@ -25,7 +25,12 @@ from hfproviders import (
     HFProvidersError,
     RateLimiter,
 )
-from langchain_hfproviders._clients import CHAT_CLIENT_FIELDS, ClientPools, core_options
+from langchain_hfproviders._clients import (
+    CHAT_CLIENT_FIELDS,
+    ClientPools,
+    core_options,
+    deepcopy_memo,
+)
 from langchain_hfproviders._convert import (
     MODEL_PROVIDER,
     StructuredOutputMethod,
@@ -188,16 +193,28 @@ class ChatHFProviders(BaseChatModel):
             copied.profile, copied._profile_discovered = None, False
         return copied
 
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        """A deep copy with clients of its own; rate limiters and your httpx clients are shared."""
+        return super().__deepcopy__(deepcopy_memo(memo, self))
+
     def _sync_client(self) -> HFClient:
         return self._pools.sync(
-            lambda: HFClient(**core_options(self, CHAT_CLIENT_FIELDS), http_client=self.http_client)
+            lambda discovery: HFClient(
+                **core_options(self, CHAT_CLIENT_FIELDS),
+                discovery=discovery,
+                http_client=self.http_client,
+            ),
+            self.discovery_ttl,
         )
 
     def _async_client(self) -> AsyncHFClient:
         return self._pools.current_loop(
-            lambda: AsyncHFClient(
-                **core_options(self, CHAT_CLIENT_FIELDS), http_async_client=self.http_async_client
-            )
+            lambda discovery: AsyncHFClient(
+                **core_options(self, CHAT_CLIENT_FIELDS),
+                discovery=discovery,
+                http_async_client=self.http_async_client,
+            ),
+            self.discovery_ttl,
         )
 
     def close(self) -> None:
@@ -240,8 +257,7 @@ class ChatHFProviders(BaseChatModel):
         one found earlier.
         """
         if self.profile is None or (loaded and self._profile_discovered):
-            info = client.cached_model_info(self.model)
-            profile = catalogue_profile(info, self.model, self.provider, self.routing)
+            profile = catalogue_profile(client, self.model)
             if profile is not None:
                 self.profile = profile
                 self._profile_discovered = True

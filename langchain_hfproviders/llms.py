@@ -17,7 +17,7 @@ from langchain_core.utils import secret_from_env
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
 from hfproviders import AsyncHFClient, HFClient, HFProvidersError, RateLimiter, TextGeneration
-from langchain_hfproviders._clients import ClientPools, core_options
+from langchain_hfproviders._clients import ClientPools, core_options, deepcopy_memo
 from langchain_hfproviders._convert import MODEL_PROVIDER, estimate_tokens
 from langchain_hfproviders._errors import to_langchain_error
 
@@ -177,15 +177,25 @@ class HFProvidersLLM(BaseLLM):
         copied._pools = ClientPools()
         return copied
 
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        """A deep copy with clients of its own; rate limiters and your httpx clients are shared."""
+        return super().__deepcopy__(deepcopy_memo(memo, self))
+
     def _sync_client(self) -> HFClient:
         return self._pools.sync(
-            lambda: HFClient(**core_options(self, _CLIENT_FIELDS), http_client=self.http_client)
+            lambda discovery: HFClient(
+                **core_options(self, _CLIENT_FIELDS),
+                discovery=discovery,
+                http_client=self.http_client,
+            )
         )
 
     def _async_client(self) -> AsyncHFClient:
         return self._pools.current_loop(
-            lambda: AsyncHFClient(
-                **core_options(self, _CLIENT_FIELDS), http_async_client=self.http_async_client
+            lambda discovery: AsyncHFClient(
+                **core_options(self, _CLIENT_FIELDS),
+                discovery=discovery,
+                http_async_client=self.http_async_client,
             )
         )
 

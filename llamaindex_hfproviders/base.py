@@ -27,13 +27,22 @@ from llama_index.core.constants import DEFAULT_NUM_OUTPUTS
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.llm import ToolSelection
 
-from hfproviders import AsyncHFClient, HFClient, ModelInfo, RateLimiter, ResponseCache
+import hfproviders
+from hfproviders import (
+    AsyncHFClient,
+    HFClient,
+    HFProvidersError,
+    ModelInfo,
+    RateLimiter,
+    ResponseCache,
+)
 from llamaindex_hfproviders import _convert, _streams
-from llamaindex_hfproviders._discovery import Serving, serving
 from llamaindex_hfproviders._structured import JsonSchemaStructuredLLM
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
+
+    from hfproviders import DiscoveryCache, ServingCapabilities
 
 
 __all__ = ["DEFAULT_CONTEXT_WINDOW", "HFProviders"]
@@ -44,8 +53,9 @@ DEFAULT_CONTEXT_WINDOW = 32_768
 
 # Two threads racing the first call must not build two connection pools for one LLM. One lock
 # for all instances: it is only taken while a client is missing, and a lock in a private
-# attribute would make the LLM impossible to copy or pickle.
-_CLIENT_LOCK = threading.Lock()
+# attribute would make the LLM impossible to copy or pickle. Reentrant: a client is made while
+# it is held, and asks for the shared catalogue.
+_CLIENT_LOCK = threading.RLock()
 
 
 class HFProviders(JsonSchemaStructuredLLM):
@@ -118,6 +128,8 @@ class HFProviders(JsonSchemaStructuredLLM):
 
     _client: HFClient | None = PrivateAttr(default=None)
     _aclient: AsyncHFClient | None = PrivateAttr(default=None)
+    # The catalogue both clients share: one load serves the sync and the async side.
+    _discovery: DiscoveryCache | None = PrivateAttr(default=None)
     _http_client: Any = PrivateAttr(default=None)
     _http_async_client: Any = PrivateAttr(default=None)
 
@@ -151,10 +163,10 @@ class HFProviders(JsonSchemaStructuredLLM):
         found = self._serving()
         function_calling = self.is_function_calling_model
         if "is_function_calling_model" not in self.model_fields_set and found is not None:
-            function_calling = not found.tools_unsupported
+            function_calling = found.supports_tools is not False  # unknown is not "no"
         return LLMMetadata(
             context_window=self.context_window
-            or (found.context_window if found is not None else None)
+            or (found.context_length if found is not None else None)
             or DEFAULT_CONTEXT_WINDOW,
             num_output=self.max_tokens or DEFAULT_NUM_OUTPUTS,
             is_chat_model=True,
@@ -162,13 +174,16 @@ class HFProviders(JsonSchemaStructuredLLM):
             model_name=self.model,
         )
 
-    def _serving(self) -> Serving | None:
-        """What the catalogue one of our clients already holds says (no I/O), or None."""
-        for client in (self._client, self._aclient):
-            info = client.cached_model_info(self.model) if client is not None else None
-            if info is not None:
-                return serving(info, self.model, self.provider)
-        return None
+    def _serving(self) -> ServingCapabilities | None:
+        """What the loaded catalogue says this model's providers can do (no I/O), or None."""
+        # Both clients share one catalogue, so either one answers for the LLM.
+        client = self._client if self._client is not None else self._aclient
+        if client is None:
+            return None
+        try:
+            return client.serving_capabilities(self.model)
+        except HFProvidersError:  # a bad `:provider` suffix: the call itself reports it
+            return None
 
     def load_model_info(self) -> ModelInfo | None:
         """Load the router's catalogue (one `GET /v1/models`, kept `discovery_ttl` seconds).
@@ -184,6 +199,13 @@ class HFProviders(JsonSchemaStructuredLLM):
 
     # -- core clients: created on first use, reused, closed only by close()/aclose()
 
+    def _shared_discovery(self) -> DiscoveryCache:
+        if self._discovery is None:
+            with _CLIENT_LOCK:
+                if self._discovery is None:
+                    self._discovery = hfproviders.DiscoveryCache(ttl_s=self.discovery_ttl)
+        return self._discovery
+
     def _client_options(self) -> dict[str, Any]:
         return {
             "api_key": self.api_key.get_secret_value() if self.api_key else None,
@@ -195,6 +217,7 @@ class HFProviders(JsonSchemaStructuredLLM):
             "default_headers": self.default_headers,
             "routing": self.routing,
             "discovery_ttl": self.discovery_ttl,
+            "discovery": self._shared_discovery(),
             "cache": self.cache,
             "rate_limiter": self.request_rate_limiter,  # never LlamaIndex's own `rate_limiter`
         }
@@ -202,7 +225,32 @@ class HFProviders(JsonSchemaStructuredLLM):
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         """A copy with core clients of its own, made on first use (its settings may differ)."""
         copied = super().model_copy(update=update, deep=deep)
-        copied._client = copied._aclient = None
+        copied._client = copied._aclient = copied._discovery = None
+        return copied
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        """A deep copy with core clients of its own, made on first use.
+
+        The response cache, both rate limiters and your own httpx clients are shared by
+        reference: sharing them is their point, and they hold locks and connections.
+        """
+        memo = {} if memo is None else memo
+        by_reference = (
+            self.cache,
+            self.request_rate_limiter,
+            self.rate_limiter,
+            self._http_client,
+            self._http_async_client,
+            # Not copied at all (dropped below), so never deep-copied on the way.
+            self._client,
+            self._aclient,
+            self._discovery,
+        )
+        for shared in by_reference:
+            if shared is not None:
+                memo.setdefault(id(shared), shared)
+        copied = super().__deepcopy__(memo)
+        copied._client = copied._aclient = copied._discovery = None
         return copied
 
     def _sync_client(self) -> HFClient:

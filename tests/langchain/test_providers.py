@@ -7,6 +7,7 @@ Everything runs on `httpx.MockTransport` (tests/langchain/provider_router.py), s
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -22,12 +23,9 @@ from langchain_core.tools import tool
 from pydantic import ValidationError
 
 import hfproviders
-from hfproviders import ModelInfo
-from hfproviders._discovery import parse_models_response
-from langchain_hfproviders import ChatHFProviders
-from langchain_hfproviders._profile import catalogue_profile
+from langchain_hfproviders import ChatHFProviders, HFProvidersLLM
 from tests.conftest import FAKE_TOKEN
-from tests.langchain.provider_router import CATALOGUE, MODEL, ProviderRouter
+from tests.langchain.provider_router import MODEL, ProviderRouter
 
 both = pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 
@@ -134,6 +132,20 @@ def test_cached_routing_uses_a_loaded_catalogue(is_async: bool) -> None:
     assert [body["model"] for body in router.chats] == [f"{MODEL}:groq"]
 
 
+@pytest.mark.parametrize("loaded_by_async", [False, True], ids=["sync-load", "async-load"])
+def test_a_catalogue_loaded_on_one_side_routes_the_other(loaded_by_async: bool) -> None:
+    """The sync client and every async one share the model's catalogue: one GET serves all."""
+    router = ProviderRouter()
+    model = make(router, provider=["novita", "groq"])
+    run(loaded_by_async, model.load_model_profile, model.aload_model_profile)
+    calls_async = not loaded_by_async
+    invoke(model.bind_tools([get_weather]), calls_async)  # rerouted past novita
+    with pytest.raises(hfproviders.ModelNotSupportedError):  # refused before it is sent
+        invoke(model.bind_tools([get_weather], provider="novita"), calls_async)
+    assert router.catalogue_loads == 1
+    assert [body["model"] for body in router.chats] == [f"{MODEL}:groq"]
+
+
 def test_discovery_ttl_reaches_the_core() -> None:
     router = ProviderRouter()
     model = make(router, provider=["novita", "groq"], routing="auto", discovery_ttl=0.001)
@@ -205,11 +217,6 @@ def test_loading_the_profile_does_not_change_the_cache_key() -> None:
     assert model._get_llm_string() == before
 
 
-@pytest.fixture(scope="module")
-def catalogue_entry() -> ModelInfo:
-    return parse_models_response(CATALOGUE)[0]
-
-
 @pytest.mark.parametrize(
     ("provider", "routing", "expected"),
     [
@@ -219,8 +226,12 @@ def catalogue_entry() -> ModelInfo:
             "cached",
             {"max_input_tokens": 16384, "tool_calling": True, "structured_output": True},
         ),
-        # Routing off: novita may be picked and cannot call tools, together does not say.
-        (None, "off", {"max_input_tokens": 16384}),
+        # Routing off: the router may pick novita, which can do neither.
+        (
+            None,
+            "off",
+            {"max_input_tokens": 16384, "tool_calling": False, "structured_output": False},
+        ),
         ("fastest", "auto", {"max_input_tokens": 16384, "tool_calling": True}),
         ("novita", "cached", {"max_input_tokens": 16384, "tool_calling": False}),
         (["groq", "together"], "cached", {"max_input_tokens": 32768, "tool_calling": True}),
@@ -229,22 +240,39 @@ def catalogue_entry() -> ModelInfo:
     ],
 )
 def test_profile_follows_the_provider_setting(
-    catalogue_entry: ModelInfo, provider: Any, routing: str, expected: dict[str, Any]
+    provider: Any, routing: str, expected: dict[str, Any]
 ) -> None:
     """None in `expected` means the key must be absent (unknown is not False)."""
-    profile = catalogue_profile(catalogue_entry, MODEL, provider, routing)
+    profile = make(ProviderRouter(), provider=provider, routing=routing).load_model_profile()
     assert profile is not None
+    assert profile["text_inputs"] is True  # the model's own modalities, whatever the provider
     for key, value in expected.items():
         assert profile.get(key) == value, key
         if value is None:
             assert key not in profile
 
 
-def test_profile_reads_a_model_suffix(catalogue_entry: ModelInfo) -> None:
-    profile = catalogue_profile(catalogue_entry, f"{MODEL}:novita", None, "cached")
+def test_profile_reads_a_model_suffix() -> None:
+    profile = make(ProviderRouter(), model=f"{MODEL}:novita").load_model_profile()
     assert profile is not None
     assert profile["max_input_tokens"] == 16384
-    assert catalogue_profile(None, MODEL, None, "cached") is None
+    assert profile["tool_calling"] is False
+
+
+def test_no_profile_for_a_model_the_catalogue_does_not_list() -> None:
+    model = make(ProviderRouter(), model="Qwen/Qwen2.5-7B-Instruct")
+    assert model.load_model_profile() is None
+    assert model.profile is None
+
+
+def test_a_bad_provider_suffix_leaves_capabilities_unknown_and_fails_the_call() -> None:
+    model = make(ProviderRouter(), model=f"{MODEL}:not-a-provider")
+    profile = model.load_model_profile()  # never raises for what only the call would send
+    assert profile is not None
+    assert "tool_calling" not in profile
+    assert "max_input_tokens" not in profile
+    with pytest.raises(hfproviders.UnknownProviderError):
+        model.invoke("Hi")
 
 
 # -- cache: LangChain's own; the core's is never passed ----------------------------------------------
@@ -372,6 +400,31 @@ def test_both_limiters_count_their_own_unit(is_async: bool) -> None:
     assert len(router.chats) == 2
     assert ours.slots == 2
     assert theirs.calls == 1
+
+
+def test_a_deep_copy_has_its_own_clients_and_shares_limiters_and_pools() -> None:
+    """LangGraph deep-copies models: locks and connections are shared, never duplicated."""
+    router = ProviderRouter()
+    ours, theirs = CountingRateLimiter(), CountingLangChainLimiter()
+    model = make(router, request_rate_limiter=ours, rate_limiter=theirs)
+    model.invoke("Hi")
+    copied = copy.deepcopy(model)
+    assert copied.request_rate_limiter is ours
+    assert copied.rate_limiter is theirs
+    assert copied.http_client is model.http_client
+    copied.invoke("from the copy")
+    assert copied._sync_client() is not model._sync_client()
+    assert len(router.chats) == 2
+    assert (ours.slots, theirs.calls) == (2, 2)
+    llm = HFProvidersLLM(
+        model="tgi",
+        base_url="https://tgi.example.test",
+        request_rate_limiter=ours,
+        **router.clients(),
+    )
+    llm_copy = copy.deepcopy(llm)
+    assert llm_copy.request_rate_limiter is ours
+    assert llm_copy.http_client is llm.http_client
 
 
 def test_limiters_are_not_mixed_up_or_serialized() -> None:

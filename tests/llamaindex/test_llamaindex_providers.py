@@ -8,6 +8,7 @@ shared by both adapters' tests; it imports no framework), sync and async.
 from __future__ import annotations
 
 import asyncio
+import copy
 import threading
 import time
 from pathlib import Path
@@ -106,6 +107,26 @@ async def test_cached_routing_uses_a_catalogue_loaded_on_the_same_side() -> None
     assert [body["model"] for body in router.chats] == [f"{MODEL}:groq"]
 
 
+@pytest.mark.parametrize("loaded_by_async", [False, True], ids=["sync-load", "async-load"])
+async def test_a_catalogue_loaded_on_one_side_routes_the_other(loaded_by_async: bool) -> None:
+    """The sync and async clients share one catalogue: one GET /v1/models serves both."""
+    router = ProviderRouter()
+    llm = make(router, provider=["novita", "groq"])
+    if loaded_by_async:
+        await llm.aload_model_info()
+        llm.chat_with_tools([WEATHER], user_msg="Hi")  # rerouted past novita
+        with pytest.raises(hfproviders.ModelNotSupportedError):  # refused before it is sent
+            llm.chat_with_tools([WEATHER], user_msg="Hi", provider="novita")
+    else:
+        llm.load_model_info()
+        await llm.achat_with_tools([WEATHER], user_msg="Hi")
+        with pytest.raises(hfproviders.ModelNotSupportedError):
+            await llm.achat_with_tools([WEATHER], user_msg="Hi", provider="novita")
+    assert router.catalogue_loads == 1
+    assert [body["model"] for body in router.chats] == [f"{MODEL}:groq"]
+    assert llm.metadata.context_window == 16384  # whichever client answers, it knows novita's
+
+
 def test_discovery_ttl_reaches_the_core() -> None:
     router = ProviderRouter()
     llm = make(router, provider=["novita", "groq"], routing="auto", discovery_ttl=0.001)
@@ -167,7 +188,8 @@ def test_settings_you_give_win_over_the_catalogue() -> None:
         ("novita", "cached", False),  # the catalogue says novita cannot call tools
         ("groq", "cached", True),
         ("together", "cached", True),  # unknown: keep the default
-        (None, "off", True),
+        (None, "cached", True),  # routing skips novita for tool calls: groq can take them
+        (None, "off", False),  # unrouted, the router may pick novita, which cannot
     ],
 )
 def test_function_calling_flag_from_the_catalogue(
@@ -379,3 +401,27 @@ def test_a_copy_sends_with_its_own_settings() -> None:
         f"{MODEL}:together",
         f"{MODEL}:groq",
     ]
+
+
+async def test_a_deep_copy_gets_its_own_clients_and_shares_cache_and_limiters(cache: Any) -> None:
+    """LlamaIndex and user code deep-copy LLMs: clients, locks and connections must not be."""
+    router = ProviderRouter()
+    ours, theirs = CountingRateLimiter(), CountingLlamaIndexLimiter()
+    llm = make(router, cache=cache, request_rate_limiter=ours, rate_limiter=theirs)
+    llm.load_model_info()
+    llm.chat(ask())
+    await llm.achat(ask("async"))
+    copied = copy.deepcopy(llm)
+    assert (copied._client, copied._aclient) == (None, None)
+    assert copied.cache is cache
+    assert copied.request_rate_limiter is ours
+    assert copied.rate_limiter is theirs
+    assert copied.metadata.context_window == DEFAULT_CONTEXT_WINDOW  # its catalogue: not loaded
+    assert copied.chat(ask()).additional_kwargs["cached"] is True  # the shared cache answers
+    await copied.achat(ask("from the copy"))  # through your own httpx client, shared too
+    assert copied._client is not llm._client
+    assert copied._aclient is not llm._aclient
+    assert len(router.chats) == 3
+    assert ours.slots == 3
+    assert llm.chat(ask("original")).message.content == "echo: original"  # still its own
+    assert llm.model_copy(deep=True)._client is None
