@@ -152,6 +152,7 @@ class ClientBase:
         plan = CallPlan(
             "chat", base, chain, self._config.chat_url(), body, headers, timeout, stream
         )
+        plan.secrets = self._config.secrets()
         if self._limiter is not None:
             plan.token_estimate = estimate_tokens(body)
         if self._cache is not None:
@@ -381,7 +382,9 @@ class ClientBase:
         )
         headers = self._config.headers(stream=stream, extra=extra_headers)
         url = self._config.text_generation_url(base)
-        return CallPlan("text_generation", base, (None,), url, body, headers, timeout, stream)
+        plan = CallPlan("text_generation", base, (None,), url, body, headers, timeout, stream)
+        plan.secrets = self._config.secrets()
+        return plan
 
     # -- reading (pure) --------------------------------------------------------------------
 
@@ -415,7 +418,10 @@ class ClientBase:
             return data
         if isinstance(data, dict) and data.get("error"):
             error = error_from_stream_event(
-                data, provider=meta.provider, request_id=meta.request_id
+                data,
+                provider=meta.provider,
+                request_id=meta.request_id,
+                secrets=self._config.secrets(),
             )
             error.in_stream = False
             raise error

@@ -474,6 +474,7 @@ def error_from_stream_event(
     provider: str | None,
     request_id: str | None,
     partial: ChatCompletion | None = None,
+    secrets: Sequence[str] = (),
 ) -> APIError:
     """Build the typed error for a `data: {"error": …}` event inside a 200 stream."""
     parsed = _parse_error_object(event) or ParsedErrorBody(message=json.dumps(event))
@@ -485,12 +486,12 @@ def error_from_stream_event(
             status = 503
     cls = _class_for(status, parsed)
     error = cls(
-        redact(parsed.message),
+        redact(parsed.message, secrets),
         status_code=status,
         code=parsed.code or parsed.error_type,
         provider=provider,
         request_id=request_id,
-        body=redact(json.dumps(event, ensure_ascii=False)),
+        body=redact(json.dumps(event, ensure_ascii=False), secrets),
         estimated_time=parsed.estimated_time,
         warnings=parsed.warnings,
     )

@@ -50,6 +50,7 @@ class CallPlan:
         "kind",
         "method",
         "model",
+        "secrets",
         "stream",
         "template_opens_think",
         "timeout",
@@ -83,6 +84,7 @@ class CallPlan:
         self.tool_names = frozenset(t["function"]["name"] for t in tools) or None
         self.cache_key: str | None = None
         self.token_estimate = 1
+        self.secrets: tuple[str, ...] = ()
 
     def content(self, provider: str | None) -> bytes | None:
         """The JSON body for one provider of the chain."""
@@ -197,9 +199,13 @@ def fill_meta(target: ResponseMeta, source: ResponseMeta) -> None:
 
 
 def new_decoder(plan: CallPlan, meta: ResponseMeta, started: float) -> Any:
+    decoder: Any
     if plan.kind == "chat":
-        return ChatStreamDecoder(meta, started, plan.template_opens_think)
-    return TextGenerationStreamDecoder(meta, started)
+        decoder = ChatStreamDecoder(meta, started, plan.template_opens_think)
+    else:
+        decoder = TextGenerationStreamDecoder(meta, started)
+    decoder.secrets = plan.secrets
+    return decoder
 
 
 def mark_in_stream(error: HFProvidersError, decoder: Any) -> HFProvidersError:

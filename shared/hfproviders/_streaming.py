@@ -49,6 +49,7 @@ class _EventDecoder:
         # An error found mid-batch is raised on the next call, after the chunks before it
         # have been handed out, so the caller sees everything that arrived.
         self.pending_error: Exception | None = None
+        self.secrets: tuple[str, ...] = ()  # scrubbed from error events that echo them
 
     def _event(self, data: dict[str, Any]) -> list[Any]:
         raise NotImplementedError
@@ -91,6 +92,7 @@ class _EventDecoder:
                     provider=self.meta.provider,
                     request_id=self.meta.request_id,
                     partial=self._partial(),
+                    secrets=self.secrets,
                 )
             if self.events == 0:
                 self.meta.ttft_s = time.monotonic() - self.started_at

@@ -772,3 +772,17 @@ def test_async_client_survives_a_new_event_loop() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+async def test_token_echoed_in_a_stream_error_event_is_scrubbed(h: Harness) -> None:
+    event = {
+        "error": {"message": f"upstream rejected key Bearer {FAKE_TOKEN}", "http_status_code": 401}
+    }
+    h.queue(ok_sse(sse(chunk("a"), event)), ok_json({"error": f"bad key {FAKE_TOKEN}"}))
+    with pytest.raises(AuthenticationError) as streamed:
+        await h.stream(MODEL, USER)
+    with pytest.raises(Exception) as whole:
+        await h.chat(MODEL, USER)
+    for error in (streamed.value, whole.value):
+        for text in (str(error), repr(error), getattr(error, "body", "") or ""):
+            assert FAKE_TOKEN not in text
