@@ -1,0 +1,138 @@
+"""Shared harness of the reliability suite: the fault server, both client twins, leak checks.
+
+Every scenario test runs twice, against `HFClient` and `AsyncHFClient` (the `twin` fixture),
+and ends with the same checks: no connection left busy in the client's pool, every socket
+closed once the client is closed (seen from the server), no thread and no asyncio task left
+behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from hfproviders import AsyncHFClient, HFClient, RetryPolicy
+from tests.conftest import FAKE_TOKEN
+from tests.reliability._fault_server import MODEL, FaultServer
+
+MESSAGES = [{"role": "user", "content": "Hello?"}]
+Client = HFClient | AsyncHFClient
+
+
+@pytest.fixture(scope="session")
+def fault_server() -> Iterator[FaultServer]:
+    """One fault server for the whole suite (its thread is part of every thread baseline)."""
+    server = FaultServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def server(fault_server: FaultServer) -> FaultServer:
+    """The fault server with fresh counters."""
+    fault_server.reset()
+    return fault_server
+
+
+@pytest.fixture(params=["sync", "async"])
+def twin(request: pytest.FixtureRequest) -> str:
+    """Which client runs the test: HFClient or AsyncHFClient."""
+    return str(request.param)
+
+
+def fast_policy(max_retries: int = 2, budget: float = 10.0) -> RetryPolicy:
+    """Real retry decisions with waits shrunk to milliseconds (server-requested waits are kept)."""
+    return RetryPolicy(max_retries=max_retries, wait_initial=0.01, wait_max=0.05, budget=budget)
+
+
+def make_client(
+    twin: str, server: FaultServer, *, max_retries: int = 2, timeout: float = 5.0, **kwargs: Any
+) -> Client:
+    """A client of the requested twin, pointed at the fault server."""
+    cls = HFClient if twin == "sync" else AsyncHFClient
+    return cls(
+        base_url=server.url,
+        api_key=FAKE_TOKEN,
+        retry=kwargs.pop("retry", None) or fast_policy(max_retries),
+        timeout=timeout,
+        **kwargs,
+    )
+
+
+def fault_headers(seq: str, key: str) -> dict[str, str]:
+    """Headers that tell the fault server which steps to play for this call."""
+    return {"x-fault-seq": seq, "x-fault-key": key}
+
+
+async def chat(client: Client, seq: str, key: str, **params: Any) -> Any:
+    """One non-stream chat call on either twin."""
+    headers = fault_headers(seq, key)
+    if isinstance(client, HFClient):
+        return client.chat(MODEL, MESSAGES, extra_headers=headers, **params)
+    return await client.chat(MODEL, MESSAGES, extra_headers=headers, **params)
+
+
+async def stream_text(client: Client, seq: str, key: str, received: list[str]) -> Any:
+    """Stream on either twin, appending each content piece to `received`; return the stream."""
+    headers = fault_headers(seq, key)
+    if isinstance(client, HFClient):
+        with client.stream(MODEL, MESSAGES, extra_headers=headers) as stream:
+            for chunk in stream:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    received.append(chunk.choices[0].delta.content)
+        return stream
+    async with client.stream(MODEL, MESSAGES, extra_headers=headers) as astream:
+        async for chunk in astream:
+            if chunk.choices and chunk.choices[0].delta.content:
+                received.append(chunk.choices[0].delta.content)
+    return astream
+
+
+async def close(client: Client) -> None:
+    """Close either twin."""
+    if isinstance(client, HFClient):
+        client.close()
+    else:
+        await client.aclose()
+
+
+def busy_connections(client: Client) -> int:
+    """Connections of the client's pool that are still in use (a leaked response holds one).
+
+    Reaches into the private transport on purpose: pool state is not public API, and this is
+    the only way to see a response that was never closed.
+    """
+    http = client._transport._client
+    if http is None:
+        return 0
+    pool: Any = http._transport._pool  # type: ignore[union-attr]
+    busy = [c for c in pool.connections if not (c.is_idle() or c.is_closed())]
+    return len(busy) + len(pool._requests)
+
+
+def _threads() -> set[threading.Thread]:
+    # The loop's default executor may start `asyncio_N` workers (it keeps them for reuse):
+    # they belong to the event loop, not to the client under test.
+    return {t for t in threading.enumerate() if not t.name.startswith("asyncio_")}
+
+
+@pytest.fixture
+async def no_leaks(server: FaultServer) -> AsyncIterator[list[Client]]:
+    """Register clients here; after the test each is checked for leaks, closed, and re-checked."""
+    threads_before = _threads()
+    clients: list[Client] = []
+    yield clients
+    for client in clients:
+        assert busy_connections(client) == 0, "a response was left open in the pool"
+        await close(client)
+    assert server.wait_idle() == 0, "sockets still open after close()"
+    time.sleep(0.01)
+    assert _threads() <= threads_before, f"stray threads: {_threads() - threads_before}"
+    current = asyncio.current_task()
+    stray = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+    assert not stray, f"stray asyncio tasks: {stray}"

@@ -1,0 +1,145 @@
+"""Load: 2,000 async requests at concurrency 50 with about 20% injected faults.
+
+Every request must end in a success or a typed error, exactly once; the server's per-request
+counts must equal the client's attempts (so no request is lost, duplicated or retried behind our
+back); and the process's file descriptors must return to their baseline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hfproviders import (
+    APIConnectionError,
+    AsyncHFClient,
+    AttemptEvent,
+    HFProvidersError,
+    RateLimitError,
+    ServerError,
+)
+from tests.conftest import FAKE_TOKEN
+from tests.reliability import _fault_server
+from tests.reliability._fault_server import MIX
+from tests.reliability.conftest import MESSAGES, busy_connections, fast_policy
+
+REQUESTS = 2000
+CONCURRENCY = 50
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+class RemoteFaultServer:
+    """The fault server in its own process (so its CPU does not share the client's GIL)."""
+
+    def __init__(self, tmp: Path) -> None:
+        ready = tmp / "port"
+        self.proc = subprocess.Popen(
+            [sys.executable, _fault_server.__file__, "--ready-file", str(ready)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while not ready.exists():
+            assert self.proc.poll() is None and time.monotonic() < deadline, "server did not start"
+            time.sleep(0.02)
+        self.port = int(ready.read_text())
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+
+    def stats(self) -> dict[str, Any]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request("GET", "/__stats")
+            data: dict[str, Any] = json.loads(conn.getresponse().read())
+            return data
+        finally:
+            conn.close()
+
+    def wait_idle(self, timeout: float = 3.0) -> int:
+        deadline = time.monotonic() + timeout
+        while (open_now := self.stats()["open_connections"]) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return int(open_now)
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait(5)
+
+
+@pytest.fixture
+def remote_server(tmp_path: Path) -> Iterator[RemoteFaultServer]:
+    server = RemoteFaultServer(tmp_path)
+    yield server
+    server.stop()
+
+
+async def test_2000_requests_with_injected_faults(remote_server: RemoteFaultServer) -> None:
+    server = remote_server
+    assert MIX.count("ok") / len(MIX) == 0.8
+    fds_before = open_fds()
+    attempts: Counter[str] = Counter()
+
+    def on_attempt(event: AttemptEvent) -> None:
+        attempts[event.model] += 1
+
+    client = AsyncHFClient(
+        base_url=server.url,
+        api_key=FAKE_TOKEN,
+        retry=fast_policy(2),
+        timeout=10.0,
+        on_attempt=on_attempt,
+    )
+    gate = asyncio.Semaphore(CONCURRENCY)
+    outcomes: dict[str, object] = {}
+
+    async def one(i: int) -> None:
+        model = f"load-org/req-{i:04d}"  # unique per request: the server counts by model
+        headers = {"x-fault-seq": "mix", "x-fault-key": model}
+        async with gate:
+            try:
+                result = await client.chat(model, MESSAGES, extra_headers=headers)
+            except HFProvidersError as error:
+                outcomes[model] = error
+            else:
+                outcomes[model] = result
+
+    started = time.monotonic()
+    await asyncio.gather(*(one(i) for i in range(REQUESTS)))
+    elapsed = time.monotonic() - started
+    assert busy_connections(client) == 0
+    await client.aclose()
+
+    assert len(outcomes) == REQUESTS  # every request ended, once
+    errors = {m: o for m, o in outcomes.items() if isinstance(o, HFProvidersError)}
+    for error in errors.values():
+        assert isinstance(error, RateLimitError | ServerError | APIConnectionError), error
+    successes = {m: o for m, o in outcomes.items() if m not in errors}
+    for model, result in successes.items():
+        assert result.choices[0].message.content == "Hello from the fault server."  # type: ignore[attr-defined]
+        assert result.meta.attempts == attempts[model]  # type: ignore[attr-defined]
+    for model in errors:
+        assert attempts[model] == 3  # every error here is retryable: it used all 3 attempts
+    # The server saw exactly the attempts the client made, request by request.
+    stats = server.stats()
+    assert stats["by_model"] == dict(attempts)
+    assert stats["requests"] == sum(attempts.values())
+    retried = sum(1 for n in attempts.values() if n > 1)
+    assert 0.12 * REQUESTS < retried < 0.3 * REQUESTS  # the faults really were injected
+    assert len(errors) < 0.03 * REQUESTS
+    assert server.wait_idle() == 0
+    assert open_fds() == fds_before
+    assert elapsed < 30.0
