@@ -532,9 +532,11 @@ class StreamNormalizer:
             delta = raw.get("delta") or {}
             content = delta.get("content")
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+            if not isinstance(reasoning, str):
+                reasoning = None  # null, or a shape no provider documents
             if content:
                 if not isinstance(content, str):
-                    content = _text_of(content)
+                    content = _text_of(content) if isinstance(content, list) else None
                 inline, content = state.splitter.feed(content or "")
                 if state.splitter.orphan_close:
                     state.splitter.orphan_close = False

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
 from email.utils import formatdate
 from typing import Any
@@ -33,7 +34,7 @@ from hfproviders._sse import ServerSentEvent, SSEDecoder
 from hfproviders._streaming import ChatStreamDecoder
 
 FUZZ = settings(
-    max_examples=120,
+    max_examples=int(os.environ.get("HFPROVIDERS_FUZZ_EXAMPLES", "120")),
     derandomize=True,  # the same examples on every run: CI stays reproducible
     database=None,  # no .hypothesis folder in the checkout
     deadline=None,
