@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from hfproviders._config import USER_AGENT, ClientConfig, lookup_token
 from hfproviders._errors import (
+    MAX_ERROR_BODY,
     APIError,
     HFProvidersError,
     InvalidParameterError,
@@ -38,9 +39,6 @@ from hfproviders._providers import remember_providers, resolve_chain
 from hfproviders._retry import RetryPolicy
 from hfproviders._streaming import (
     ChatStreamDecoder,
-)
-from hfproviders._transport import (
-    MAX_ERROR_BODY,
 )
 from hfproviders._types import (
     AttemptEvent,

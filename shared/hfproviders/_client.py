@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from hfproviders._base import AttemptHook, ClientBase
 from hfproviders._errors import (
+    MAX_ERROR_BODY,
     APIError,
     HFProvidersError,
 )
@@ -40,7 +41,6 @@ from hfproviders._streaming import (
     TextGenerationStreamDecoder,
 )
 from hfproviders._transport import (
-    MAX_ERROR_BODY,
     AsyncTransport,
     AsyncWireResponse,
     SyncTransport,

@@ -80,6 +80,8 @@ __all__ = [
 _TOKEN_RE = re.compile(r"hf_[A-Za-z0-9]{30,}")
 _BEARER_RE = re.compile(r"(?i)(bearer\s+)[^\s\"',]+")
 _MAX_BODY_IN_MESSAGE = 300
+# Cap what we read of an error body: a provider's HTML error page can be megabytes.
+MAX_ERROR_BODY = 64 * 1024
 
 
 def redact(text: str, secrets: Sequence[str] = ()) -> str:

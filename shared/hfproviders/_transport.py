@@ -3,22 +3,36 @@
 It sends one request and hands back a small response object; httpx exceptions are translated
 into hfproviders errors here and nowhere else. Moving to another HTTP stack (httpx2) touches this
 file only.
+
+httpx itself is imported when the first request is made, not with `hfproviders`: a program (or a
+framework adapter) that imports us without calling anything does not pay for the HTTP stack.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from hfproviders._errors import APIConnectionError, APITimeoutError
+
+if TYPE_CHECKING:
+    import httpx
+else:
+
+    class _LazyHttpx:
+        """Stands in for the httpx module until first use, then replaces itself with it."""
+
+        def __getattr__(self, name: str) -> Any:
+            import httpx as module
+
+            globals()["httpx"] = module
+            return getattr(module, name)
+
+    httpx = _LazyHttpx()
 
 __all__ = ["AsyncTransport", "AsyncWireResponse", "SyncTransport", "WireResponse", "pool_limits"]
 
 _CONNECT_TIMEOUT = 10.0
-# Cap what we read of an error body: a provider's HTML error page can be megabytes.
-MAX_ERROR_BODY = 64 * 1024
 
 
 def pool_limits() -> httpx.Limits:
