@@ -59,11 +59,34 @@ def _translate(exc: Exception, url: str) -> Exception:
 
 
 def _lower_headers(headers: httpx.Headers) -> dict[str, str]:
-    # httpx stores raw lower-cased names; multi-valued headers are joined like the spec says.
+    # Straight from the raw bytes (httpx's multi_items() re-detects the encoding per header);
+    # multi-valued headers are joined like the spec says.
     out: dict[str, str] = {}
-    for key, value in headers.multi_items():
+    for raw_key, raw_value in headers.raw:
+        key = raw_key.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
         out[key] = f"{out[key]}, {value}" if key in out else value
     return out
+
+
+class _NoCookies:
+    """A cookie jar that keeps nothing, for the pools we create.
+
+    The router needs no cookies, and httpx's cookie extraction (a urllib request and an email
+    message built from every header, per response) was the largest single cost of a call.
+    """
+
+    def __new__(cls) -> Any:
+        from http.cookiejar import CookieJar
+
+        class NoCookieJar(CookieJar):
+            def extract_cookies(self, response: Any, request: Any) -> None:
+                return None
+
+            def set_cookie(self, cookie: Any) -> None:
+                return None
+
+        return NoCookieJar()
 
 
 class WireResponse:
@@ -159,7 +182,9 @@ class SyncTransport:
 
     def _get(self) -> httpx.Client:
         if self._client is None:
-            self._client = httpx.Client(timeout=_timeout(self._timeout), limits=pool_limits())
+            self._client = httpx.Client(
+                timeout=_timeout(self._timeout), limits=pool_limits(), cookies=_NoCookies()
+            )
         return self._client
 
     def send(
@@ -217,7 +242,9 @@ class AsyncTransport:
         if self._owned and self._client is not None and self._loop is not loop:
             self._client = None
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=_timeout(self._timeout), limits=pool_limits())
+            self._client = httpx.AsyncClient(
+                timeout=_timeout(self._timeout), limits=pool_limits(), cookies=_NoCookies()
+            )
             self._loop = loop
         return self._client
 

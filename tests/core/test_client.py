@@ -786,3 +786,19 @@ async def test_token_echoed_in_a_stream_error_event_is_scrubbed(h: Harness) -> N
     for error in (streamed.value, whole.value):
         for text in (str(error), repr(error), getattr(error, "body", "") or ""):
             assert FAKE_TOKEN not in text
+
+
+def test_owned_pool_keeps_no_cookies() -> None:
+    """The router needs no cookies; skipping httpx's jar saves its per-response parsing."""
+    seen: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("cookie"))
+        return ok_json(completion(), **{"set-cookie": "session=abc; Path=/"})
+
+    client = HFClient(api_key=FAKE_TOKEN)
+    client._transport._get()._transport = httpx.MockTransport(handler)
+    client.chat(MODEL, USER)
+    client.chat(MODEL, USER)
+    assert seen == [None, None]
+    client.close()
