@@ -7,7 +7,21 @@ Example:
 
 """
 
+from typing import TYPE_CHECKING, Any
+
 from langchain_hfproviders.chat_models import ChatHFProviders
-from langchain_hfproviders.llms import HFProvidersLLM
+
+if TYPE_CHECKING:
+    from langchain_hfproviders.llms import HFProvidersLLM
 
 __all__ = ["ChatHFProviders", "HFProvidersLLM"]
+
+
+def __getattr__(name: str) -> Any:
+    # The text-generation LLM pulls in langchain-core's BaseLLM machinery: load it only when
+    # asked, so `from langchain_hfproviders import ChatHFProviders` stays light.
+    if name == "HFProvidersLLM":
+        from langchain_hfproviders.llms import HFProvidersLLM
+
+        return HFProvidersLLM
+    raise AttributeError(f"module 'langchain_hfproviders' has no attribute {name!r}")

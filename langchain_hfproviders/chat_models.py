@@ -48,7 +48,6 @@ from langchain_hfproviders._convert import (
 from langchain_hfproviders._errors import to_langchain_error
 from langchain_hfproviders._profile import catalogue_profile
 from langchain_hfproviders._request import chat_request, identifying_params, ls_params
-from langchain_hfproviders._structured import structured_output
 
 if TYPE_CHECKING:
     from langchain_core.callbacks import (
@@ -393,6 +392,8 @@ class ChatHFProviders(BaseChatModel):
             **kwargs: Other parameters bound to every call.
 
         """
+        from langchain_hfproviders._structured import structured_output  # output parsers: on use
+
         return structured_output(
             self, schema, method=method, include_raw=include_raw, strict=strict, kwargs=kwargs
         )
