@@ -138,6 +138,10 @@ async def test_2000_requests_with_injected_faults(remote_server: RemoteFaultServ
     assert stats["by_model"] == dict(attempts)
     assert stats["requests"] == sum(attempts.values())
     retried = sum(1 for n in attempts.values() if n > 1)
+    print(  # shown with `pytest -s`: the figures quoted in the README's Reliability section
+        f"load: {REQUESTS} requests, concurrency {CONCURRENCY}, {stats['requests']} attempts, "
+        f"{retried} retried, {len(successes)} ok, {len(errors)} typed errors, {elapsed:.1f} s"
+    )
     assert 0.12 * REQUESTS < retried < 0.3 * REQUESTS  # the faults really were injected
     assert len(errors) < 0.03 * REQUESTS
     assert server.wait_idle() == 0
