@@ -117,7 +117,7 @@ def parse_usage(raw: Any) -> Usage | None:
         total_tokens=total if total is not None else prompt + completion,
         reasoning_tokens=_count(reasoning),
         cached_tokens=_count(cached),
-        raw=dict(raw),
+        raw=raw if isinstance(raw, dict) else dict(raw),
     )
 
 
@@ -270,7 +270,7 @@ def parse_chat_completion(
         usage=parse_usage(data.get("usage")),
         system_fingerprint=data.get("system_fingerprint"),
         meta=meta,
-        raw=dict(data),
+        raw=data if isinstance(data, dict) else dict(data),
     )
 
 

@@ -18,7 +18,6 @@ from hfproviders._errors import (
     HFProvidersError,
     InvalidParameterError,
 )
-from hfproviders._headers import parse_rate_limit
 from hfproviders._normalize import opens_think_block
 from hfproviders._providers import ProviderChain
 from hfproviders._retry import decide_retry, is_failover_eligible
@@ -128,7 +127,7 @@ class AttemptState:
             ),
             status_code=status,
             attempts=self.attempt,
-            rate_limit=parse_rate_limit(headers, time.time()),
+            received_at=time.time(),  # rate_limit is parsed from the headers when first read
             failed_providers=self.failures,
             headers=headers,
         )
@@ -194,8 +193,7 @@ def is_sse(headers: Mapping[str, str]) -> bool:
 
 
 def fill_meta(target: ResponseMeta, source: ResponseMeta) -> None:
-    for name in ResponseMeta.__slots__:
-        setattr(target, name, getattr(source, name))
+    target.copy_from(source)
 
 
 def new_decoder(plan: CallPlan, meta: ResponseMeta, started: float) -> Any:

@@ -58,21 +58,95 @@ class RateLimitInfo:
         return self.remaining_requests == 0 or self.remaining_tokens == 0
 
 
-@dataclass(slots=True)
 class ResponseMeta:
-    """Facts about how a call was served: who, how fast, how many attempts."""
+    """Facts about how a call was served: who, how fast, how many attempts.
 
-    provider: str | None = None
-    request_id: str | None = None
-    provider_request_id: str | None = None
-    status_code: int = 0
-    latency_s: float = 0.0
-    ttft_s: float | None = None
-    attempts: int = 0
-    rate_limit: RateLimitInfo | None = None
-    failed_providers: list[HFProvidersError] = field(default_factory=list)
-    headers: dict[str, str] = field(default_factory=dict)
-    cached: bool = False
+    `rate_limit` is parsed from `headers` the first time it is read: most callers never look,
+    and the parse costs more than the rest of this object.
+    """
+
+    __slots__ = (
+        "_rate_limit",
+        "_received_at",
+        "attempts",
+        "cached",
+        "failed_providers",
+        "headers",
+        "latency_s",
+        "provider",
+        "provider_request_id",
+        "request_id",
+        "status_code",
+        "ttft_s",
+    )
+
+    def __init__(
+        self,
+        provider: str | None = None,
+        request_id: str | None = None,
+        provider_request_id: str | None = None,
+        status_code: int = 0,
+        latency_s: float = 0.0,
+        ttft_s: float | None = None,
+        attempts: int = 0,
+        rate_limit: RateLimitInfo | None = None,
+        failed_providers: list[HFProvidersError] | None = None,
+        headers: dict[str, str] | None = None,
+        cached: bool = False,
+        received_at: float | None = None,
+    ) -> None:
+        self.provider = provider
+        self.request_id = request_id
+        self.provider_request_id = provider_request_id
+        self.status_code = status_code
+        self.latency_s = latency_s
+        self.ttft_s = ttft_s
+        self.attempts = attempts
+        self.failed_providers = failed_providers if failed_providers is not None else []
+        self.headers = headers if headers is not None else {}
+        self.cached = cached
+        # With `received_at` (epoch seconds) and no explicit value, parse on first read.
+        self._received_at = received_at
+        self._rate_limit: RateLimitInfo | None | bool = (
+            rate_limit if rate_limit is not None or received_at is None else False
+        )
+
+    @property
+    def rate_limit(self) -> RateLimitInfo | None:
+        """The parsed rate-limit headers of the response (None when there were none)."""
+        if self._rate_limit is False:  # not parsed yet
+            from hfproviders._headers import parse_rate_limit
+
+            self._rate_limit = parse_rate_limit(self.headers, self._received_at or 0.0)
+        return self._rate_limit if isinstance(self._rate_limit, RateLimitInfo) else None
+
+    @rate_limit.setter
+    def rate_limit(self, value: RateLimitInfo | None) -> None:
+        self._rate_limit = value
+
+    def copy_from(self, other: ResponseMeta) -> None:
+        """Take every field of `other` (a stream's meta is filled when its headers arrive)."""
+        for name in ResponseMeta.__slots__:
+            setattr(self, name, getattr(other, name))
+
+    def __repr__(self) -> str:
+        return (
+            f"ResponseMeta(provider={self.provider!r}, request_id={self.request_id!r}, "
+            f"status_code={self.status_code}, latency_s={self.latency_s:.3f}, "
+            f"ttft_s={self.ttft_s!r}, attempts={self.attempts}, cached={self.cached})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ResponseMeta):
+            return NotImplemented
+        return (
+            all(
+                getattr(self, n) == getattr(other, n) for n in ResponseMeta.__slots__ if n[0] != "_"
+            )
+            and self.rate_limit == other.rate_limit
+        )
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 @dataclass(slots=True)
