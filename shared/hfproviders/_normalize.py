@@ -355,42 +355,51 @@ def _partial_suffix(text: str, tag: str) -> int:
 
 
 class _ChoiceState:
-    __slots__ = (
-        "content",
-        "finish_reason",
-        "reasoning",
-        "role",
-        "slots",
-        "splitter",
-        "tool_calls",
-    )
+    """What the normaliser tracks per choice: tool-call slots, finish reason, the think splitter."""
+
+    __slots__ = ("finish_reason", "slots", "splitter", "tool_calls")
 
     def __init__(self, template_opens: bool) -> None:
-        self.content: list[str] = []
-        self.reasoning: list[str] = []
         self.tool_calls: dict[int, list[Any]] = {}  # index -> [id, name, [argument pieces]]
         self.slots: dict[tuple[str, Any], int] = {}
         self.finish_reason: str | None = None
-        self.role: str | None = None
         self.splitter = ThinkSplitter(template_opens)
 
 
+class _MergedChoice:
+    """One choice as merged so far: text kept as growing strings, not lists re-joined per read."""
+
+    __slots__ = ("calls", "finish_reason", "reasoning", "role", "text", "tool_calls")
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.reasoning = ""
+        self.role: str | None = None
+        self.finish_reason: str | None = None
+        self.tool_calls: dict[int, list[Any]] = {}  # index -> [id, name, arguments so far]
+        self.calls: list[ToolCall] | None = None  # built on read, until the next tool delta
+
+
 class ChunkAccumulator:
-    """Merge normalised stream chunks into one ChatCompletion (what the streams use, too)."""
+    """Merge normalised stream chunks into one ChatCompletion (what the streams use, too).
+
+    Reading `result()` after every chunk is cheap: text grows in place and tool calls are only
+    rebuilt when a tool-call delta arrived.
+    """
 
     __slots__ = ("_choices", "_created", "_id", "_model", "_usage")
 
     def __init__(self) -> None:
-        self._choices: dict[int, _ChoiceState] = {}
+        self._choices: dict[int, _MergedChoice] = {}
         self._id = ""
         self._model = ""
         self._created = 0
         self._usage: Usage | None = None
 
-    def _state(self, index: int) -> _ChoiceState:
+    def _state(self, index: int) -> _MergedChoice:
         state = self._choices.get(index)
         if state is None:
-            state = self._choices[index] = _ChoiceState(False)
+            state = self._choices[index] = _MergedChoice()
         return state
 
     def add(self, chunk: ChatCompletionChunk) -> None:
@@ -407,50 +416,54 @@ class ChunkAccumulator:
             state = self._state(choice.index)
             delta = choice.delta
             if delta.content:
-                state.content.append(delta.content)
+                state.text += delta.content
             if delta.reasoning:
-                state.reasoning.append(delta.reasoning)
+                state.reasoning += delta.reasoning
             if delta.role and state.role is None:
                 state.role = delta.role
             for call in delta.tool_calls:
+                state.calls = None
                 slot = state.tool_calls.get(call.index)
                 if slot is None:
-                    slot = state.tool_calls[call.index] = [call.id, call.function.name, []]
+                    slot = state.tool_calls[call.index] = [call.id, call.function.name, ""]
                 else:
                     slot[0] = slot[0] or call.id
                     slot[1] = slot[1] or call.function.name
                 if call.function.arguments:
-                    slot[2].append(call.function.arguments)
+                    slot[2] += call.function.arguments
             if choice.finish_reason:
                 state.finish_reason = choice.finish_reason
 
     def reclassify_answer_as_reasoning(self, index: int) -> None:
         """Move the answer streamed so far to reasoning (a lone `</think>` arrived)."""
         state = self._state(index)
-        state.reasoning.extend(state.content)
-        state.content.clear()
+        state.reasoning += state.text
+        state.text = ""
+
+    def _calls(self, state: _MergedChoice) -> list[ToolCall]:
+        if state.calls is None:
+            seed = f"{self._id}|{self._created}|{self._model}"
+            state.calls = [
+                ToolCall(
+                    id=slot[0] or synthesize_tool_call_id(seed, position),
+                    function=FunctionCall(name=slot[1] or "", arguments=slot[2] or "{}"),
+                )
+                for position, slot in sorted(state.tool_calls.items())
+            ]
+        return list(state.calls)
 
     def result(self, meta: ResponseMeta | None = None) -> ChatCompletion:
         """The completion accumulated so far."""
         choices: list[Choice] = []
-        seed = f"{self._id}|{self._created}|{self._model}"
-        for index in sorted(self._choices):
+        for index in sorted(self._choices) if len(self._choices) > 1 else self._choices:
             state = self._choices[index]
-            calls = [
-                ToolCall(
-                    id=slot[0] or synthesize_tool_call_id(seed, position),
-                    function=FunctionCall(name=slot[1] or "", arguments="".join(slot[2]) or "{}"),
-                )
-                for position, slot in sorted(state.tool_calls.items())
-            ]
-            content = "".join(state.content)
-            reasoning = "".join(state.reasoning)
+            calls = self._calls(state) if state.tool_calls else []
             choices.append(
                 Choice(
                     index=index,
                     message=ChatMessage(
-                        content=content if content or not calls else None,
-                        reasoning=reasoning or None,
+                        content=state.text if state.text or not calls else None,
+                        reasoning=state.reasoning or None,
                         tool_calls=calls,
                     ),
                     finish_reason=state.finish_reason,
