@@ -232,9 +232,7 @@ class HFProvidersLLM(BaseLLM):
         for prompt in prompts:
             if self.streaming:
                 chunks = list(self._stream(prompt, stop, run_manager, **kwargs))
-                text = "".join(chunk.text for chunk in chunks)
-                info = chunks[-1].generation_info if chunks else None
-                generations.append([Generation(text=text, generation_info=info)])
+                generations.append([_merged(chunks)])
                 continue
             try:
                 result = self._sync_client().text_generation(
@@ -258,9 +256,7 @@ class HFProvidersLLM(BaseLLM):
         for prompt in prompts:
             if self.streaming:
                 chunks = [c async for c in self._astream(prompt, stop, run_manager, **kwargs)]
-                text = "".join(chunk.text for chunk in chunks)
-                info = chunks[-1].generation_info if chunks else None
-                generations.append([Generation(text=text, generation_info=info)])
+                generations.append([_merged(chunks)])
                 continue
             try:
                 result = await self._async_client().text_generation(
@@ -341,3 +337,9 @@ def _token_chunk(event: Any, meta: Any) -> GenerationChunk | None:
     if not text and not info:
         return None
     return GenerationChunk(text=text, generation_info=info)
+
+
+def _merged(chunks: list[GenerationChunk]) -> Generation:
+    """One generation from a streamed run (the last chunk carries the details)."""
+    text = "".join(chunk.text for chunk in chunks)
+    return Generation(text=text, generation_info=chunks[-1].generation_info if chunks else None)

@@ -9,7 +9,6 @@ import httpx
 import pytest
 
 from hfproviders import (
-    AllProvidersFailedError,
     InMemoryCache,
     ModelNotSupportedError,
     RateLimiter,
@@ -301,10 +300,6 @@ async def test_batch_under_the_cache(h: Harness) -> None:
     results = await result_of(h, h.client.batch(requests + requests))
     assert [r.text for r in results] == ["a", "b", "a", "b"]
     assert all(r.meta.cached for r in results) and len(h.requests) == 2
-
-
-def test_all_providers_failed_is_exported() -> None:
-    assert issubclass(AllProvidersFailedError, Exception)
 
 
 async def test_hub_lookups_neither_spend_nor_throttle_the_inference_budget(h: Harness) -> None:

@@ -492,7 +492,9 @@ def test_missing_token_says_how_to_get_one() -> None:
 
 # -- secrets -------------------------------------------------------------------------------------
 
-SECRET = "hf_SECRETxSECRETxSECRETxSECRETx42"  # shaped like a real token, used only here
+SECRET = (
+    "hf_" + "FAKE" * 8 + "00"
+)  # real-token shaped (so redaction must catch it), built at run time
 
 
 def test_token_never_in_repr_dumps_or_errors(router: FakeRouter) -> None:
