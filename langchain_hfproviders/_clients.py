@@ -37,6 +37,7 @@ DEFAULT_DISCOVERY_TTL = 600.0
 #: `ChatHFProviders` fields that configure its core clients (same names as the core's options).
 CHAT_CLIENT_FIELDS = (
     "base_url",
+    "router",
     "provider",
     "bill_to",
     "timeout",

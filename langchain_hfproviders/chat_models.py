@@ -83,6 +83,8 @@ class ChatHFProviders(BaseChatModel):
     """Hugging Face token (default: `HF_TOKEN`, then huggingface_hub's stored token)."""
     base_url: str | None = None
     """Default `https://router.huggingface.co/v1`; any OpenAI-compatible server works."""
+    router: bool = False
+    """Treat a custom `base_url` (a gateway, the fake router) as the HF router: providers work."""
     provider: str | list[str] | None = None
     """A provider (`"together"`), a policy (`"fastest"`), or an ordered failover list."""
     bill_to: str | None = None

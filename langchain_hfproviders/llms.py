@@ -42,7 +42,7 @@ _GENERATION_FIELDS = (
     "typical_p",
     "watermark",
 )
-_CLIENT_FIELDS = ("base_url", "bill_to", "timeout", "max_retries", "default_headers")
+_CLIENT_FIELDS = ("base_url", "router", "bill_to", "timeout", "max_retries", "default_headers")
 
 
 def _generation_info(result: TextGeneration) -> dict[str, Any]:
@@ -78,6 +78,8 @@ class HFProvidersLLM(BaseLLM):
     """Hugging Face token (default: `HF_TOKEN`, then huggingface_hub's stored token)."""
     base_url: str | None = None
     """Endpoint URL; unset means hf-inference on the router."""
+    router: bool = False
+    """Treat a custom `base_url` (a gateway, the fake router) as the Hugging Face router."""
     bill_to: str | None = None
     """Organisation billed for the calls (`X-HF-Bill-To`)."""
     timeout: float | None = None

@@ -83,6 +83,10 @@ class HFProviders(JsonSchemaStructuredLLM):
     base_url: str | None = Field(
         default=None, description="Router URL (default) or any OpenAI-compatible / TGI server."
     )
+    router: bool = Field(
+        default=False,
+        description="Treat a custom base_url (a gateway, the fake router) as the HF router.",
+    )
     bill_to: str | None = Field(default=None, description="Organisation billed (X-HF-Bill-To).")
     timeout: float = Field(default=120.0, gt=0, description="Seconds per HTTP attempt.")
     max_retries: int = Field(default=2, ge=0, description="Retries after the first attempt.")
@@ -210,6 +214,7 @@ class HFProviders(JsonSchemaStructuredLLM):
         return {
             "api_key": self.api_key.get_secret_value() if self.api_key else None,
             "base_url": self.base_url,
+            "router": self.router,
             "provider": self.provider,
             "bill_to": self.bill_to,
             "timeout": self.timeout,

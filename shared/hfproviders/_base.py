@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode
 
-from hfproviders._config import USER_AGENT, ClientConfig, lookup_token
+from hfproviders._config import NO_TOKEN_SENT, USER_AGENT, ClientConfig, lookup_token
 from hfproviders._errors import (
     MAX_ERROR_BODY,
     APIError,
@@ -81,6 +81,7 @@ class ClientBase:
         routing: Literal["off", "cached", "auto"],
         discovery_ttl: float,
         discovery: DiscoveryCache | None,
+        router: bool = False,
     ) -> None:
         if routing not in ("off", "cached", "auto"):
             raise InvalidParameterError("routing must be 'off', 'cached' or 'auto'")
@@ -100,6 +101,7 @@ class ClientBase:
             retry=retry,
             default_headers=default_headers,
             max_input_chars=max_input_chars,
+            router=router,
         )
         if provider is not None and self._config.is_router:
             resolve_chain("org/model", provider, router=True)  # fail fast on a bad provider
@@ -390,7 +392,7 @@ class ClientBase:
         self, status: int, headers: dict[str, str], body: bytes, provider: str | None
     ) -> APIError:
         rate_limit = parse_rate_limit(headers, time.time())
-        return error_from_response(
+        error = error_from_response(
             status,
             headers,
             body,
@@ -399,6 +401,10 @@ class ClientBase:
             retry_after=rate_limit.retry_after_s if rate_limit else None,
             secrets=self._config.secrets(),
         )
+        if status == 401 and self._config.api_key is None:
+            error.message = f"{error.message} {NO_TOKEN_SENT.format(host=self._config.host)}"
+            error.args = (error.message,)
+        return error
 
     def _parse_body(self, plan: CallPlan, body: bytes, meta: ResponseMeta) -> Any:
         try:

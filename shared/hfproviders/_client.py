@@ -96,6 +96,7 @@ class HFClient(ClientBase):
         routing: Literal["off", "cached", "auto"] = "cached",
         discovery_ttl: float = 600.0,
         discovery: DiscoveryCache | None = None,
+        router: bool = False,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -113,6 +114,7 @@ class HFClient(ClientBase):
             routing=routing,
             discovery_ttl=discovery_ttl,
             discovery=discovery,
+            router=router,
         )
         self._transport = SyncTransport(http_client, self._config.timeout)
         self._sleep: Callable[[float], None] = time.sleep
@@ -324,6 +326,7 @@ class AsyncHFClient(ClientBase):
         routing: Literal["off", "cached", "auto"] = "cached",
         discovery_ttl: float = 600.0,
         discovery: DiscoveryCache | None = None,
+        router: bool = False,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -341,6 +344,7 @@ class AsyncHFClient(ClientBase):
             routing=routing,
             discovery_ttl=discovery_ttl,
             discovery=discovery,
+            router=router,
         )
         import asyncio  # here, so `import hfproviders` does not pay for asyncio
 

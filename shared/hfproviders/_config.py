@@ -2,8 +2,12 @@
 
 The token is looked up lazily (first request), never at construction: `api_key`, else
 `HF_TOKEN` / `HUGGING_FACE_HUB_TOKEN`, else huggingface_hub's `get_token()` (token file, Colab
-secret). An implicit token is only ever sent to Hugging Face hosts; for any other `base_url` the
-caller must pass `api_key` explicitly.
+secret). An implicit Hugging Face token is only ever sent to Hugging Face hosts; for any other
+`base_url` the key is `api_key`, else `HFPROVIDERS_API_KEY` (never `HF_TOKEN`).
+
+`bill_to` defaults to `HF_BILL_TO`; it goes on inference requests only, never on lookups.
+`router=True` treats a custom `base_url` (a gateway, a proxy, the fake router) as the Hugging Face
+router: provider suffixes, policies and failover chains then work there.
 """
 
 from __future__ import annotations
@@ -38,6 +42,11 @@ TOKEN_HELP = (
     "(or run `hf auth login`, or pass api_key=...)."
 )
 USER_AGENT = f"hfproviders/{__version__}"
+#: The key for a non-Hugging Face `base_url` when `api_key` is not given.
+API_KEY_ENV = "HFPROVIDERS_API_KEY"
+NO_TOKEN_SENT = (
+    "No key was sent to {host}: pass api_key=... (or set HFPROVIDERS_API_KEY) for this server."
+)
 
 
 def is_hf_host(host: str) -> bool:
@@ -94,6 +103,7 @@ class ClientConfig:
     default_headers: dict[str, str]
     max_input_chars: int | None
     provider: str | tuple[str, ...] | None
+    router: bool = False
     is_router: bool = field(init=False)
     host: str = field(init=False)
     _token_resolved: bool = field(init=False, default=False)
@@ -109,7 +119,7 @@ class ClientConfig:
                 "api-inference.huggingface.co is retired (it answers 410 Gone). Use the router: "
                 "base_url='https://router.huggingface.co/v1' (chat) or leave base_url unset."
             )
-        self.is_router = self.host == ROUTER_HOST
+        self.is_router = self.host == ROUTER_HOST or self.router
         if self.is_router and not parts.path.rstrip("/"):
             base += "/v1"
         self.base_url = base
@@ -133,6 +143,7 @@ class ClientConfig:
         retry: RetryPolicy | None,
         default_headers: Mapping[str, str] | None,
         max_input_chars: int | None,
+        router: bool = False,
     ) -> ClientConfig:
         """Build and check the configuration from constructor arguments."""
         if retry is None:
@@ -141,6 +152,10 @@ class ClientConfig:
             raise ConfigurationError("give max_retries or retry=RetryPolicy(...), not both")
         if api_key is not None and (not isinstance(api_key, str) or not api_key.strip()):
             raise ConfigurationError("api_key must be a non-empty string (or None to look it up)")
+        if not isinstance(router, bool):
+            raise ConfigurationError("router must be True or False")
+        if bill_to is None:
+            bill_to = os.environ.get("HF_BILL_TO") or None
         headers = {str(k): str(v) for k, v in (default_headers or {}).items()}
         if any(k.lower() == "authorization" for k in headers):
             raise ConfigurationError("pass the token as api_key, not as an Authorization header")
@@ -154,6 +169,7 @@ class ClientConfig:
             default_headers=headers,
             max_input_chars=max_input_chars,
             provider=tuple(provider) if isinstance(provider, list) else provider,
+            router=router,
         )
 
     @property
@@ -165,9 +181,8 @@ class ClientConfig:
         """The token to send, resolved on first use; raises MissingTokenError for HF hosts."""
         if not self._token_resolved:
             self._token_resolved = True
-            if self.sends_token_to_hf:
-                found = lookup_token()
-                self.api_key = Secret(found) if found else None
+            found = lookup_token() if self.sends_token_to_hf else os.environ.get(API_KEY_ENV)
+            self.api_key = Secret(found.strip()) if found and found.strip() else None
         if self.api_key is None:
             if self.sends_token_to_hf:
                 self._token_resolved = False  # the user may log in and retry

@@ -111,7 +111,8 @@ def resolve_chain(
     if not router:
         if provider is not None:
             raise InvalidParameterError(
-                "provider only applies to the Hugging Face router; this base_url is a single server"
+                "provider only applies to the Hugging Face router; this base_url is one server "
+                "(pass router=True if it is a gateway that speaks the router's protocol)"
             )
         return base, (None,)
     if provider is None:

@@ -35,7 +35,7 @@ def run(is_async: bool, sync: Callable[[], Any], coro: Callable[[], Any]) -> Any
     return asyncio.run(coro()) if is_async else sync()
 
 
-def make(router: ProviderRouter, **kwargs: Any) -> ChatHFProviders:
+def make(router: ProviderRouter, /, **kwargs: Any) -> ChatHFProviders:
     kwargs.setdefault("model", MODEL)
     kwargs.setdefault("api_key", FAKE_TOKEN)
     kwargs.setdefault("max_retries", 0)  # a 503 fails over at once (no backoff sleep)
@@ -85,6 +85,23 @@ def test_failover_to_the_next_provider(is_async: bool, streamed: bool) -> None:
     assert [body["model"] for body in router.chats] == [f"{MODEL}:novita", f"{MODEL}:groq"]
     assert answer.response_metadata["inference_provider"] == "groq"
     assert answer.response_metadata["failed_providers"] == ["novita: ServiceUnavailableError"]
+
+
+@both
+@pytest.mark.parametrize("streamed", [False, True], ids=["invoke", "stream"])
+def test_router_true_fails_over_on_a_gateway(is_async: bool, streamed: bool) -> None:
+    router = ProviderRouter(failing={"novita": 503})
+    gateway = {"base_url": "http://127.0.0.1:8765/v1", "router": True}
+    model = make(router, provider=["novita", "groq"], **gateway)
+    answer = stream(model, is_async) if streamed else invoke(model, is_async)
+    assert answer.text == "echo: Hi"
+    assert [str(r.url) for r in router.requests] == [
+        "http://127.0.0.1:8765/v1/chat/completions"
+    ] * 2
+    assert [body["model"] for body in router.chats] == [f"{MODEL}:novita", f"{MODEL}:groq"]
+    llm = HFProvidersLLM(model=MODEL, **gateway, **router.clients())
+    assert llm._sync_client().base_url == "http://127.0.0.1:8765/v1"
+    assert llm._sync_client()._config.is_router
 
 
 @both

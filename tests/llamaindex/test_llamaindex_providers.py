@@ -28,7 +28,7 @@ from tests.langchain.provider_router import MODEL, ProviderRouter
 MODES = ["chat", "achat", "stream_chat", "astream_chat"]
 
 
-def make(router: ProviderRouter, **kwargs: Any) -> HFProviders:
+def make(router: ProviderRouter, /, **kwargs: Any) -> HFProviders:
     kwargs.setdefault("max_retries", 0)  # a 503 fails over at once (no backoff sleep)
     return HFProviders(model=MODEL, api_key=FAKE_TOKEN, **router.clients(), **kwargs)
 
@@ -68,6 +68,17 @@ async def test_failover_to_the_next_provider(mode: str) -> None:
     assert [body["model"] for body in router.chats] == [f"{MODEL}:novita", f"{MODEL}:groq"]
     assert response.additional_kwargs["provider"] == "groq"
     assert response.additional_kwargs["failed_providers"] == ["novita: ServiceUnavailableError"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_router_true_fails_over_on_a_gateway(mode: str) -> None:
+    router = ProviderRouter(failing={"novita": 503})
+    gateway = {"base_url": "http://127.0.0.1:8765/v1", "router": True}
+    llm = make(router, provider=["novita", "groq"], **gateway)
+    response = await call(llm, mode)
+    assert response.message.content == "echo: Hi"
+    assert {str(r.url) for r in router.requests} == {"http://127.0.0.1:8765/v1/chat/completions"}
+    assert [body["model"] for body in router.chats] == [f"{MODEL}:novita", f"{MODEL}:groq"]
 
 
 async def test_no_failover_on_a_request_error() -> None:
