@@ -26,6 +26,7 @@ from hfproviders._errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    BudgetExceededError,
     ConfigurationError,
     ContextLengthError,
     GoneError,
@@ -40,6 +41,7 @@ from hfproviders._errors import (
     PaymentRequiredError,
     PermissionDeniedError,
     PromptTooLongError,
+    ProvidersUnavailableError,
     RateLimitError,
     RateLimitWaitTooLongError,
     ServerError,
@@ -85,9 +87,24 @@ if TYPE_CHECKING:
         pick_provider,
         providers_supporting,
     )
+    from hfproviders._health import (
+        CircuitBreaker,
+        HealthStore,
+        HealthTracker,
+        InMemoryHealthStore,
+        ProviderConstraints,
+        ProviderHealth,
+    )
     from hfproviders._hub import ModelAvailability, ProviderMapping
     from hfproviders._ratelimit import RateLimiter
     from hfproviders._routing import ServingCapabilities
+    from hfproviders._spend import (
+        InMemorySpendStore,
+        SpendLimit,
+        SpendLine,
+        SpendReport,
+        SpendStore,
+    )
 
 # Optional subsystems load on first access, so `import hfproviders` pays only for the client.
 _LAZY = {
@@ -104,6 +121,17 @@ _LAZY = {
     "ProviderMapping": "_hub",
     "RateLimiter": "_ratelimit",
     "ServingCapabilities": "_routing",
+    "CircuitBreaker": "_health",
+    "HealthStore": "_health",
+    "HealthTracker": "_health",
+    "InMemoryHealthStore": "_health",
+    "ProviderConstraints": "_health",
+    "ProviderHealth": "_health",
+    "InMemorySpendStore": "_spend",
+    "SpendLimit": "_spend",
+    "SpendLine": "_spend",
+    "SpendReport": "_spend",
+    "SpendStore": "_spend",
 }
 
 
@@ -133,6 +161,7 @@ __all__ = [
     "AttemptEvent",
     "AuthenticationError",
     "BadRequestError",
+    "BudgetExceededError",
     "ChatCompletion",
     "ChatCompletionChunk",
     "ChatMessage",
@@ -141,6 +170,7 @@ __all__ = [
     "ChoiceDelta",
     "ChunkAccumulator",
     "ChunkChoice",
+    "CircuitBreaker",
     "ConfigurationError",
     "ContextLengthError",
     "FunctionCall",
@@ -148,7 +178,11 @@ __all__ = [
     "GoneError",
     "HFClient",
     "HFProvidersError",
+    "HealthStore",
+    "HealthTracker",
     "InMemoryCache",
+    "InMemoryHealthStore",
+    "InMemorySpendStore",
     "InvalidModelError",
     "InvalidParameterError",
     "InvalidRequestInputError",
@@ -161,8 +195,11 @@ __all__ = [
     "PaymentRequiredError",
     "PermissionDeniedError",
     "PromptTooLongError",
+    "ProviderConstraints",
+    "ProviderHealth",
     "ProviderInfo",
     "ProviderMapping",
+    "ProvidersUnavailableError",
     "RateLimitError",
     "RateLimitInfo",
     "RateLimitWaitTooLongError",
@@ -173,6 +210,10 @@ __all__ = [
     "SQLiteCache",
     "ServerError",
     "ServiceUnavailableError",
+    "SpendLimit",
+    "SpendLine",
+    "SpendReport",
+    "SpendStore",
     "StreamError",
     "TextGeneration",
     "TextGenerationChunk",

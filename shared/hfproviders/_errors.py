@@ -26,7 +26,9 @@ HFProvidersError                      every error we raise
 ├── APIConnectionError                could not talk to the server (connect, reset, protocol)
 │   └── APITimeoutError               a connect/read/write/pool timeout
 ├── RateLimitWaitTooLongError         the client-side rate limiter would wait past its bound
-└── AllProvidersFailedError           every provider of a failover chain failed (`.errors`)
+├── AllProvidersFailedError           every provider of a failover chain failed (`.errors`)
+├── ProvidersUnavailableError         every provider's circuit breaker is open (`.unavailable`)
+└── BudgetExceededError               the call's worst-case cost would cross the SpendLimit
 ```
 
 An error raised from inside a 200 stream (`data: {"error": …}`) is the same typed error as the
@@ -51,6 +53,7 @@ __all__ = [
     "AllProvidersFailedError",
     "AuthenticationError",
     "BadRequestError",
+    "BudgetExceededError",
     "ConfigurationError",
     "ContextLengthError",
     "GoneError",
@@ -65,6 +68,7 @@ __all__ = [
     "PaymentRequiredError",
     "PermissionDeniedError",
     "PromptTooLongError",
+    "ProvidersUnavailableError",
     "RateLimitError",
     "RateLimitWaitTooLongError",
     "ServerError",
@@ -273,6 +277,64 @@ class AllProvidersFailedError(HFProvidersError):
             rate_limit=last.rate_limit,
         )
         self.errors = list(errors)
+
+
+class ProvidersUnavailableError(HFProvidersError):
+    """Every provider that could serve the call has an open circuit breaker; nothing was sent.
+
+    `.unavailable` lists `(provider, retry_at)`: when (epoch seconds) each will be tried again.
+    """
+
+    def __init__(
+        self, message: str, *, unavailable: Sequence[tuple[str, float]] = (), **kwargs: Any
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.unavailable = list(unavailable)
+
+    @classmethod
+    def for_providers(
+        cls, model: str, unavailable: Sequence[tuple[str, float]], now: float
+    ) -> ProvidersUnavailableError:
+        """The error naming each provider and when it will be retried."""
+        parts = [f"{name} (retried in {max(at - now, 0.0):.1f}s)" for name, at in unavailable]
+        message = f"No provider available for {model}: circuit open for {', '.join(parts)}"
+        return cls(message, unavailable=unavailable)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.message, {"unavailable": self.unavailable}))
+
+
+class BudgetExceededError(HFProvidersError):
+    """The call's worst-case cost would take spending over its `SpendLimit`; nothing was sent.
+
+    `.limit_usd`, `.spent_usd` (including calls in flight) and `.estimate_usd` say by how much.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        limit_usd: float = 0.0,
+        spent_usd: float = 0.0,
+        estimate_usd: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.limit_usd = limit_usd
+        self.spent_usd = spent_usd
+        self.estimate_usd = estimate_usd
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        fields = {
+            "limit_usd": self.limit_usd,
+            "spent_usd": self.spent_usd,
+            "estimate_usd": self.estimate_usd,
+        }
+        return (_rebuild, (type(self), self.message, fields))
+
+
+def _rebuild(cls: type[HFProvidersError], message: str, fields: dict[str, Any]) -> Any:
+    return cls(message, **fields)
 
 
 _STATUS_CLASSES: dict[int, type[APIError]] = {

@@ -1,0 +1,709 @@
+"""Provider health: a circuit breaker and latency statistics per (model, provider).
+
+Every attempt's outcome is recorded under the provider that served it (`x-inference-provider`)
+and under the one that was asked for, when they differ. A circuit is *closed* (calls go
+through), *open* (skipped while another provider is available) or *half-open* (the cooldown has
+passed: one probe call may go; its success closes the circuit, its failure opens it again).
+
+```
+closed --(failures/calls >= failure_rate, calls >= min_calls, within window_s)--> open
+open   --(cooldown_s passed)--> half_open --(probe ok)--> closed
+                                           --(probe failed)--> open
+```
+
+Failures are 5xx answers, timeouts, connection errors, broken streams and 429s without a usable
+wait. A 4xx the request caused (400, 401, 402, 403, 404, 422) says nothing about the provider's
+health and is not counted.
+
+The latency statistics are exponentially weighted moving averages (EWMA) of time to first
+token, total latency and throughput, seeded from the router's catalogue. A p90 of the time to
+first token is estimated from the EWMA mean and variance of its logarithm (a lognormal fit), so
+no sample list is kept.
+
+State lives behind `HealthStore` (the in-memory default is `InMemoryHealthStore`): small,
+serialisable records and operations a shared store can make atomic (a counter increment, a
+compare-and-set for the probe). All times are wall-clock seconds from the tracker's `clock`, so
+a store shared by several processes compares like with like. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from hfproviders._errors import (
+    APIConnectionError,
+    HFProvidersError,
+    InvalidParameterError,
+    ProvidersUnavailableError,
+    RateLimitError,
+    ServerError,
+    StreamError,
+)
+
+if TYPE_CHECKING:
+    from hfproviders._discovery import ModelInfo, ProviderInfo
+
+__all__ = [
+    "BreakerState",
+    "CircuitBreaker",
+    "CircuitRecord",
+    "HealthStore",
+    "HealthTracker",
+    "InMemoryHealthStore",
+    "LatencyStats",
+    "ProviderConstraints",
+    "ProviderHealth",
+    "WindowCounts",
+    "failure_kind",
+]
+
+BreakerState = Literal["closed", "open", "half_open"]
+_BUCKETS = 10  # the sliding window is kept as this many counters
+_P90_Z = 1.2815515655446004  # the standard normal's 90th percentile
+_MIN_P90_SAMPLES = 5
+# A 429 whose Retry-After is at most this is a healthy provider asking for patience.
+_USABLE_RETRY_AFTER_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class CircuitBreaker:
+    """When to stop sending to a provider, and when to try it again.
+
+    The circuit opens when, over the last `window_s` seconds, at least `min_calls` calls were
+    recorded and at least `failure_rate` of them failed. After `cooldown_s` one probe call is
+    let through. `HFClient(breaker=CircuitBreaker(...))`; `breaker=None` turns it off.
+    """
+
+    failure_rate: float = 0.5
+    min_calls: int = 5
+    window_s: float = 60.0
+    cooldown_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        rate = self.failure_rate
+        if not isinstance(rate, int | float) or isinstance(rate, bool) or not 0 < rate <= 1:
+            raise InvalidParameterError("CircuitBreaker.failure_rate must be in (0, 1]")
+        if not isinstance(self.min_calls, int) or isinstance(self.min_calls, bool):
+            raise InvalidParameterError("CircuitBreaker.min_calls must be an integer >= 1")
+        if self.min_calls < 1:
+            raise InvalidParameterError("CircuitBreaker.min_calls must be an integer >= 1")
+        for name in ("window_s", "cooldown_s"):
+            value = getattr(self, name)
+            valid = isinstance(value, int | float) and not isinstance(value, bool)
+            if not valid or not math.isfinite(value) or value <= 0:
+                raise InvalidParameterError(f"CircuitBreaker.{name} must be a number > 0")
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderConstraints:
+    """Limits on which providers `provider="lowest-latency"` may pick, from the catalogue.
+
+    Prices are USD per million tokens; `min_throughput` is tokens per second. A provider whose
+    catalogue entry lacks a constrained field is left out (it cannot be shown to comply).
+    `only` keeps just the named providers; `ignore` drops the named ones.
+    """
+
+    max_input_price: float | None = None
+    max_output_price: float | None = None
+    min_throughput: float | None = None
+    only: tuple[str, ...] | None = None
+    ignore: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("max_input_price", "max_output_price", "min_throughput"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            valid = isinstance(value, int | float) and not isinstance(value, bool)
+            if not valid or not math.isfinite(value) or value < 0:
+                raise InvalidParameterError(f"ProviderConstraints.{name} must be a number >= 0")
+        for name in ("only", "ignore"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+                raise InvalidParameterError(
+                    f"ProviderConstraints.{name} must be a list of provider names"
+                )
+            object.__setattr__(self, name, tuple(v.casefold() for v in value))
+
+    def allows(self, info: ProviderInfo) -> bool:
+        """True when the catalogue entry `info` meets every constraint."""
+        name = info.provider.casefold()
+        if self.only is not None and name not in self.only:
+            return False
+        if name in self.ignore:
+            return False
+        for limit, value in (
+            (self.max_input_price, info.pricing_input),
+            (self.max_output_price, info.pricing_output),
+        ):
+            if limit is not None and not info.is_free and (value is None or value > limit):
+                return False
+        if self.min_throughput is not None:
+            return info.throughput is not None and info.throughput >= self.min_throughput
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class WindowCounts:
+    """Calls and failures recorded in a circuit's sliding window."""
+
+    calls: int = 0
+    failures: int = 0
+
+    @property
+    def error_rate(self) -> float | None:
+        """Failures over calls (None with no calls)."""
+        return self.failures / self.calls if self.calls else None
+
+
+@dataclass(slots=True)
+class CircuitRecord:
+    """The stored state of one circuit; `to_dict`/`from_dict` make it JSON-serialisable.
+
+    `state` is "closed" or "open"; an open circuit whose `retry_at` has passed reads as
+    half-open. `probe_until` marks a probe in flight (a lease, so a lost probe cannot wedge it).
+    """
+
+    state: Literal["closed", "open"] = "closed"
+    retry_at: float = 0.0
+    probe_until: float = 0.0
+    last_error: str | None = None
+    last_error_at: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "state": self.state,
+            "retry_at": self.retry_at,
+            "probe_until": self.probe_until,
+            "last_error": self.last_error,
+            "last_error_at": self.last_error_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CircuitRecord:
+        """Read a dict written by `to_dict`."""
+        state: Literal["closed", "open"] = "open" if data.get("state") == "open" else "closed"
+        last_error_at = data.get("last_error_at")
+        return cls(
+            state=state,
+            retry_at=float(data.get("retry_at") or 0.0),
+            probe_until=float(data.get("probe_until") or 0.0),
+            last_error=data.get("last_error"),
+            last_error_at=float(last_error_at) if last_error_at is not None else None,
+        )
+
+
+@dataclass(slots=True)
+class LatencyStats:
+    """EWMAs for one (model, provider): seconds to first token, total seconds, tokens/s.
+
+    `samples` counts measured calls; seeded values (from the catalogue) have `samples == 0`.
+    `log_ttft_mean`/`log_ttft_var` track ln(TTFT) for the p90 estimate.
+    """
+
+    ttft_s: float | None = None
+    latency_s: float | None = None
+    throughput: float | None = None
+    log_ttft_mean: float | None = None
+    log_ttft_var: float = 0.0
+    samples: int = 0
+
+    def updated(
+        self,
+        alpha: float,
+        ttft_s: float | None = None,
+        latency_s: float | None = None,
+        throughput: float | None = None,
+    ) -> LatencyStats:
+        """A new record with one measurement folded in (pure: stores call this to update)."""
+        new = replace(self)
+        if ttft_s is not None and ttft_s > 0:
+            new.ttft_s = _ewma(self.ttft_s, ttft_s, alpha)
+            log = math.log(ttft_s)
+            if self.log_ttft_mean is None:
+                new.log_ttft_mean = log
+            else:
+                delta = log - self.log_ttft_mean
+                new.log_ttft_mean = self.log_ttft_mean + alpha * delta
+                new.log_ttft_var = (1 - alpha) * (self.log_ttft_var + alpha * delta * delta)
+        if latency_s is not None and latency_s >= 0:
+            new.latency_s = _ewma(self.latency_s, latency_s, alpha)
+        if throughput is not None and throughput > 0:
+            new.throughput = _ewma(self.throughput, throughput, alpha)
+        new.samples = self.samples + 1
+        return new
+
+    @property
+    def p90_ttft_s(self) -> float | None:
+        """The estimated 90th percentile of time to first token (None before 5 measurements)."""
+        if self.samples < _MIN_P90_SAMPLES or self.log_ttft_mean is None:
+            return None
+        return math.exp(self.log_ttft_mean + _P90_Z * math.sqrt(max(self.log_ttft_var, 0.0)))
+
+    def expected_s(self, output_tokens: int) -> float | None:
+        """Expected seconds for a call producing `output_tokens` (None when TTFT is unknown)."""
+        base = self.ttft_s if self.ttft_s is not None else self.latency_s
+        if base is None:
+            return None
+        if self.throughput:
+            return base + output_tokens / self.throughput
+        return base
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "ttft_s": self.ttft_s,
+            "latency_s": self.latency_s,
+            "throughput": self.throughput,
+            "log_ttft_mean": self.log_ttft_mean,
+            "log_ttft_var": self.log_ttft_var,
+            "samples": self.samples,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LatencyStats:
+        """Read a dict written by `to_dict`."""
+
+        def number(name: str) -> float | None:
+            value = data.get(name)
+            return float(value) if isinstance(value, int | float) else None
+
+        return cls(
+            ttft_s=number("ttft_s"),
+            latency_s=number("latency_s"),
+            throughput=number("throughput"),
+            log_ttft_mean=number("log_ttft_mean"),
+            log_ttft_var=number("log_ttft_var") or 0.0,
+            samples=int(data.get("samples") or 0),
+        )
+
+
+def _ewma(old: float | None, sample: float, alpha: float) -> float:
+    return sample if old is None else old + alpha * (sample - old)
+
+
+class HealthStore(Protocol):
+    """Where circuit and latency state lives (in memory by default; Redis for many workers).
+
+    Keys are (model, provider). Every method is one small, independent operation; the ones a
+    shared store must make atomic are `add_outcome` (counter increments) and `claim_probe`
+    (compare-and-set). Read-modify-write races elsewhere only lose a sample.
+    """
+
+    def add_outcome(
+        self, key: tuple[str, str], bucket: int, failed: bool, oldest: int
+    ) -> WindowCounts:
+        """Count one call (failed or not) in `bucket`; return the totals of buckets >= oldest."""
+        ...
+
+    def window(self, key: tuple[str, str], oldest: int) -> WindowCounts:
+        """The totals of buckets >= oldest."""
+        ...
+
+    def reset_window(self, key: tuple[str, str]) -> None:
+        """Forget every counted call (a circuit that closes starts afresh)."""
+        ...
+
+    def get_circuit(self, key: tuple[str, str]) -> CircuitRecord | None:
+        """The circuit's record, None when never written."""
+        ...
+
+    def put_circuit(self, key: tuple[str, str], record: CircuitRecord) -> None:
+        """Write the circuit's record."""
+        ...
+
+    def claim_probe(self, key: tuple[str, str], now: float, until: float) -> bool:
+        """Atomically: when no probe is in flight (probe_until <= now), take it until `until`."""
+        ...
+
+    def get_latency(self, key: tuple[str, str]) -> LatencyStats | None:
+        """The latency statistics, None when nothing is known."""
+        ...
+
+    def update_latency(
+        self, key: tuple[str, str], update: Callable[[LatencyStats], LatencyStats]
+    ) -> LatencyStats:
+        """Replace the statistics by `update(current)` (current: empty stats when unknown)."""
+        ...
+
+    def known_keys(self) -> list[tuple[str, str]]:
+        """Every (model, provider) with any state."""
+        ...
+
+
+class InMemoryHealthStore:
+    """The default `HealthStore`: dicts behind one lock (thread-safe, one process)."""
+
+    def __init__(self) -> None:
+        """Create an empty store."""
+        self._lock = threading.Lock()
+        self._buckets: dict[tuple[str, str], dict[int, list[int]]] = {}
+        self._circuits: dict[tuple[str, str], CircuitRecord] = {}
+        self._latency: dict[tuple[str, str], LatencyStats] = {}
+
+    def add_outcome(
+        self, key: tuple[str, str], bucket: int, failed: bool, oldest: int
+    ) -> WindowCounts:
+        """Count one call (failed or not) in `bucket`; return the totals of buckets >= oldest."""
+        with self._lock:
+            buckets = self._buckets.setdefault(key, {})
+            for stale in [b for b in buckets if b < oldest]:
+                del buckets[stale]
+            counts = buckets.setdefault(bucket, [0, 0])
+            counts[0] += 1
+            counts[1] += failed
+            return self._sum(buckets, oldest)
+
+    def window(self, key: tuple[str, str], oldest: int) -> WindowCounts:
+        """The totals of buckets >= oldest."""
+        with self._lock:
+            return self._sum(self._buckets.get(key, {}), oldest)
+
+    @staticmethod
+    def _sum(buckets: dict[int, list[int]], oldest: int) -> WindowCounts:
+        live = [c for b, c in buckets.items() if b >= oldest]
+        return WindowCounts(sum(c[0] for c in live), sum(c[1] for c in live))
+
+    def reset_window(self, key: tuple[str, str]) -> None:
+        """Forget every counted call."""
+        with self._lock:
+            self._buckets.pop(key, None)
+
+    def get_circuit(self, key: tuple[str, str]) -> CircuitRecord | None:
+        """The circuit's record (a copy), None when never written."""
+        with self._lock:
+            record = self._circuits.get(key)
+            return replace(record) if record is not None else None
+
+    def put_circuit(self, key: tuple[str, str], record: CircuitRecord) -> None:
+        """Write the circuit's record."""
+        with self._lock:
+            self._circuits[key] = replace(record)
+
+    def claim_probe(self, key: tuple[str, str], now: float, until: float) -> bool:
+        """Take the probe when none is in flight."""
+        with self._lock:
+            record = self._circuits.setdefault(key, CircuitRecord())
+            if record.probe_until > now:
+                return False
+            record.probe_until = until
+            return True
+
+    def get_latency(self, key: tuple[str, str]) -> LatencyStats | None:
+        """The latency statistics, None when nothing is known."""
+        with self._lock:
+            return self._latency.get(key)
+
+    def update_latency(
+        self, key: tuple[str, str], update: Callable[[LatencyStats], LatencyStats]
+    ) -> LatencyStats:
+        """Replace the statistics by `update(current)`."""
+        with self._lock:
+            stats = update(self._latency.get(key) or LatencyStats())
+            self._latency[key] = stats
+            return stats
+
+    def known_keys(self) -> list[tuple[str, str]]:
+        """Every (model, provider) with any state."""
+        with self._lock:
+            return sorted({*self._buckets, *self._circuits, *self._latency})
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderHealth:
+    """What `client.health()` reports for one (model, provider)."""
+
+    model: str
+    provider: str
+    state: BreakerState
+    error_rate: float | None
+    calls: int
+    ttft_s: float | None
+    latency_s: float | None
+    throughput: float | None
+    last_error: str | None
+    retry_at: float | None = field(default=None)
+
+
+def failure_kind(error: HFProvidersError | None) -> str | None:
+    """A short label when `error` says the provider is unhealthy; None when it does not.
+
+    Counted: 5xx, timeouts and connection errors, broken streams, 429 without a usable wait.
+    Not counted: success, 4xx the request caused, a 429 with a short Retry-After.
+    """
+    if error is None:
+        return None
+    status = error.status_code
+    if isinstance(error, APIConnectionError | ServerError):
+        return type(error).__name__
+    if isinstance(error, RateLimitError):
+        wait = error.retry_after
+        if wait is not None and 0 <= wait <= _USABLE_RETRY_AFTER_S:
+            return None
+        return "RateLimitError (no usable wait)"
+    if isinstance(error, StreamError) and (status is None or status >= 500 or status == 200):
+        return type(error).__name__
+    if status is not None and status >= 500:
+        return type(error).__name__
+    return None
+
+
+def _describe(error: HFProvidersError) -> str:
+    status = f" {error.status_code}" if error.status_code is not None else ""
+    return f"{type(error).__name__}{status}"
+
+
+_POLICY_NAMES = frozenset({"fastest", "cheapest", "preferred", "lowest-latency", "auto"})
+
+
+class HealthTracker:
+    """One client's view of provider health: orders chains, records outcomes, reports.
+
+    `breaker=None` keeps the latency statistics (for `lowest-latency` and hedging) but never
+    skips a provider. Pass the same `store` to several clients (or processes, with a shared
+    store) to share what they learn.
+    """
+
+    def __init__(
+        self,
+        breaker: CircuitBreaker | None = CircuitBreaker(),  # noqa: B008 (frozen, immutable)
+        store: HealthStore | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        alpha: float = 0.2,
+    ) -> None:
+        """Create a tracker over `store` (a new in-memory one by default)."""
+        self.breaker = breaker
+        self.store: HealthStore = store if store is not None else InMemoryHealthStore()
+        self.clock = clock
+        self.alpha = alpha
+
+    # -- the breaker -------------------------------------------------------------------------
+
+    def _window_bounds(self, now: float) -> tuple[int, int]:
+        assert self.breaker is not None
+        width = self.breaker.window_s / _BUCKETS
+        bucket = math.floor(now / width)
+        return bucket, bucket - _BUCKETS + 1
+
+    def state(self, model: str, provider: str, now: float | None = None) -> BreakerState:
+        """The circuit's state for (model, provider)."""
+        if self.breaker is None:
+            return "closed"
+        record = self.store.get_circuit((model, provider))
+        return _state_of(record, self.clock() if now is None else now)
+
+    def available(self, model: str, chain: Sequence[str | None]) -> tuple[str | None, ...]:
+        """The chain without open providers; raises ProvidersUnavailableError when none is left.
+
+        Half-open providers stay in (their probe is claimed by `admit`). A chain entry None (the
+        router's own choice) is checked under the name "auto".
+        """
+        if self.breaker is None:
+            return tuple(chain)
+        now = self.clock()
+        kept: list[str | None] = []
+        closed: list[tuple[str, float]] = []
+        for provider in chain:
+            record = self.store.get_circuit((model, provider or "auto"))
+            state = _state_of(record, now)
+            probing = record is not None and record.probe_until > now
+            if state == "closed" or (state == "half_open" and not probing):
+                kept.append(provider)
+            else:
+                assert record is not None
+                retry_at = record.retry_at if state == "open" else record.probe_until
+                closed.append((provider or "auto", retry_at))
+        if not kept:
+            raise ProvidersUnavailableError.for_providers(model, closed, now)
+        return tuple(kept)
+
+    def admit(self, model: str, provider: str | None) -> bool:
+        """Whether an attempt may go to `provider` now; claims the probe of a half-open circuit."""
+        if self.breaker is None:
+            return True
+        now = self.clock()
+        key = (model, provider or "auto")
+        state = _state_of(self.store.get_circuit(key), now)
+        if state == "closed":
+            return True
+        if state == "open":
+            return False
+        return self.store.claim_probe(key, now, now + self.breaker.cooldown_s)
+
+    def record(
+        self,
+        model: str,
+        asked: str | None,
+        served: str | None,
+        error: HFProvidersError | None,
+        *,
+        ttft_s: float | None = None,
+        latency_s: float | None = None,
+        output_tokens: int | None = None,
+    ) -> None:
+        """Record one attempt's outcome under the provider that served and the one asked for."""
+        kind = failure_kind(error)
+        counted = error is None or kind is not None
+        names = {served or asked or "auto"}
+        if asked is not None and asked not in names:
+            names.add(asked)
+        now = self.clock()
+        for provider in names:
+            key = (model, provider)
+            if self.breaker is not None and counted:
+                self._count(key, now, kind, error)
+            elif kind is not None:
+                assert error is not None
+                record = self.store.get_circuit(key) or CircuitRecord()
+                record.last_error, record.last_error_at = _describe(error), now
+                self.store.put_circuit(key, record)
+            if error is None:
+                throughput = None
+                if output_tokens and latency_s is not None and ttft_s is not None:
+                    generating = latency_s - ttft_s
+                    throughput = output_tokens / generating if generating > 0 else None
+                sample = (ttft_s, latency_s, throughput)
+                self.store.update_latency(key, partial(_fold, self.alpha, sample))
+
+    def _count(
+        self, key: tuple[str, str], now: float, kind: str | None, error: HFProvidersError | None
+    ) -> None:
+        assert self.breaker is not None
+        bucket, oldest = self._window_bounds(now)
+        counts = self.store.add_outcome(key, bucket, kind is not None, oldest)
+        record = self.store.get_circuit(key) or CircuitRecord()
+        state = _state_of(record, now)
+        if kind is None:
+            if state != "closed":  # the probe (or a call still in flight) succeeded
+                record.state, record.probe_until = "closed", 0.0
+                self.store.reset_window(key)
+                self.store.put_circuit(key, record)
+            return
+        assert error is not None
+        record.last_error, record.last_error_at = _describe(error), now
+        rate = counts.error_rate or 0.0
+        trips = counts.calls >= self.breaker.min_calls and rate >= self.breaker.failure_rate
+        if state == "half_open" or (state == "closed" and trips):
+            record.state = "open"
+            record.retry_at = now + self.breaker.cooldown_s
+            record.probe_until = 0.0
+        self.store.put_circuit(key, record)
+
+    # -- latency -------------------------------------------------------------------------------
+
+    def seed(self, info: ModelInfo) -> None:
+        """Fill unknown statistics from the catalogue (`first_token_latency_ms`, `throughput`)."""
+        for entry in info.providers:
+            if entry.first_token_latency_ms is None and entry.throughput is None:
+                continue
+            ttft = entry.first_token_latency_ms / 1000 if entry.first_token_latency_ms else None
+            seeded = LatencyStats(ttft_s=ttft, throughput=entry.throughput)
+
+            def seed_if_empty(s: LatencyStats, seeded: LatencyStats = seeded) -> LatencyStats:
+                known = s.samples or s.ttft_s is not None or s.throughput is not None
+                return s if known else seeded
+
+            self.store.update_latency((info.id, entry.provider), seed_if_empty)
+
+    def latency(self, model: str, provider: str | None) -> LatencyStats | None:
+        """The statistics for (model, provider), None when nothing is known."""
+        return self.store.get_latency((model, provider or "auto"))
+
+    def hedge_delay(
+        self, model: str, provider: str | None, hedge_after: float | str
+    ) -> float | None:
+        """Seconds to wait for a first byte before hedging; None: do not hedge this call.
+
+        `"p90"` uses the measured p90 of time to first token; before 5 measurements, twice the
+        catalogue's (or measured) average; with nothing known, no hedge.
+        """
+        if not isinstance(hedge_after, str):
+            return float(hedge_after)
+        stats = self.latency(model, provider)
+        if stats is None:
+            return None
+        p90 = stats.p90_ttft_s
+        if p90 is not None:
+            return p90
+        return 2 * stats.ttft_s if stats.ttft_s is not None else None
+
+    def rank_lowest_latency(
+        self,
+        info: ModelInfo,
+        constraints: ProviderConstraints | None = None,
+        output_tokens: int = 256,
+        extra: Iterable[str] = (),
+    ) -> list[str]:
+        """Live providers meeting `constraints`, by expected latency (unknown last, router order).
+
+        Providers in `extra` (typically ones the catalogue lists, constraints permitting) are
+        ranked too. Open circuits are not removed here: `available` does that.
+        """
+        constraints = constraints or ProviderConstraints()
+        candidates = [p for p in info.live_providers if constraints.allows(p)]
+        names = [p.provider for p in candidates] + [e for e in extra if info.provider(e) is None]
+
+        def expected(position: int) -> tuple[bool, float, int]:
+            stats = self.latency(info.id, names[position])
+            value = stats.expected_s(output_tokens) if stats is not None else None
+            return (value is None, value or 0.0, position)
+
+        return [names[i] for i in sorted(range(len(names)), key=expected)]
+
+    # -- reporting -----------------------------------------------------------------------------
+
+    def report(self) -> list[ProviderHealth]:
+        """One `ProviderHealth` per (model, provider) the tracker knows about."""
+        now = self.clock()
+        rows = []
+        for model, provider in self.store.known_keys():
+            record = self.store.get_circuit((model, provider))
+            counts = WindowCounts()
+            if self.breaker is not None:
+                counts = self.store.window((model, provider), self._window_bounds(now)[1])
+            stats = self.store.get_latency((model, provider)) or LatencyStats()
+            state = _state_of(record, now) if self.breaker is not None else "closed"
+            rows.append(
+                ProviderHealth(
+                    model=model,
+                    provider=provider,
+                    state=state,
+                    error_rate=counts.error_rate,
+                    calls=counts.calls,
+                    ttft_s=stats.ttft_s,
+                    latency_s=stats.latency_s,
+                    throughput=stats.throughput,
+                    last_error=record.last_error if record else None,
+                    retry_at=record.retry_at if record and state != "closed" else None,
+                )
+            )
+        return rows
+
+
+def _fold(
+    alpha: float,
+    sample: tuple[float | None, float | None, float | None],
+    stats: LatencyStats,
+) -> LatencyStats:
+    return stats.updated(alpha, *sample)
+
+
+def _state_of(record: CircuitRecord | None, now: float) -> BreakerState:
+    if record is None or record.state == "closed":
+        return "closed"
+    return "open" if now < record.retry_at else "half_open"
+
+
+def is_policy(provider: str | None) -> bool:
+    """True for a chain entry that names a routing policy rather than a provider."""
+    return provider is None or provider in _POLICY_NAMES

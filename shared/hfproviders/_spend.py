@@ -1,0 +1,365 @@
+"""What calls cost, what a client has spent, and spending limits.
+
+HF's router reports no cost in its answers, so the cost of a call is computed here: its usage
+times the serving provider's prices from the router's catalogue (`/v1/models`, USD per million
+tokens). Cached input tokens are charged at the cached-input price where the catalogue gives
+one, else at the input price. When a needed price is unknown the cost is None: never guessed.
+
+`SpendLimit` caps spending per day, per month (UTC) or in total. Before a call is sent its
+worst case (`max_tokens` at the highest output price of the providers it may reach, plus the
+estimated input) is *reserved*; a reservation that would cross the limit raises
+`BudgetExceededError` and nothing is sent. After the call the reservation is replaced by the
+actual cost. Calls whose price is unknown reserve and record nothing (they are logged).
+
+State lives behind `SpendStore` (in memory by default): an atomic reserve (check and add) and
+plain additions, easy to make atomic in a shared store.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from hfproviders._errors import BudgetExceededError, InvalidParameterError
+
+if TYPE_CHECKING:
+    from hfproviders._discovery import ProviderInfo
+    from hfproviders._types import Usage
+
+__all__ = [
+    "InMemorySpendStore",
+    "Prices",
+    "Reservation",
+    "SpendLedger",
+    "SpendLimit",
+    "SpendLine",
+    "SpendReport",
+    "SpendStore",
+    "call_cost",
+    "worst_case_cost",
+]
+
+logger = logging.getLogger("hfproviders")
+Period = Literal["day", "month"]
+_ALL = "all"
+
+
+@dataclass(frozen=True, slots=True)
+class Prices:
+    """A provider's prices in USD per million tokens (None: not listed)."""
+
+    input: float | None = None
+    output: float | None = None
+    cached_input: float | None = None
+    free: bool = False
+
+    @classmethod
+    def of(cls, info: ProviderInfo | None) -> Prices | None:
+        """The prices of a catalogue entry, None when there is no entry."""
+        if info is None:
+            return None
+        return cls(
+            input=info.pricing_input,
+            output=info.pricing_output,
+            cached_input=getattr(info, "pricing_cached_input", None),
+            free=bool(info.is_free),
+        )
+
+
+def call_cost(prices: Prices | None, usage: Usage | None) -> float | None:
+    """USD for a call with `usage` at `prices`; None when a needed price or the usage is unknown."""
+    if prices is None or usage is None:
+        return None
+    if prices.free:
+        return 0.0
+    cached = min(max(usage.cached_tokens or 0, 0), usage.prompt_tokens)
+    fresh = usage.prompt_tokens - cached
+    if prices.input is None and (fresh or (cached and prices.cached_input is None)):
+        return None
+    if prices.output is None and usage.completion_tokens:
+        return None
+    cached_price = prices.cached_input if prices.cached_input is not None else prices.input
+    total = (
+        fresh * (prices.input or 0.0)
+        + cached * (cached_price or 0.0)
+        + usage.completion_tokens * (prices.output or 0.0)
+    )
+    return total / 1e6
+
+
+def worst_case_cost(
+    prices: Prices | None, input_tokens: int, max_output_tokens: int
+) -> float | None:
+    """The most a call could cost: all input uncached, every output token used."""
+    if prices is None:
+        return None
+    if prices.free:
+        return 0.0
+    if prices.input is None or prices.output is None:
+        return None
+    return (input_tokens * prices.input + max_output_tokens * prices.output) / 1e6
+
+
+@dataclass(frozen=True, slots=True)
+class SpendLine:
+    """Totals for one (model, provider): calls, tokens, USD (calls without a price apart)."""
+
+    model: str
+    provider: str
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    unpriced_calls: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SpendReport:
+    """What `client.spend()` returns: one line per (model, provider)."""
+
+    lines: tuple[SpendLine, ...]
+
+    @property
+    def total_usd(self) -> float:
+        """The total of every priced call."""
+        return math.fsum(line.cost_usd for line in self.lines)
+
+    def by_model(self) -> dict[str, float]:
+        """USD per model."""
+        totals: dict[str, float] = {}
+        for line in self.lines:
+            totals[line.model] = totals.get(line.model, 0.0) + line.cost_usd
+        return totals
+
+    def by_provider(self) -> dict[str, float]:
+        """USD per provider."""
+        totals: dict[str, float] = {}
+        for line in self.lines:
+            totals[line.provider] = totals.get(line.provider, 0.0) + line.cost_usd
+        return totals
+
+
+class SpendStore(Protocol):
+    """Where spending is kept (in memory by default; Redis for many workers).
+
+    `period` is a key like "2026-12-01" (a UTC day), "2026-12" (a month) or "all". `reserve`
+    must be atomic (check against the limit and add); the other writes are additions.
+    """
+
+    def add(
+        self,
+        period: str,
+        model: str,
+        provider: str,
+        cost_usd: float | None,
+        input_tokens: int,
+        output_tokens: int,
+    ) -> None:
+        """Add one call to the period's totals."""
+        ...
+
+    def lines(self, period: str) -> list[SpendLine]:
+        """The period's totals per (model, provider)."""
+        ...
+
+    def total_usd(self, period: str) -> float:
+        """USD spent in the period (recorded calls only)."""
+        ...
+
+    def reserve(self, period: str, amount_usd: float, limit_usd: float) -> float | None:
+        """Atomically reserve `amount_usd` unless spent + reserved + amount > limit.
+
+        Returns None when reserved, else spent + reserved (and reserves nothing).
+        """
+        ...
+
+    def release(self, period: str, amount_usd: float) -> None:
+        """Give back a reservation."""
+        ...
+
+
+class InMemorySpendStore:
+    """The default `SpendStore`: dicts behind one lock (thread-safe, one process)."""
+
+    def __init__(self) -> None:
+        """Create an empty store."""
+        self._lock = threading.Lock()
+        self._lines: dict[str, dict[tuple[str, str], SpendLine]] = {}
+        self._reserved: dict[str, float] = {}
+
+    def add(
+        self,
+        period: str,
+        model: str,
+        provider: str,
+        cost_usd: float | None,
+        input_tokens: int,
+        output_tokens: int,
+    ) -> None:
+        """Add one call to the period's totals."""
+        with self._lock:
+            lines = self._lines.setdefault(period, {})
+            line = lines.get((model, provider)) or SpendLine(model, provider)
+            lines[(model, provider)] = replace(
+                line,
+                calls=line.calls + 1,
+                input_tokens=line.input_tokens + input_tokens,
+                output_tokens=line.output_tokens + output_tokens,
+                cost_usd=line.cost_usd + (cost_usd or 0.0),
+                unpriced_calls=line.unpriced_calls + (cost_usd is None),
+            )
+
+    def lines(self, period: str) -> list[SpendLine]:
+        """The period's totals per (model, provider)."""
+        with self._lock:
+            return sorted(self._lines.get(period, {}).values(), key=lambda s: (s.model, s.provider))
+
+    def total_usd(self, period: str) -> float:
+        """USD spent in the period."""
+        with self._lock:
+            return math.fsum(s.cost_usd for s in self._lines.get(period, {}).values())
+
+    def reserve(self, period: str, amount_usd: float, limit_usd: float) -> float | None:
+        """Reserve `amount_usd` unless that would cross `limit_usd`."""
+        with self._lock:
+            spent = math.fsum(s.cost_usd for s in self._lines.get(period, {}).values())
+            committed = spent + self._reserved.get(period, 0.0)
+            if committed + amount_usd > limit_usd:
+                return committed
+            self._reserved[period] = self._reserved.get(period, 0.0) + amount_usd
+            return None
+
+    def release(self, period: str, amount_usd: float) -> None:
+        """Give back a reservation."""
+        with self._lock:
+            left = self._reserved.get(period, 0.0) - amount_usd
+            self._reserved[period] = max(left, 0.0)
+
+
+def period_key(period: Period | None, now: float) -> str:
+    """The store key of the UTC day or month containing `now` (epoch seconds), or "all"."""
+    if period is None:
+        return _ALL
+    moment = datetime.fromtimestamp(now, tz=UTC)
+    return moment.strftime("%Y-%m-%d" if period == "day" else "%Y-%m")
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """A worst-case amount held against a `SpendLimit` while a call runs."""
+
+    period: str
+    amount_usd: float
+
+
+class SpendLimit:
+    """A cap on spending (USD) per UTC day, per UTC month, or in total (`period=None`).
+
+    Pass the same object to several clients to share the cap between them:
+
+        budget = SpendLimit(usd=5.0, period="day")
+        client = HFClient(budget=budget)
+
+    `assumed_max_tokens` is the output a call without `max_tokens` is assumed to reach when
+    its worst case is estimated.
+    """
+
+    def __init__(
+        self,
+        usd: float,
+        period: Period | None = None,
+        *,
+        store: SpendStore | None = None,
+        assumed_max_tokens: int = 4096,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """Create a limit of `usd` dollars per `period`."""
+        valid = isinstance(usd, int | float) and not isinstance(usd, bool)
+        if not valid or not math.isfinite(usd) or usd < 0:
+            raise InvalidParameterError("SpendLimit.usd must be a number >= 0")
+        if period not in ("day", "month", None):
+            raise InvalidParameterError("SpendLimit.period must be 'day', 'month' or None")
+        if not isinstance(assumed_max_tokens, int) or assumed_max_tokens < 1:
+            raise InvalidParameterError("SpendLimit.assumed_max_tokens must be an integer >= 1")
+        self.usd = float(usd)
+        self.period: Period | None = period
+        self.store: SpendStore = store if store is not None else InMemorySpendStore()
+        self.assumed_max_tokens = assumed_max_tokens
+        self.clock = clock
+
+    def __repr__(self) -> str:
+        return f"SpendLimit(usd={self.usd!r}, period={self.period!r})"
+
+    def spent(self) -> float:
+        """USD recorded in the current period."""
+        return self.store.total_usd(period_key(self.period, self.clock()))
+
+    def remaining(self) -> float:
+        """USD left in the current period (calls in flight not counted)."""
+        return max(self.usd - self.spent(), 0.0)
+
+    def reserve(self, estimate_usd: float | None, model: str) -> Reservation | None:
+        """Hold `estimate_usd` for a call, or raise BudgetExceededError; None: nothing held."""
+        if estimate_usd is None:
+            logger.info("no price known for %s: the call is not counted against the budget", model)
+            return None
+        period = period_key(self.period, self.clock())
+        committed = self.store.reserve(period, estimate_usd, self.usd)
+        if committed is not None:
+            raise BudgetExceededError(
+                f"Budget exceeded: this call could cost up to ${estimate_usd:.6f} and "
+                f"${committed:.6f} of the ${self.usd:.2f} {self.period or 'total'} limit "
+                "is spent or held by calls in flight",
+                limit_usd=self.usd,
+                spent_usd=committed,
+                estimate_usd=estimate_usd,
+            )
+        return Reservation(period, estimate_usd)
+
+    def settle(
+        self,
+        reservation: Reservation | None,
+        model: str,
+        provider: str,
+        cost_usd: float | None,
+        usage: Usage | None,
+    ) -> None:
+        """Replace a reservation by the call's actual cost (nothing spent: pass cost_usd=None)."""
+        if reservation is not None:
+            period = reservation.period
+            self.store.release(period, reservation.amount_usd)
+        else:
+            period = period_key(self.period, self.clock())
+        if usage is not None:
+            self.store.add(
+                period,
+                model,
+                provider,
+                cost_usd,
+                usage.prompt_tokens,
+                usage.completion_tokens,
+            )
+
+
+class SpendLedger:
+    """One client's spending since it was created, per (model, provider)."""
+
+    def __init__(self, store: SpendStore | None = None) -> None:
+        """Create a ledger over `store` (a new in-memory one by default)."""
+        self.store: SpendStore = store if store is not None else InMemorySpendStore()
+
+    def record(self, model: str, provider: str, cost_usd: float | None, usage: Usage) -> None:
+        """Add one answered call."""
+        self.store.add(
+            _ALL, model, provider, cost_usd, usage.prompt_tokens, usage.completion_tokens
+        )
+
+    def report(self) -> SpendReport:
+        """The totals so far."""
+        return SpendReport(tuple(self.store.lines(_ALL)))
