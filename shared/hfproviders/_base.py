@@ -409,9 +409,10 @@ class ClientBase:
     def _parse_body(self, plan: CallPlan, body: bytes, meta: ResponseMeta) -> Any:
         try:
             data = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             error = APIError(
-                f"The server answered 200 with a body that is not JSON: {body[:200]!r}",
+                f"The server answered {meta.status_code} with a body that is not JSON: "
+                f"{body[:200]!r}",
                 status_code=meta.status_code,
                 provider=meta.provider,
                 request_id=meta.request_id,
@@ -450,7 +451,7 @@ class ClientBase:
                     tool_names=plan.tool_names,
                 )
             return parse_text_generation(data, meta)
-        except (AttributeError, TypeError, ValueError, KeyError, IndexError):
+        except (AttributeError, TypeError, ValueError, KeyError, IndexError, OverflowError):
             # Valid JSON of a shape no provider sends: a typed error, never a crash.
             kind = "chat completion" if plan.kind == "chat" else "text-generation result"
             raise unexpected(f"The server's answer is not a {kind}") from None

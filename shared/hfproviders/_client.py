@@ -237,7 +237,7 @@ class HFClient(ClientBase):
         response = self._transport.send(
             plan.method, plan.url, plan.headers, plan.content(state.provider), plan.timeout
         )
-        if response.status_code >= 400:
+        if response.status_code >= 300:  # 3xx too: redirects are never followed
             body = response.read(MAX_ERROR_BODY)
             raise self._status_error(response.status_code, response.headers, body, state.provider)
         return response
@@ -471,7 +471,7 @@ class AsyncHFClient(ClientBase):
         response = await self._transport.send(
             plan.method, plan.url, plan.headers, plan.content(state.provider), plan.timeout
         )
-        if response.status_code >= 400:
+        if response.status_code >= 300:  # 3xx too: redirects are never followed
             body = await response.read(MAX_ERROR_BODY)
             raise self._status_error(response.status_code, response.headers, body, state.provider)
         return response

@@ -64,7 +64,10 @@ def opt_float(value: object) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int too large for a float (`10**400`)
+            return None
     elif isinstance(value, str):
         try:
             number = float(value)

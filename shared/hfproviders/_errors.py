@@ -10,6 +10,7 @@ HFProvidersError                      every error we raise
 │   ├── ConfigurationError            bad client options (retired host, token for a foreign host, …)
 │   └── MissingTokenError             no token found for a Hugging Face host
 ├── APIError                          the server answered with an error
+│   ├── RedirectError                 3xx: we never follow redirects (set base_url to the target)
 │   ├── BadRequestError               400 / 422
 │   │   ├── ContextLengthError        the prompt does not fit the model
 │   │   ├── ModelNotFoundError        model_not_found
@@ -71,6 +72,7 @@ __all__ = [
     "ProvidersUnavailableError",
     "RateLimitError",
     "RateLimitWaitTooLongError",
+    "RedirectError",
     "ServerError",
     "ServiceUnavailableError",
     "StreamError",
@@ -194,6 +196,12 @@ class MissingTokenError(ConfigurationError):
 
 class APIError(HFProvidersError):
     """The server answered with an error status (or an error event inside a stream)."""
+
+
+class RedirectError(APIError):
+    """3xx: the server redirected; `location` says where (redirects are never followed)."""
+
+    location: str | None = None
 
 
 class BadRequestError(APIError):
@@ -370,6 +378,22 @@ def _as_str(value: Any) -> str | None:
     return json.dumps(value, ensure_ascii=False)
 
 
+# A server's `estimated_time` beyond a day is not an estimate (`10**400`, `Infinity`): clamped.
+_MAX_ESTIMATED_TIME = 86_400.0
+
+
+def _wait_seconds(value: Any) -> float | None:
+    """A wait in seconds from server JSON, clamped to [0, a day]; None when not a number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, int) and value > _MAX_ESTIMATED_TIME:
+        return _MAX_ESTIMATED_TIME  # float(10**400) would raise OverflowError
+    seconds = float(value)
+    if seconds != seconds:
+        return None
+    return min(max(0.0, seconds), _MAX_ESTIMATED_TIME)
+
+
 class ParsedErrorBody:
     """What `parse_error_body` found in an error body."""
 
@@ -437,7 +461,7 @@ def _parse_error_object(data: Mapping[str, Any]) -> ParsedErrorBody | None:
         message=message,
         code=code,
         error_type=error_type,
-        estimated_time=float(estimated) if isinstance(estimated, int | float) else None,
+        estimated_time=_wait_seconds(estimated),
         warnings=[str(w) for w in warnings] if isinstance(warnings, list) else [],
         http_status=http_status,
     )
@@ -454,7 +478,7 @@ def parse_error_body(body: bytes | str, content_type: str | None = None) -> Pars
     if stripped.startswith("{"):
         try:
             data = json.loads(stripped)
-        except ValueError:
+        except (ValueError, RecursionError):
             data = None
         if isinstance(data, Mapping):
             parsed = _parse_error_object(data)
@@ -505,6 +529,8 @@ def error_from_response(
     secrets: Sequence[str] = (),
 ) -> APIError:
     """Build the typed error for an HTTP error response (`headers` keys are lower-case)."""
+    if 300 <= status < 400:
+        return _redirect_error(status, headers, body, provider, secrets)
     parsed = parse_error_body(body, headers.get("content-type"))
     header_message = headers.get("x-error-message")
     message = parsed.message
@@ -528,6 +554,31 @@ def error_from_response(
         warnings=parsed.warnings,
         rate_limit=rate_limit,
     )
+    error.headers = dict(headers)
+    return error
+
+
+def _redirect_error(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    provider: str | None,
+    secrets: Sequence[str],
+) -> RedirectError:
+    location = headers.get("location")
+    target = f" to {location[:300]}" if location else ""
+    error = RedirectError(
+        redact(
+            f"The server answered {status}, a redirect{target}. Redirects are never followed "
+            "(a token must not travel to another host): set base_url to the final URL.",
+            secrets,
+        ),
+        status_code=status,
+        provider=provider or headers.get("x-inference-provider"),
+        request_id=headers.get("x-request-id"),
+        body=redact(body.decode("utf-8", "replace"), secrets),
+    )
+    error.location = redact(location, secrets) if location else None
     error.headers = dict(headers)
     return error
 

@@ -1,20 +1,50 @@
 """Pure parsers for response headers: Retry-After and the many rate-limit header dialects.
 
-Header mappings passed here have lower-case keys.
+Header mappings passed here have lower-case keys. Servers send anything, so every number is
+read defensively: NaN, infinities and absurd magnitudes (`1e999`, a 400-digit integer) read as
+absent, never as an `OverflowError`; waits and resets are clamped to `MAX_WAIT_S`. A reset
+value may be a duration (`12`, `6m0s`), an epoch timestamp in seconds, or one in milliseconds.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 
 from hfproviders._types import RateLimitInfo
 
-__all__ = ["parse_duration", "parse_rate_limit", "parse_retry_after", "parse_retry_after_ms"]
+__all__ = [
+    "MAX_WAIT_S",
+    "parse_duration",
+    "parse_rate_limit",
+    "parse_retry_after",
+    "parse_retry_after_ms",
+]
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
-# Values above this are absolute epoch timestamps, not durations (providers send both).
+# Values above this are absolute epoch timestamps, not durations (providers send both) ...
 _EPOCH_THRESHOLD = 1_000_000_000
+# ... and above this, epoch timestamps in milliseconds (read as seconds: a 57,000-year wait).
+_EPOCH_MS_THRESHOLD = 100_000_000_000
+# No rate-limit window or Retry-After is longer than a day; anything above is clamped to it.
+MAX_WAIT_S = 86_400.0
+# Counts beyond this are not counts (a header of `1e999` or 400 digits): read as absent.
+_MAX_COUNT = 10**15
+
+
+def _number(text: str) -> float | None:
+    """A finite float from header text, else None (never raises)."""
+    try:
+        number = float(text)
+    except (ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _seconds(value: float) -> float:
+    """A wait, clamped to [0, MAX_WAIT_S]."""
+    return min(max(0.0, value), MAX_WAIT_S)
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
@@ -28,67 +58,64 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     value = value.strip()
     if not value:
         return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        if seconds != seconds or seconds in (float("inf"), float("-inf")):  # NaN / inf
-            return None
-        return max(0.0, seconds)
+    if value[:1].isdigit() or value[:1] in "+-.":
+        seconds = _number(value)
+        return None if seconds is None else _seconds(seconds)
     from email.utils import parsedate_to_datetime  # rare path; keeps the import cheap
 
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when is None or when.tzinfo is None:
         return None
-    return max(0.0, when.timestamp() - now)
+    return _seconds(when.timestamp() - now)
 
 
 def parse_retry_after_ms(value: str | None) -> float | None:
     """Seconds from a `retry-after-ms` header value (milliseconds)."""
     if value is None:
         return None
-    try:
-        ms = float(value.strip())
-    except ValueError:
-        return None
-    if ms != ms or ms in (float("inf"), float("-inf")):
-        return None
-    return max(0.0, ms / 1000.0)
+    ms = _number(value.strip())
+    return None if ms is None else _seconds(ms / 1000.0)
 
 
 def parse_duration(value: str | None, now: float) -> float | None:
-    """Seconds from a reset value: `12`, `1.5`, `250ms`, `6m0s`, `1h2m`, or an epoch timestamp."""
+    """Seconds from a reset value: `12`, `1.5`, `250ms`, `6m0s`, `1h2m`, or an epoch timestamp.
+
+    Epoch timestamps may be in seconds or in milliseconds; the result is clamped to
+    [0, MAX_WAIT_S]. None for anything unreadable (NaN, infinities, negative numbers).
+    """
     if value is None:
         return None
     value = value.strip()
     if not value:
         return None
-    try:
-        number = float(value)
-    except ValueError:
+    if value[-1:].isalpha():
         parts = _DURATION_PART.findall(value)
         if not parts or "".join(n + u for n, u in parts) != value.replace(" ", ""):
             return None
         factor = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-        return sum(float(n) * factor[u] for n, u in parts)
-    if number != number or number < 0 or number == float("inf"):
+        total = sum((_number(n) or 0.0) * factor[u] for n, u in parts)
+        return _seconds(total) if math.isfinite(total) else None
+    number = _number(value)
+    if number is None or number < 0:
         return None
+    if number > _EPOCH_MS_THRESHOLD:
+        return _seconds(number / 1000.0 - now)
     if number > _EPOCH_THRESHOLD:
-        return max(0.0, number - now)
-    return number
+        return _seconds(number - now)
+    return _seconds(number)
 
 
 def _int(value: str | None) -> int | None:
+    """A count from header text; None when unreadable or absurd (never raises)."""
     if value is None:
         return None
-    try:
-        return int(float(value.strip()))
-    except ValueError:
+    number = _number(value.strip())
+    if number is None or abs(number) > _MAX_COUNT:
         return None
+    return int(number)
 
 
 def _first(headers: Mapping[str, str], *names: str) -> str | None:
@@ -101,15 +128,17 @@ def _first(headers: Mapping[str, str], *names: str) -> str | None:
 
 def _parse_ietf(value: str) -> tuple[int | None, int | None, float | None]:
     """`"api";r=999;t=242` (draft-ietf-httpapi-ratelimit-headers-08+) or `limit=…, remaining=…`."""
-    remaining = reset = limit = None
+    remaining = limit = None
+    reset: float | None = None
     for match in re.finditer(r"\b(r|t|q|remaining|reset|limit)\s*=\s*(\d+(?:\.\d+)?)", value):
         key, number = match.group(1), match.group(2)
-        if key in ("r", "remaining"):
-            remaining = int(float(number))
-        elif key in ("t", "reset"):
-            reset = float(number)
+        if key in ("t", "reset"):
+            seconds = _number(number)  # the IETF draft's reset is always delta-seconds
+            reset = None if seconds is None else _seconds(seconds)
+        elif key in ("r", "remaining"):
+            remaining = _int(number)
         else:
-            limit = int(float(number))
+            limit = _int(number)
     return limit, remaining, reset
 
 

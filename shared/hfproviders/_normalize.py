@@ -121,15 +121,30 @@ def parse_usage(raw: Any) -> Usage | None:
     )
 
 
+# A count or timestamp beyond this is not one (`1e400`, `Infinity`, 400 digits): read as absent.
+_MAX_WHOLE = 2**53
+
+
 def _count(value: Any) -> int | None:
-    """A token count as sent (int, float or numeric string); None for anything else."""
+    """A token count as sent (int, float or numeric string); None for anything else.
+
+    NaN, infinities and absurd magnitudes read as None, never as an OverflowError.
+    """
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
+    if isinstance(value, str):
+        value = value.strip()
+        if not value.isdigit() or len(value) > 16:
+            return None
+        value = int(value)
+    if isinstance(value, int | float) and -_MAX_WHOLE <= value <= _MAX_WHOLE:
+        return int(value)  # NaN fails the comparison above
     return None
+
+
+def _whole(value: Any) -> int:
+    """An id, index or timestamp as sent; 0 when missing or unreadable (never raises)."""
+    return _count(value) or 0
 
 
 def split_think(content: str, template_opens: bool = False) -> tuple[str | None, str]:
@@ -190,7 +205,7 @@ def _tool_calls_from_content(
         return None
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     items = value if isinstance(value, list) else [value]
     calls: list[tuple[str, str]] = []
@@ -212,7 +227,7 @@ def parse_chat_completion(
     """Build a normalised ChatCompletion from a non-streamed response body."""
     response_id = str(data.get("id") or "")
     model = str(data.get("model") or "")
-    created = int(data.get("created") or 0)
+    created = _whole(data.get("created"))
     ids = _IdAllocator(f"{response_id}|{created}|{model}")
     choices: list[Choice] = []
     for position, raw in enumerate(data.get("choices") or ()):
@@ -532,7 +547,7 @@ class StreamNormalizer:
         if not self._id:
             self._id = str(event.get("id") or "")
             self._model = str(event.get("model") or "")
-            self._created = int(event.get("created") or 0)
+            self._created = _whole(event.get("created"))
         choices: list[ChunkChoice] = []
         reclassify: list[int] = []
         for raw in raw_choices:
@@ -660,9 +675,9 @@ def parse_text_generation_event(event: Mapping[str, Any]) -> TextGenerationChunk
     token = event.get("token") or {}
     details = event.get("details")
     return TextGenerationChunk(
-        index=int(event.get("index") or 0),
+        index=_whole(event.get("index")),
         token=TokenInfo(
-            id=int(token.get("id") or 0),
+            id=_whole(token.get("id")),
             text=str(token.get("text") or ""),
             logprob=token.get("logprob"),
             special=bool(token.get("special")),
@@ -683,6 +698,8 @@ def parse_partial_json(text: str) -> Any:
         return None
     try:
         return json.loads(text)
+    except RecursionError:
+        return None
     except ValueError:
         pass
     closers: list[str] = []
@@ -707,6 +724,8 @@ def parse_partial_json(text: str) -> Any:
         attempt = candidate + "".join(reversed(closers))
         try:
             return json.loads(attempt)
+        except RecursionError:
+            return None
         except ValueError:
             stripped = candidate.rstrip()
             if stripped.endswith((",", ":")):

@@ -150,7 +150,7 @@ class AttemptState:
             error.provider = self.provider
         limiter = self._client._limiter
         if limiter is not None and error.rate_limit is not None and self.plan.kind != "json":
-            limiter.observe_rate_limit(error.rate_limit)
+            limiter.observe_rate_limit(error.rate_limit, status_code=error.status_code or 0)
         decision = decide_retry(
             self._client._config.retry, error, self.attempt, time.monotonic() - self.started
         )
@@ -219,7 +219,7 @@ def whole_body_as_stream(
     """A server that ignored `stream: true` and sent JSON: replay its answer as chunks."""
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     if not isinstance(data, dict | list):
         client._parse_body(plan, body, meta)  # raises the typed error for a non-JSON body

@@ -12,6 +12,11 @@ before sleeping keeps callers in arrival order, lets any number of threads and t
 limiter, and never blocks the event loop: the async twin only ever waits in `async_sleep`, so no
 asyncio lock is needed. A cancelled or interrupted wait gives its reservation back.
 
+What the limiter learns from the server is bounded too: a pause is never longer than `max_pause`
+seconds (default 10 minutes), whatever a header says, and `reset()` forgets every learned pause.
+A 429 that names a wait (`Retry-After`, `retry-after-ms`, or a spent window's reset) pauses the
+limiter for that wait, so the calls queued behind it do not walk into the same 429.
+
 Waits are bounded: if a call would wait longer than `max_wait` seconds it raises
 `RateLimitWaitTooLongError` at once (with the wait in `retry_after`) and reserves nothing.
 
@@ -30,7 +35,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from hfproviders._errors import RateLimitWaitTooLongError
+from hfproviders._errors import InvalidParameterError, RateLimitWaitTooLongError
 
 if TYPE_CHECKING:
     from hfproviders._types import RateLimitInfo
@@ -82,9 +87,25 @@ class TokenBucket:
 
 def _reset_if_spent(remaining: int | None, reset_s: float | None) -> float | None:
     """Return the reset delay when the server says the quota is spent, else None."""
-    if remaining is not None and remaining <= 0 and reset_s is not None and reset_s > 0:
+    if (
+        remaining is not None
+        and remaining <= 0
+        and reset_s is not None
+        and reset_s > 0
+        and math.isfinite(reset_s)
+    ):
         return reset_s
     return None
+
+
+def _finite_at_least(value: object, low: float) -> bool:
+    """True for a real finite number >= low (bools and strings are not numbers here)."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= low
+    )
 
 
 class RateLimiter:
@@ -97,6 +118,8 @@ class RateLimiter:
     - `burst`: how many requests may go back to back after a quiet period (default: one
       second's worth, at least 1), so a full minute's quota is never fired at once.
     - `max_wait`: the longest a call may wait, in seconds (None: no bound).
+    - `max_pause`: the longest pause learned from the server (rate-limit headers, a 429's
+      `Retry-After`), in seconds; longer resets are clamped to it.
     - `clock`, `sleep`, `async_sleep`: injectable for tests (monotonic seconds).
 
     Safe to share across threads and asyncio tasks (and event loops) of one process.
@@ -113,36 +136,50 @@ class RateLimiter:
         *,
         burst: float | None = None,
         max_wait: float | None = 60.0,
+        max_pause: float = 600.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         async_sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
-        if not requests_per_minute > 0 or not math.isfinite(requests_per_minute):
-            raise ValueError("requests_per_minute must be a positive number")
-        if tokens_per_minute is not None and not tokens_per_minute > 0:
-            raise ValueError("tokens_per_minute must be positive, or None")
-        if burst is not None and not burst >= 1:
-            raise ValueError("burst must be at least 1")
-        if max_wait is not None and max_wait < 0:
-            raise ValueError("max_wait must be >= 0, or None")
+        if not _finite_at_least(requests_per_minute, 0.0) or requests_per_minute == 0:
+            raise InvalidParameterError("requests_per_minute must be a positive number")
+        if tokens_per_minute is not None and (
+            not _finite_at_least(tokens_per_minute, 0.0) or tokens_per_minute == 0
+        ):
+            raise InvalidParameterError("tokens_per_minute must be a positive number, or None")
+        if burst is not None and not _finite_at_least(burst, 1.0):
+            raise InvalidParameterError("burst must be a number >= 1")
+        if max_wait is not None and not _finite_at_least(max_wait, 0.0):
+            raise InvalidParameterError("max_wait must be a number >= 0, or None")
+        if not _finite_at_least(max_pause, 0.0):
+            raise InvalidParameterError("max_pause must be a number >= 0")
         self.requests_per_minute = requests_per_minute
         self.tokens_per_minute = tokens_per_minute
         self.max_wait = max_wait
+        self.max_pause = float(max_pause)
         self._clock = clock
         self._sleep = sleep
         self._async_sleep = async_sleep
         self._lock = threading.Lock()
-        now = clock()
-        request_capacity = burst if burst is not None else max(1.0, requests_per_minute / 60.0)
-        self._requests = TokenBucket(
-            requests_per_minute / 60.0, request_capacity, request_capacity, now
-        )
+        self._burst = burst
+        self._requests, self._tokens = self._fresh_buckets(clock())
+
+    def _fresh_buckets(self, now: float) -> tuple[TokenBucket, TokenBucket | None]:
+        rpm, tpm = self.requests_per_minute, self.tokens_per_minute
+        capacity = self._burst if self._burst is not None else max(1.0, rpm / 60.0)
+        requests = TokenBucket(rpm / 60.0, capacity, capacity, now)
         # Token costs vary a lot per call, so the token bucket holds a full minute's worth.
-        self._tokens = (
-            TokenBucket(tokens_per_minute / 60.0, tokens_per_minute, tokens_per_minute, now)
-            if tokens_per_minute is not None
-            else None
-        )
+        tokens = TokenBucket(tpm / 60.0, tpm, tpm, now) if tpm is not None else None
+        return requests, tokens
+
+    def reset(self) -> None:
+        """Forget everything learned and used: full buckets, no pause from the server.
+
+        For when the quota is known to be fresh again (a new key, a window that ended early), or
+        to recover from headers that were wrong.
+        """
+        with self._lock:
+            self._requests, self._tokens = self._fresh_buckets(self._clock())
 
     def __repr__(self) -> str:
         return (
@@ -231,24 +268,50 @@ class RateLimiter:
         """Adapt to the server's rate-limit headers after a response.
 
         When the server says nothing is left (`remaining_* <= 0`) and when it resets (seconds
-        from now), no call starts before the reset, and calls queued meanwhile resume at the
-        bucket's pace from then. Without a reset time nothing changes: we cannot know how long
-        to wait, and the retry layer handles the 429 if one comes.
+        from now), no call starts before the reset (at most `max_pause` from now), and calls
+        queued meanwhile resume at the bucket's pace from then. Without a reset time nothing
+        changes: we cannot know how long to wait, and the retry layer handles the 429 if one
+        comes.
         """
         with self._lock:
             now = self._clock()
             request_reset = _reset_if_spent(remaining_requests, reset_s)
             if request_reset is not None:
-                self._requests.pause_until(now + request_reset, now)
+                self._requests.pause_until(now + min(request_reset, self.max_pause), now)
             token_reset = _reset_if_spent(remaining_tokens, reset_tokens_s)
             if token_reset is not None:
                 # Without a token bucket a spent token quota still stops requests.
-                (self._tokens or self._requests).pause_until(now + token_reset, now)
+                (self._tokens or self._requests).pause_until(
+                    now + min(token_reset, self.max_pause), now
+                )
 
-    def observe_rate_limit(self, info: RateLimitInfo | None) -> None:
-        """Call `observe` with a parsed `RateLimitInfo` (`retry_after_s` stands in for a reset)."""
+    def observe_throttled(self, wait_s: float | None) -> None:
+        """A 429 arrived that asked for `wait_s` seconds: start nothing before then.
+
+        The wait is clamped to `max_pause`; None, NaN or a non-positive wait change nothing.
+        """
+        if wait_s is None or not wait_s > 0 or not math.isfinite(wait_s):
+            return
+        with self._lock:
+            now = self._clock()
+            self._requests.pause_until(now + min(wait_s, self.max_pause), now)
+
+    def observe_rate_limit(self, info: RateLimitInfo | None, *, status_code: int = 200) -> None:
+        """Call `observe` with a parsed `RateLimitInfo` (`retry_after_s` stands in for a reset).
+
+        With `status_code=429`, a `Retry-After` alone also pauses the limiter
+        (`observe_throttled`), as does a reset whose remaining count was not sent.
+        """
         if info is None:
             return
+        if status_code == 429:
+            self.observe_throttled(
+                info.retry_after_s
+                if info.retry_after_s is not None
+                else info.reset_requests_s
+                if info.reset_requests_s is not None
+                else info.reset_tokens_s
+            )
         self.observe(
             info.remaining_requests,
             info.reset_requests_s if info.reset_requests_s is not None else info.retry_after_s,

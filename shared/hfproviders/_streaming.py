@@ -78,7 +78,7 @@ class _EventDecoder:
                 continue
             try:
                 parsed = json.loads(data)
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise self._stream_error(
                     "The stream ended in the middle of an event"
                     if at_eof
@@ -99,7 +99,7 @@ class _EventDecoder:
             self.events += 1
             try:
                 out.extend(self._event(parsed))
-            except (AttributeError, TypeError, ValueError, KeyError, IndexError):
+            except (AttributeError, TypeError, ValueError, KeyError, IndexError, OverflowError):
                 # Valid JSON of a shape no provider sends: a typed error, never a crash.
                 raise self._stream_error(f"Unexpected stream event shape: {data[:200]!r}") from None
 

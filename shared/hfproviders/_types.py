@@ -175,7 +175,10 @@ class FunctionCall:
         """
         if not self.arguments.strip():
             return {}
-        value = json.loads(self.arguments)
+        try:
+            value = json.loads(self.arguments)
+        except RecursionError:
+            raise ValueError("tool arguments are nested too deeply to read") from None
         if not isinstance(value, dict):
             raise ValueError(f"tool arguments are not a JSON object: {self.arguments[:200]!r}")
         return value

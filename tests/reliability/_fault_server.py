@@ -19,7 +19,8 @@ end of body), ``malformed`` (an SSE event that is not JSON), ``error_event`` (an
 inside a 200 stream), ``echo401`` / ``echo401h`` / ``echo_stream`` (echo the token back in a 401
 body, in a 401 ``X-Error-Message`` header, or in a stream error event: the worst cases for
 token redaction),
-``big`` (a 2 MiB answer).
+``big`` (a 2 MiB answer), and ``raw:NAME``: the bytes a test registered with
+``add_raw(NAME, data)`` (a whole HTTP response, written as is; for hostile shapes one test needs).
 
 Counters: requests per key and in total, open connections, and ``disconnects``: connections the
 client closed while the server still had something to send (drip, stall, streams). They are also
@@ -165,6 +166,15 @@ class FaultServer:
         self.disconnects = 0
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self.raw: dict[str, tuple[bytes, bool]] = {}
+
+    def add_raw(self, name: str, data: bytes, *, hold_open: bool = False) -> str:
+        """Register a raw response for ``x-fault-seq: raw:NAME``; returns that step name.
+
+        With ``hold_open`` the server then sends nothing more until the client leaves.
+        """
+        self.raw[name] = (data, hold_open)
+        return f"raw:{name}"
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -288,6 +298,12 @@ class FaultServer:
             await self._write(writer, response("200 OK", json.dumps(self.stats()).encode()))
             return True
         step = self._step(request)
+        if step.startswith("raw:"):
+            data, hold_open = self.raw[step[4:]]
+            await self._write(writer, data)
+            if hold_open:
+                await self._until_client_leaves(reader, 10.0)
+            return False
         handler = getattr(self, f"_step_{step}", None)
         if handler is None:
             raise ValueError(f"unknown fault step {step!r}")
