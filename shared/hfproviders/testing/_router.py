@@ -1,0 +1,941 @@
+"""The fake router's brain: routes, providers, scripts, faults, and the record of every request.
+
+`FakeRouter.handle(request)` turns one received request into a `Plan` (sans-I/O); the loopback
+server (`FakeRouter.serve()`) and the in-process httpx transport (`FakeRouter.transport()`) play
+plans on real sockets or in memory. Routes served, as the real ones are (WIRE.md §1):
+
+- `POST /v1/chat/completions` (model `org/name[:provider|:fastest|:cheapest|:preferred]`),
+  `POST /{provider}/…/chat/completions` (the provider's own model id), and
+  `POST /hf-inference/models/{id}/v1/chat/completions`; streamed and not;
+- `GET /v1/models` and `GET /v1/models/{id}` (the catalogue);
+- `GET /api/models/{id}` (the Hub's model info with `inferenceProviderMapping`) and
+  `GET /api/models/{id}/auth-check`;
+- text-generation (TGI): `POST /hf-inference/models/{id}`, and `POST /`, `/generate`,
+  `/generate_stream` of a TGI server; `GET /info`;
+- embeddings: `POST /hf-inference/models/{id}/pipeline/feature-extraction` and the
+  OpenAI-style `POST /{provider}/v1/embeddings` (and `/v1/embeddings`);
+- `GET /__fake/stats`, `GET /__fake/requests`, `POST /__fake/reset`: control, never recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from hfproviders.testing._auto import auto_reply, message_text
+from hfproviders.testing._render import (
+    JSON_TYPE,
+    ChatContext,
+    Plan,
+    chat_plan,
+    digest,
+    embeddings_body,
+    fault_plan,
+    prompt_of,
+    request_id,
+    status_plan,
+    text_generation_plan,
+)
+from hfproviders.testing._script import (
+    Fault,
+    Provider,
+    Quirks,
+    Reply,
+    Step,
+    parse_step,
+)
+from hfproviders.testing._wire import dumps, router_headers
+
+if TYPE_CHECKING:
+    from hfproviders.testing._server import LoopbackServer
+
+__all__ = ["MIX", "POLICIES", "FakeModel", "FakeRouter", "RecordedRequest", "Rule"]
+
+POLICIES = ("fastest", "cheapest", "preferred", "auto")
+MIX = ["ok"] * 16 + ["429ms:20", "503:0.01", "502", "reset"]
+"""The `x-fake-steps: mix` draw: about 20 % faults, picked by a hash of (key, attempt)."""
+
+
+@dataclass
+class RecordedRequest:
+    """One request the fake router received, and what it made of it."""
+
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+    at_s: float = 0.0
+    kind: str = ""
+    model: str | None = None
+    provider: str | None = None
+    status: int | None = None
+
+    @property
+    def json(self) -> Any:
+        """The body parsed as JSON (None when it is not JSON)."""
+        try:
+            return json.loads(self.body) if self.body else None
+        except ValueError:
+            return None
+
+    @property
+    def url(self) -> str:
+        """Path and query."""
+        return f"{self.path}?{self.query}" if self.query else self.path
+
+
+@dataclass
+class FakeModel:
+    """A model in the catalogue and on the Hub, with the providers that serve it."""
+
+    id: str
+    providers: list[Provider]
+    pipeline_tag: str = "text-generation"
+    gated: bool | str = False
+    access: bool = True
+    embedding_dim: int = 384
+    created: int = 1764000000
+
+    def provider(self, name: str) -> Provider | None:
+        """The provider called `name`, if it serves this model."""
+        return next((p for p in self.providers if p.name == name), None)
+
+    def catalogue_entry(self) -> dict[str, Any]:
+        """The model's entry in `/v1/models`."""
+        return {
+            "id": self.id,
+            "object": "model",
+            "created": self.created,
+            "owned_by": self.id.split("/")[0],
+            "architecture": {"input_modalities": ["text"], "output_modalities": ["text"]},
+            "providers": [p.catalogue_entry() for p in self.providers],
+        }
+
+    def hub_info(self) -> dict[str, Any]:
+        """The Hub's `/api/models/{id}?expand[]=inferenceProviderMapping` answer."""
+        mapping = {
+            p.name: {
+                "isModelAuthor": False,
+                "providerId": p.provider_model_id or self.id,
+                "status": "live" if p.status == "live" else p.status,
+                "task": p.task,
+            }
+            for p in self.providers
+        }
+        return {
+            "_id": hashlib.sha256(self.id.encode()).hexdigest()[:24],
+            "id": self.id,
+            "gated": self.gated,
+            "pipeline_tag": self.pipeline_tag,
+            "inferenceProviderMapping": mapping,
+        }
+
+
+@dataclass
+class Rule:
+    """Scripted steps for the requests that match; see `FakeRouter.on`."""
+
+    model: str | None = None
+    provider: str | None = None
+    kind: str | None = None
+    steps: list[Step] = field(default_factory=list)
+    repeat_last: bool = True
+    used: int = 0
+
+    def matches(self, kind: str, model: str | None, provider: str | None) -> bool:
+        """Whether this rule applies to a request (and still has steps to play)."""
+        if not self.steps or (not self.repeat_last and self.used >= len(self.steps)):
+            return False
+        return (
+            (self.kind is None or self.kind == kind)
+            and (self.model is None or self.model == model)
+            and (self.provider is None or self.provider == provider)
+        )
+
+    def next_step(self) -> Step:
+        """The step for this request (the last one repeats when `repeat_last`)."""
+        step = self.steps[min(self.used, len(self.steps) - 1)]
+        self.used += 1
+        return step
+
+    def respond(self, *steps: Step) -> Rule:
+        """Play `steps` in order, one per matching request; the last one then repeats."""
+        self.steps, self.repeat_last, self.used = list(steps), True, 0
+        return self
+
+    def respond_once(self, *steps: Step) -> Rule:
+        """Play `steps` in order, once each; afterwards the rule no longer applies."""
+        self.steps, self.repeat_last, self.used = list(steps), False, 0
+        return self
+
+
+def _default_models() -> list[FakeModel]:
+    groq = Provider(
+        "groq",
+        pricing_input=0.59,
+        pricing_output=0.79,
+        throughput=280.0,
+        first_token_latency_ms=180.0,
+    )
+    together = Provider(
+        "together",
+        pricing_input=0.88,
+        pricing_output=0.88,
+        throughput=90.0,
+        first_token_latency_ms=420.0,
+    )
+    novita = Provider(
+        "novita",
+        pricing_input=0.14,
+        pricing_output=0.4,
+        throughput=35.0,
+        first_token_latency_ms=900.0,
+        supports_structured_output=False,
+        provider_model_id="meta-llama/llama-3.3-70b-instruct",
+    )
+    cerebras = Provider(
+        "cerebras",
+        pricing_input=0.25,
+        pricing_output=0.69,
+        throughput=2100.0,
+        first_token_latency_ms=150.0,
+        provider_model_id="gpt-oss-120b",
+    )
+    fireworks = Provider(
+        "fireworks-ai",
+        pricing_input=0.15,
+        pricing_output=0.6,
+        throughput=200.0,
+        first_token_latency_ms=300.0,
+        provider_model_id="accounts/fireworks/models/gpt-oss-120b",
+    )
+    r1_fireworks = Provider(
+        "fireworks-ai",
+        pricing_input=3.0,
+        pricing_output=8.0,
+        throughput=60.0,
+        first_token_latency_ms=700.0,
+        provider_model_id="accounts/fireworks/models/deepseek-r1",
+    )
+    r1_together = Provider(
+        "together",
+        pricing_input=3.0,
+        pricing_output=7.0,
+        throughput=45.0,
+        first_token_latency_ms=800.0,
+        quirks=Quirks(think_inline=True),
+        provider_model_id="deepseek-ai/DeepSeek-R1",
+    )
+    embed_hf = Provider(
+        "hf-inference",
+        task="feature-extraction",
+        pricing_input=None,
+        pricing_output=None,
+        context_length=512,
+        supports_tools=None,
+        supports_structured_output=None,
+    )
+    embed_scw = Provider(
+        "scaleway",
+        task="feature-extraction",
+        pricing_input=0.1,
+        pricing_output=0.0,
+        context_length=32768,
+        supports_tools=None,
+        supports_structured_output=None,
+        provider_model_id="qwen3-embedding-8b",
+    )
+    return [
+        FakeModel("meta-llama/Llama-3.3-70B-Instruct", [groq, together, novita]),
+        FakeModel("openai/gpt-oss-120b", [cerebras, groq, fireworks]),
+        FakeModel("deepseek-ai/DeepSeek-R1", [r1_fireworks, r1_together]),
+        FakeModel(
+            "sentence-transformers/all-MiniLM-L6-v2",
+            [embed_hf],
+            pipeline_tag="feature-extraction",
+            embedding_dim=384,
+        ),
+        FakeModel(
+            "Qwen/Qwen3-Embedding-8B",
+            [embed_scw, embed_hf],
+            pipeline_tag="feature-extraction",
+            embedding_dim=1024,
+        ),
+    ]
+
+
+class FakeRouter:
+    """A scriptable stand-in for router.huggingface.co (and the Hub's model lookups).
+
+    With no script it answers like a capable model (tool calls, JSON schemas, answers from tool
+    results). `on(...)` scripts replies and faults per model, provider and kind of request;
+    `add_model` / `set_provider` shape the catalogue, quirks, latency, error rates and outage
+    episodes (seeded by `seed`). Every request is kept in `requests`.
+
+    Example:
+        >>> from hfproviders.testing import FakeRouter, Fault
+        >>> router = FakeRouter()
+        >>> _ = router.on(provider="groq").respond(Fault.status(503))
+        >>> with router.serve() as server:  # doctest: +SKIP
+        ...     client = HFClient(base_url=server.base_url, api_key="test", router=True)
+
+    Args:
+        models: the catalogue (`None`: a small default one; `[]`: empty).
+        strict: refuse models not in the catalogue (400 `model_not_found`, Hub 404) instead of
+            serving them with `default_provider`.
+        token: when set, only `Authorization: Bearer <token>` is accepted (else 401).
+        seed: seeds latency draws and error rates, per provider.
+        clock: a monotonic clock in seconds (episodes count from construction).
+        max_recorded: how many requests `requests` keeps (the counters count them all).
+
+    """
+
+    def __init__(
+        self,
+        models: Iterable[FakeModel] | None = None,
+        *,
+        strict: bool = False,
+        token: str | None = None,
+        default_provider: str = "together",
+        seed: int = 0,
+        clock: Callable[[], float] = time.monotonic,
+        max_recorded: int = 10_000,
+    ) -> None:
+        self.strict = strict
+        self.token = token
+        self.default_provider = default_provider
+        self.seed = seed
+        self.clock = clock
+        self.started = clock()
+        self.models: dict[str, FakeModel] = {}
+        self.providers: dict[str, Provider] = {}
+        self.rules: list[Rule] = []
+        self.requests: deque[RecordedRequest] = deque(maxlen=max_recorded)
+        self.counts: Counter[str] = Counter()
+        self.open_connections = 0
+        self.disconnects = 0
+        self._lock = threading.RLock()
+        self._rngs: dict[str, random.Random] = {}
+        self._per_provider: Counter[str] = Counter()
+        self._per_key: Counter[str] = Counter()
+        self._windows: dict[str, tuple[int, int]] = {}
+        self._prompts_seen: set[str] = set()
+        self.server: LoopbackServer | None = None
+        for model in _default_models() if models is None else models:
+            self.models[model.id] = model
+
+    # -- configuration -----------------------------------------------------------------------
+
+    def add_model(
+        self,
+        model_id: str,
+        providers: Sequence[str | Provider] = ("together",),
+        *,
+        pipeline_tag: str = "text-generation",
+        gated: bool | str = False,
+        access: bool = True,
+        embedding_dim: int = 384,
+    ) -> FakeModel:
+        """Add (or replace) a model served by `providers` (names use `set_provider`'s specs)."""
+        specs = [
+            p if isinstance(p, Provider) else self.providers.get(p) or Provider(p)
+            for p in providers
+        ]
+        model = FakeModel(model_id, specs, pipeline_tag, gated, access, embedding_dim)
+        with self._lock:
+            self.models[model_id] = model
+        return model
+
+    def set_provider(self, provider: Provider) -> Provider:
+        """Define how a provider behaves everywhere: it replaces that provider in every model."""
+        with self._lock:
+            self.providers[provider.name] = provider
+            for model in self.models.values():
+                model.providers = [
+                    _with_catalogue(provider, p) if p.name == provider.name else p
+                    for p in model.providers
+                ]
+        return provider
+
+    def on(
+        self, *, model: str | None = None, provider: str | None = None, kind: str | None = None
+    ) -> Rule:
+        """A rule for matching requests; call `.respond(...)` or `.respond_once(...)` on it.
+
+        `model` is the HF model id without suffix; `provider` the serving provider; `kind` one of
+        `chat`, `text_generation`, `embeddings`, `models`, `hub`. Newer rules win.
+        """
+        rule = Rule(model, provider, kind)
+        with self._lock:
+            self.rules.insert(0, rule)
+        return rule
+
+    def reset(self) -> None:
+        """Forget requests, counters and scripts (the catalogue stays)."""
+        with self._lock:
+            self.requests.clear()
+            self.counts.clear()
+            self.rules.clear()
+            self._per_provider.clear()
+            self._per_key.clear()
+            self._windows.clear()
+            self._prompts_seen.clear()
+            self.disconnects = 0
+            self.started = self.clock()
+
+    # -- what was received -------------------------------------------------------------------
+
+    def requests_to(
+        self, *, provider: str | None = None, kind: str | None = None
+    ) -> list[RecordedRequest]:
+        """The recorded requests served by `provider` and/or of `kind`."""
+        with self._lock:
+            return [
+                r
+                for r in self.requests
+                if (provider is None or r.provider == provider) and (kind is None or r.kind == kind)
+            ]
+
+    @property
+    def last_request(self) -> RecordedRequest:
+        """The most recent request (IndexError when there is none)."""
+        with self._lock:
+            return self.requests[-1]
+
+    def stats(self) -> dict[str, Any]:
+        """Counters: requests in total, per kind, per provider, per model; connections."""
+        with self._lock:
+            return {
+                "requests": sum(v for k, v in self.counts.items() if k.startswith("kind:")),
+                "by_kind": _strip(self.counts, "kind:"),
+                "by_provider": _strip(self.counts, "provider:"),
+                "by_model": _strip(self.counts, "model:"),
+                "by_key": _strip(self.counts, "key:"),
+                "by_status": _strip(self.counts, "status:"),
+                "open_connections": self.open_connections,
+                "disconnects": self.disconnects,
+            }
+
+    # -- serving -----------------------------------------------------------------------------
+
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> LoopbackServer:
+        """Start a loopback HTTP server for this router (a context manager; `.stop()` ends it)."""
+        from hfproviders.testing._server import LoopbackServer
+
+        self.server = LoopbackServer(self, host, port).start()
+        return self.server
+
+    @property
+    def base_url(self) -> str:
+        """The served router's OpenAI-compatible base URL (`http://127.0.0.1:PORT/v1`)."""
+        if self.server is None:
+            raise RuntimeError("the fake router is not served: call serve() first")
+        return self.server.base_url
+
+    @property
+    def url(self) -> str:
+        """The served router's root URL (Hub lookups, TGI, per-provider routes live there)."""
+        if self.server is None:
+            raise RuntimeError("the fake router is not served: call serve() first")
+        return self.server.url
+
+    def transport(self) -> Any:
+        """An in-process httpx transport (sync and async) answering from this router."""
+        from hfproviders.testing._httpx import FakeRouterTransport
+
+        return FakeRouterTransport(self)
+
+    # -- handling ----------------------------------------------------------------------------
+
+    def handle(self, request: RecordedRequest) -> Plan:
+        """Decide the answer to one request, and record it."""
+        path = request.path
+        if path.startswith("/__fake/"):
+            return self._control(request)
+        with self._lock:
+            request.at_s = self.clock() - self.started
+            self.requests.append(request)
+        plan = self._route(request)
+        with self._lock:
+            request.status = plan.status or None
+            self.counts[f"kind:{request.kind or 'unknown'}"] += 1
+            if request.provider:
+                self.counts[f"provider:{request.provider}"] += 1
+            if request.model:
+                self.counts[f"model:{request.model}"] += 1
+            if key := request.headers.get("x-fake-key"):
+                self.counts[f"key:{key}"] += 1
+            self.counts[f"status:{plan.status}"] += 1
+        return plan
+
+    def _control(self, request: RecordedRequest) -> Plan:
+        if request.path == "/__fake/reset" and request.method == "POST":
+            self.reset()
+        if request.path == "/__fake/requests":
+            with self._lock:
+                listed = [
+                    {
+                        "method": r.method,
+                        "url": r.url,
+                        "kind": r.kind,
+                        "model": r.model,
+                        "provider": r.provider,
+                        "status": r.status,
+                        "body": r.json,
+                    }
+                    for r in self.requests
+                ]
+            return _json_plan(200, listed)
+        return _json_plan(200, self.stats())
+
+    def _route(self, request: RecordedRequest) -> Plan:
+        path = request.path.rstrip("/") or "/"
+        method = request.method
+        if not self._authorized(request):
+            request.kind = "auth"
+            return status_plan(
+                Fault.status(401),
+                provider=None,
+                rid=self._rid(request),
+                model="",
+                router_level=True,
+            )
+        if method == "GET":
+            return self._route_get(request, path)
+        if method != "POST":
+            return _not_found()
+        body = request.json
+        if not isinstance(body, dict):
+            request.kind = "invalid"
+            return _json_plan(400, {"error": "Failed to parse the request body as JSON"})
+        if path.endswith("/chat/completions"):
+            return self._chat(request, body, path)
+        if path.endswith("/pipeline/feature-extraction") or path.endswith("/embeddings"):
+            return self._embeddings(request, body, path)
+        if path.startswith(("/hf-inference/models/", "/models/")) or path in (
+            "/",
+            "/generate",
+            "/generate_stream",
+        ):
+            return self._text_generation(request, body, path)
+        return _not_found()
+
+    def _authorized(self, request: RecordedRequest) -> bool:
+        if self.token is None:
+            return True
+        auth = request.headers.get("authorization", "")
+        public_hub = request.method == "GET" and request.path.startswith("/api/models/")
+        return auth == f"Bearer {self.token}" or (public_hub and not auth)
+
+    def _route_get(self, request: RecordedRequest, path: str) -> Plan:
+        if path.endswith("/models") or "/models/" in path and path.startswith("/v1/"):
+            request.kind = "models"
+            step = self._scripted(request, "models", None, None)
+            if isinstance(step, Fault):
+                return status_plan(
+                    step, provider=None, rid=self._rid(request), model="", router_level=True
+                )
+            with self._lock:
+                entries = [m.catalogue_entry() for m in self.models.values()]
+            if path.startswith("/v1/models/"):
+                wanted = unquote(path[len("/v1/models/") :])
+                found = [e for e in entries if e["id"] == wanted]
+                if not found:
+                    return _not_found()
+                return _json_plan(200, found[0], provider_headers=self._rid(request))
+            return _json_plan(
+                200, {"object": "list", "data": entries}, provider_headers=self._rid(request)
+            )
+        if path.startswith("/api/models/"):
+            return self._hub(request, path)
+        if path == "/info":
+            request.kind = "info"
+            return _json_plan(
+                200,
+                {
+                    "model_id": "tgi",
+                    "max_input_tokens": 8192,
+                    "max_total_tokens": 16384,
+                    "version": "3.3.0",
+                },
+            )
+        return _not_found()
+
+    def _hub(self, request: RecordedRequest, path: str) -> Plan:
+        request.kind = "hub"
+        rest = unquote(path[len("/api/models/") :])
+        auth_check = rest.endswith("/auth-check")
+        model_id = rest.removesuffix("/auth-check")
+        request.model = model_id
+        step = self._scripted(request, "hub", model_id, None)
+        if isinstance(step, Fault):
+            return status_plan(
+                step, provider=None, rid=self._rid(request), model=model_id, router_level=True
+            )
+        model = self._model(model_id)
+        hub_headers = [
+            ("ratelimit", '"api";r=999;t=242'),
+            ("ratelimit-policy", '"fixed window";"api";q=1000;w=300'),
+        ]
+        if model is None:
+            plan = _json_plan(404, {"error": "Repository not found"})
+            plan.headers += [("x-error-code", "RepoNotFound"), *hub_headers]
+            return plan
+        if auth_check:
+            if model.gated and not model.access:
+                plan = _json_plan(403, {"error": f"Access to model {model_id} is restricted."})
+                plan.headers += [("x-error-code", "GatedRepo"), *hub_headers]
+                return plan
+            return _json_plan(200, {}, extra=hub_headers)
+        return _json_plan(200, model.hub_info(), extra=hub_headers)
+
+    def _model(self, model_id: str) -> FakeModel | None:
+        with self._lock:
+            model = self.models.get(model_id)
+        if model is not None or self.strict:
+            return model
+        provider = self.providers.get(self.default_provider) or Provider(self.default_provider)
+        return FakeModel(model_id, [provider])
+
+    def _by_provider_id(self, provider: str, provider_model_id: str) -> FakeModel | None:
+        with self._lock:
+            for model in self.models.values():
+                p = model.provider(provider)
+                if p is not None and (p.provider_model_id or model.id) == provider_model_id:
+                    return model
+        return None
+
+    def _pick(self, model: FakeModel, wanted: str | None) -> Provider | None:
+        live = [p for p in model.providers if p.status == "live"]
+        if wanted is None or wanted in ("preferred", "auto"):
+            return live[0] if live else None
+        if wanted == "fastest":
+            return max(live, key=lambda p: p.throughput or 0.0, default=None)
+        if wanted == "cheapest":
+            inf = float("inf")
+            return min(
+                live,
+                key=lambda p: p.pricing_output if p.pricing_output is not None else inf,
+                default=None,
+            )
+        return model.provider(wanted)
+
+    def _resolve(
+        self, request: RecordedRequest, body: Mapping[str, Any], path: str
+    ) -> tuple[FakeModel | None, Provider | None, Plan | None]:
+        """The model and serving provider of an inference request, or the router's refusal."""
+        rid = self._rid(request)
+        route_provider = path.strip("/").split("/")[0]
+        raw_model = body.get("model")
+        if path.startswith("/hf-inference/models/"):
+            model_id = unquote(path[len("/hf-inference/models/") :])
+            for tail in ("/v1/chat/completions", "/pipeline/feature-extraction"):
+                model_id = model_id.removesuffix(tail)
+            model = self._model(model_id)
+            provider = model.provider("hf-inference") if model else None
+            if model is not None and provider is None and not self.strict:
+                provider = Provider("hf-inference")
+            request.model = model_id
+        elif route_provider not in ("v1", "") and not path.startswith("/v1/"):
+            provider_model_id = str(raw_model or "")
+            model = self._by_provider_id(route_provider, provider_model_id)
+            if model is None and not self.strict:
+                model = FakeModel(provider_model_id, [Provider(route_provider)])
+            provider = model.provider(route_provider) if model else None
+            request.model = model.id if model else provider_model_id
+        else:
+            if not isinstance(raw_model, str) or not raw_model:
+                return (
+                    None,
+                    None,
+                    _json_plan(
+                        400,
+                        {
+                            "error": {
+                                "message": "model is required",
+                                "type": "invalid_request_error",
+                                "param": "model",
+                                "code": None,
+                            }
+                        },
+                        rid=rid,
+                    ),
+                )
+            model_id, _, suffix = raw_model.partition(":")
+            request.model = model_id
+            model = self._model(model_id)
+            if model is None:
+                return None, None, _router_error(rid, model_id, "model_not_found")
+            if suffix and suffix not in POLICIES and model.provider(suffix) is None:
+                if self.strict or model_id in self.models:
+                    return model, None, _router_error(rid, model_id, "model_not_supported")
+                return model, Provider(suffix), None
+            provider = self._pick(model, suffix or None)
+        if model is None:
+            return None, None, _router_error(rid, str(raw_model), "model_not_found")
+        if provider is None:
+            return model, None, _router_error(rid, model.id, "model_not_supported")
+        request.provider = provider.name
+        return model, provider, None
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def _scripted(
+        self, request: RecordedRequest, kind: str, model: str | None, provider: str | None
+    ) -> Step | None:
+        header = request.headers.get("x-fake-steps")
+        if header:
+            return self._header_step(header, request.headers.get("x-fake-key", ""), model)
+        with self._lock:
+            for rule in self.rules:
+                if rule.matches(kind, model, provider):
+                    return rule.next_step()
+        return None
+
+    def _header_step(self, spec: str, key: str, model: str | None) -> Step:
+        with self._lock:
+            self._per_key[key] += 1
+            attempt = self._per_key[key]
+        if spec.strip() == "mix":
+            draw = hashlib.sha256(f"{model}|{key}|{attempt}".encode()).digest()
+            return parse_step(MIX[draw[0] % len(MIX)])
+        steps = [s for s in spec.split(",") if s.strip()]
+        index = min(attempt, len(steps)) - 1 if key else 0
+        return parse_step(steps[index])
+
+    def _rng(self, provider: str) -> random.Random:
+        rng = self._rngs.get(provider)
+        if rng is None:
+            rng = self._rngs[provider] = random.Random(f"{self.seed}|{provider}")
+        return rng
+
+    def _behaviour(self, provider: Provider) -> tuple[Fault | None, float, float, int]:
+        """Provider health for this request.
+
+        Returns a fault (outage, error rate, rate limit) or None, the time to first token, the
+        time between chunks, and the rate-limit `remaining`.
+        """
+        with self._lock:
+            number = self._per_provider[provider.name]
+            self._per_provider[provider.name] += 1
+            elapsed = self.clock() - self.started
+            rng = self._rng(provider.name)
+            ttft = provider.latency.sample_ttft(rng)
+            draw = rng.random()
+            minute = int(elapsed // 60)
+            window, used = self._windows.get(provider.name, (minute, 0))
+            used = used + 1 if window == minute else 1
+            self._windows[provider.name] = (minute, used)
+        remaining = max(0, provider.ratelimit - used)
+        per_chunk = provider.latency.per_chunk_s
+        for episode in provider.episodes:
+            if episode.active(elapsed, number):
+                if episode.slow_factor is None:
+                    return Fault.status(episode.status), 0.0, 0.0, remaining
+                ttft *= episode.slow_factor
+                per_chunk *= episode.slow_factor
+        if used > provider.ratelimit:
+            wait = max(1, int(60 - elapsed % 60))
+            return Fault.status(429, retry_after=wait), 0.0, 0.0, 0
+        if provider.error_rate and draw < provider.error_rate:
+            return Fault.status(provider.error_status), ttft, 0.0, remaining
+        return None, ttft, per_chunk, remaining
+
+    def _rid(self, request: RecordedRequest) -> str:
+        seen = len(self.requests)
+        return request_id(f"{self.seed}|{request.path}|{request.body!r}|{seen}")
+
+    def _cached_tokens(self, body: Mapping[str, Any]) -> int | None:
+        messages = body.get("messages")
+        system = "".join(
+            message_text(m.get("content"))
+            for m in (messages if isinstance(messages, list) else ())
+            if isinstance(m, Mapping) and m.get("role") == "system"
+        )
+        if len(system) < 1500:
+            return None
+        key = hashlib.sha256(system.encode()).hexdigest()
+        with self._lock:
+            seen = key in self._prompts_seen
+            self._prompts_seen.add(key)
+        return (len(system) // 4 // 64) * 64 if seen else 0
+
+    # -- the inference routes ----------------------------------------------------------------
+
+    def _chat(self, request: RecordedRequest, body: dict[str, Any], path: str) -> Plan:
+        request.kind = "chat"
+        model, provider, refusal = self._resolve(request, body, path)
+        if refusal is not None or model is None or provider is None:
+            return refusal or _not_found()
+        rid = request_id(f"{self.seed}|{digest(body)}")
+        served = provider.provider_model_id or model.id
+        ctx = ChatContext(body, provider, rid, self._cached_tokens(body), served)
+        step = self._scripted(request, "chat", model.id, provider.name)
+        health, ttft, per_chunk, remaining = self._behaviour(provider)
+        if step is None:
+            step = health or auto_reply(body)
+        if isinstance(step, Fault):
+            plan = fault_plan(
+                step,
+                ctx,
+                remaining=remaining,
+                authorization=request.headers.get("authorization", ""),
+            )
+            plan.delay_s = max(plan.delay_s, ttft if step.kind == "status" else 0.0)
+            return plan
+        if not step.reasoning and step.text == "" and not step.tool_calls and step.json is None:
+            auto = auto_reply(body)
+            step = Reply(**{**auto.__dict__, **_pacing(step)})
+        if step.reasoning and provider.quirks.think_inline:
+            step = Reply(**{**step.__dict__, "reasoning_style": "think"})
+        plan = chat_plan(ctx, step, remaining=remaining, per_chunk_s=per_chunk)
+        plan.delay_s = max(plan.delay_s, ttft)
+        return plan
+
+    def _text_generation(self, request: RecordedRequest, body: dict[str, Any], path: str) -> Plan:
+        request.kind = "text_generation"
+        if path.startswith("/hf-inference/models/"):
+            model, provider, refusal = self._resolve(request, body, path)
+            if refusal is not None or model is None or provider is None:
+                return refusal or _not_found()
+        else:
+            model_id = path[len("/models/") :] if path.startswith("/models/") else "tgi"
+            request.model, request.provider = model_id, "hf-inference"
+            model, provider = FakeModel(model_id, []), Provider("hf-inference")
+        if path == "/generate_stream":
+            body = {**body, "stream": True}
+        step = self._scripted(request, "text_generation", model.id, provider.name)
+        health, ttft, _, remaining = self._behaviour(provider)
+        step = step or health
+        rid = request_id(f"{self.seed}|{digest(body)}")
+        if isinstance(step, Fault):
+            if step.kind == "error_event":
+                error = {"error": step.message, "error_type": "validation"}
+                headers = router_headers(provider.name, rid, content_type="text/event-stream")
+                first = {
+                    "index": 1,
+                    "token": {"id": 1, "text": "one", "logprob": -0.1, "special": False},
+                    "generated_text": None,
+                    "details": None,
+                }
+                events = [f"data:{dumps(first)}\n\n".encode(), f"data:{dumps(error)}\n\n".encode()]
+                return Plan(200, headers, list(events), True)
+            ctx = ChatContext(body, provider, rid, None, model.id)
+            return fault_plan(
+                step,
+                ctx,
+                remaining=remaining,
+                authorization=request.headers.get("authorization", ""),
+            )
+        prompt = prompt_of(body)
+        reply = step if isinstance(step, Reply) and (step.text or step.json is not None) else None
+        if reply is None:
+            auto = auto_reply(
+                {"model": model.id, "messages": [{"role": "user", "content": prompt}]}
+            )
+            reply = Reply(text=" " + auto.text, **_pacing(step) if isinstance(step, Reply) else {})
+        plan = text_generation_plan(body, reply, provider, rid, remaining)
+        plan.delay_s = max(plan.delay_s, ttft)
+        return plan
+
+    def _embeddings(self, request: RecordedRequest, body: dict[str, Any], path: str) -> Plan:
+        request.kind = "embeddings"
+        openai_style = path.endswith("/embeddings")
+        if openai_style and path.startswith("/v1/"):
+            model, provider, refusal = self._resolve(request, body, "/v1/chat/completions")
+        else:
+            model, provider, refusal = self._resolve(request, body, path)
+        if refusal is not None or model is None or provider is None:
+            return refusal or _not_found()
+        key = "input" if openai_style else "inputs"
+        if not isinstance(body.get(key), str | list):
+            request.kind = "embeddings"
+            return _json_plan(
+                422,
+                {
+                    "error": f"Input validation error: `{key}` is required",
+                    "error_type": "validation",
+                },
+            )
+        step = self._scripted(request, "embeddings", model.id, provider.name)
+        health, ttft, _, remaining = self._behaviour(provider)
+        step = step or health
+        rid = request_id(f"{self.seed}|{digest(body)}")
+        if isinstance(step, Fault):
+            ctx = ChatContext(body, provider, rid, None, model.id)
+            return fault_plan(
+                step,
+                ctx,
+                remaining=remaining,
+                authorization=request.headers.get("authorization", ""),
+            )
+        served = provider.provider_model_id or model.id
+        result = embeddings_body(
+            body, openai_style=openai_style, dimensions=model.embedding_dim, served_model=served
+        )
+        plan = _json_plan(200, result, provider=provider.name, rid=rid)
+        plan.delay_s = max(ttft, step.delay_s if isinstance(step, Reply) else 0.0)
+        return plan
+
+
+def _pacing(step: Reply) -> dict[str, Any]:
+    return {
+        "delay_s": step.delay_s,
+        "chunk_delay_s": step.chunk_delay_s,
+        "chunk_chars": step.chunk_chars,
+        "headers": step.headers,
+    }
+
+
+def _with_catalogue(behaviour: Provider, listed: Provider) -> Provider:
+    """`behaviour`'s conduct with the per-model catalogue facts of `listed`."""
+    from dataclasses import replace
+
+    return replace(
+        behaviour,
+        provider_model_id=listed.provider_model_id,
+        task=listed.task,
+    )
+
+
+def _strip(counts: Counter[str], prefix: str) -> dict[str, int]:
+    return {k[len(prefix) :]: v for k, v in counts.items() if k.startswith(prefix)}
+
+
+def _json_plan(
+    status: int,
+    payload: Any,
+    *,
+    provider: str | None = None,
+    rid: str = "FakeRouterReq0001",
+    provider_headers: str | None = None,
+    extra: Sequence[tuple[str, str]] = (),
+) -> Plan:
+    headers = router_headers(provider, provider_headers or rid, content_type=JSON_TYPE)
+    return Plan(status, [*headers, *extra], [dumps(payload).encode()])
+
+
+def _not_found() -> Plan:
+    return Plan(
+        404, router_headers(None, "FakeRouterReq0404", content_type="text/plain"), [b"Not Found"]
+    )
+
+
+def _router_error(rid: str, model: str, code: str) -> Plan:
+    if code == "model_not_found":
+        message = f"The requested model '{model}' does not exist."
+    else:
+        message = (
+            f"The requested model '{model}' is not supported by any provider you have enabled."
+        )
+    error = {"message": message, "type": "invalid_request_error", "param": "model", "code": code}
+    return _json_plan(400, {"error": error}, rid=rid)
