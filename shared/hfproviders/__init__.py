@@ -106,6 +106,7 @@ if TYPE_CHECKING:
         SpendReport,
         SpendStore,
     )
+    from hfproviders._telemetry import GenAITelemetry
 
 # Optional subsystems load on first access, so `import hfproviders` pays only for the client.
 _LAZY = {
@@ -133,6 +134,7 @@ _LAZY = {
     "SpendLine": "_spend",
     "SpendReport": "_spend",
     "SpendStore": "_spend",
+    "GenAITelemetry": "_telemetry",
 }
 
 
@@ -176,6 +178,7 @@ __all__ = [
     "ContextLengthError",
     "FunctionCall",
     "FunctionDelta",
+    "GenAITelemetry",
     "GoneError",
     "HFClient",
     "HFProvidersError",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from hfproviders._hub import ModelAvailability
     from hfproviders._ratelimit import RateLimiter
     from hfproviders._routing import ServingCapabilities
+    from hfproviders._telemetry import CallTrace, GenAITelemetry
 
 logger = logging.getLogger("hfproviders")
 AttemptHook = Callable[[AttemptEvent], None]
@@ -82,6 +84,7 @@ class ClientBase:
         discovery_ttl: float,
         discovery: DiscoveryCache | None,
         router: bool = False,
+        telemetry: GenAITelemetry | bool | None = None,
     ) -> None:
         if routing not in ("off", "cached", "auto"):
             raise InvalidParameterError("routing must be 'off', 'cached' or 'auto'")
@@ -106,6 +109,7 @@ class ClientBase:
         if provider is not None and self._config.is_router:
             resolve_chain("org/model", provider, router=True)  # fail fast on a bad provider
         self._on_attempt = on_attempt
+        self._telemetry = _telemetry_option(telemetry)
 
     @property
     def base_url(self) -> str:
@@ -120,6 +124,50 @@ class ClientBase:
     def __repr__(self) -> str:
         provider = self._config.provider
         return f"{type(self).__name__}(base_url={self._config.base_url!r}, provider={provider!r})"
+
+    # -- telemetry -------------------------------------------------------------------------
+
+    def _may_trace(self) -> bool:
+        """False when no call of this client can be traced right now (the common, free case)."""
+        telemetry = self._telemetry
+        if telemetry is None:  # auto: only once the process has imported OpenTelemetry
+            return "opentelemetry.trace" in sys.modules or "opentelemetry.metrics" in sys.modules
+        return telemetry is not False
+
+    def _trace(self, plan: CallPlan) -> CallTrace | None:
+        """Open the call's span when telemetry is on (explicitly, or a provider is configured)."""
+        telemetry = self._telemetry
+        if telemetry is False or not self._may_trace():
+            return None
+        if telemetry is None:
+            from hfproviders._telemetry import auto_telemetry
+
+            telemetry = auto_telemetry()
+            if telemetry is None:
+                return None
+        assert not isinstance(telemetry, bool)
+        plan.trace = telemetry.call_started(
+            plan.kind,
+            plan.model,
+            plan.body,
+            base_url=self._config.base_url,
+            chain=plan.chain,
+            stream=plan.stream,
+        )
+        return plan.trace
+
+    def _traced_stream(
+        self, plan: CallPlan, generator: Any, result: Callable[[], Any], meta: ResponseMeta
+    ) -> Any:
+        """The stream's generator, wrapped in its span only when the call can be traced."""
+        if not self._may_trace():
+            return generator
+        from hfproviders import _telemetry
+
+        start = lambda: self._trace(plan)  # noqa: E731 - the span opens on first iteration
+        if hasattr(generator, "__anext__"):
+            return _telemetry.traced_async_stream(generator, start, result, meta)
+        return _telemetry.traced_stream(generator, start, result, meta)
 
     # -- planning (pure) -------------------------------------------------------------------
 
@@ -490,20 +538,41 @@ class ClientBase:
                 redact(error.message[:200], self._config.secrets()),
                 f"; retrying in {wait:.2f}s" if will_retry and wait is not None else "",
             )
+        trace = state.plan.trace
+        if self._on_attempt is None and trace is None:
+            return
+        # One event, three views: the log lines above, the on_attempt hook and the span.
+        event = AttemptEvent(
+            attempt=state.attempt,
+            model=state.plan.model,
+            provider=provider,
+            url=state.plan.url,
+            status_code=status,
+            elapsed_s=elapsed,
+            error=error,
+            will_retry=will_retry,
+            wait_s=wait,
+            request_id=request_id,
+        )
+        if trace is not None:
+            trace.attempt_ended(event)
         if self._on_attempt is not None:
-            event = AttemptEvent(
-                attempt=state.attempt,
-                model=state.plan.model,
-                provider=provider,
-                url=state.plan.url,
-                status_code=status,
-                elapsed_s=elapsed,
-                error=error,
-                will_retry=will_retry,
-                wait_s=wait,
-                request_id=request_id,
-            )
             try:
                 self._on_attempt(event)
             except Exception:  # a metrics hook must never break the call
                 logger.exception("on_attempt hook raised; ignored")
+
+
+def _telemetry_option(telemetry: GenAITelemetry | bool | None) -> GenAITelemetry | bool | None:
+    """None: automatic (on once a tracer or meter provider is configured); False: off."""
+    if telemetry is True:
+        from hfproviders._telemetry import GenAITelemetry
+
+        return GenAITelemetry()
+    if telemetry is None or telemetry is False:
+        return telemetry
+    from hfproviders._telemetry import GenAITelemetry
+
+    if not isinstance(telemetry, GenAITelemetry):
+        raise InvalidParameterError("telemetry must be None, True, False or a GenAITelemetry")
+    return telemetry

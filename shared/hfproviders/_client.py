@@ -25,6 +25,7 @@ from hfproviders._plan import (
     batch_calls,
     completion_of,
     fill_meta,
+    generation_of,
     is_sse,
     mark_in_stream,
     replay_cached_stream,
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
     from hfproviders._discovery import DiscoveryCache, ModelInfo
     from hfproviders._hub import ModelAvailability
     from hfproviders._ratelimit import RateLimiter
+    from hfproviders._telemetry import GenAITelemetry
 
 __all__ = ["AsyncHFClient", "HFClient"]
 
@@ -97,6 +99,7 @@ class HFClient(ClientBase):
         discovery_ttl: float = 600.0,
         discovery: DiscoveryCache | None = None,
         router: bool = False,
+        telemetry: GenAITelemetry | bool | None = None,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -115,6 +118,7 @@ class HFClient(ClientBase):
             discovery_ttl=discovery_ttl,
             discovery=discovery,
             router=router,
+            telemetry=telemetry,
         )
         self._transport = SyncTransport(http_client, self._config.timeout)
         self._sleep: Callable[[float], None] = time.sleep
@@ -136,7 +140,7 @@ class HFClient(ClientBase):
     ) -> ChatCompletion:
         """Send a chat completion and return the whole answer."""
         plan = self._plan_chat(model, messages, params, stream=False)
-        result: ChatCompletion = self._request(plan)
+        result: ChatCompletion = self._traced(plan) if self._may_trace() else self._request(plan)
         return result
 
     def stream(
@@ -146,13 +150,15 @@ class HFClient(ClientBase):
         plan = self._plan_chat(model, messages, params, stream=True)
         meta = ResponseMeta()
         holder: list[ChatStreamDecoder] = []
-        generator = self._stream(plan, meta, holder)
+        generator = self._traced_stream(
+            plan, self._stream(plan, meta, holder), lambda: completion_of(holder), meta
+        )
         return ChatStream(generator, meta, lambda: completion_of(holder))
 
     def text_generation(self, model: str, prompt: str, **params: Any) -> TextGeneration:
         """Call the text-generation (TGI) API: hf-inference, an Inference Endpoint, or TGI."""
         plan = self._plan_text_generation(model, prompt, params, stream=False)
-        result: TextGeneration = self._request(plan)
+        result: TextGeneration = self._traced(plan) if self._may_trace() else self._request(plan)
         return result
 
     def text_generation_stream(
@@ -162,7 +168,9 @@ class HFClient(ClientBase):
         plan = self._plan_text_generation(model, prompt, params, stream=True)
         meta = ResponseMeta()
         holder: list[TextGenerationStreamDecoder] = []
-        generator = self._stream(plan, meta, holder)
+        generator = self._traced_stream(
+            plan, self._stream(plan, meta, holder), lambda: generation_of(holder, meta), meta
+        )
         return TextGenerationStream(generator, meta, lambda: text_of(holder))
 
     def batch(
@@ -241,6 +249,18 @@ class HFClient(ClientBase):
             body = response.read(MAX_ERROR_BODY)
             raise self._status_error(response.status_code, response.headers, body, state.provider)
         return response
+
+    def _traced(self, plan: CallPlan) -> Any:
+        trace = self._trace(plan)
+        if trace is None:
+            return self._request(plan)
+        try:
+            result = self._request(plan)
+        except BaseException as error:
+            trace.call_ended(None, None, error)
+            raise
+        trace.call_ended(result, None, None)
+        return result
 
     def _request(self, plan: CallPlan) -> Any:
         self._prepare(plan)
@@ -327,6 +347,7 @@ class AsyncHFClient(ClientBase):
         discovery_ttl: float = 600.0,
         discovery: DiscoveryCache | None = None,
         router: bool = False,
+        telemetry: GenAITelemetry | bool | None = None,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -345,6 +366,7 @@ class AsyncHFClient(ClientBase):
             discovery_ttl=discovery_ttl,
             discovery=discovery,
             router=router,
+            telemetry=telemetry,
         )
         import asyncio  # here, so `import hfproviders` does not pay for asyncio
 
@@ -370,7 +392,8 @@ class AsyncHFClient(ClientBase):
     ) -> ChatCompletion:
         """Send a chat completion and return the whole answer."""
         plan = self._plan_chat(model, messages, params, stream=False)
-        result: ChatCompletion = await self._request(plan)
+        traced = self._may_trace()
+        result: ChatCompletion = await (self._traced(plan) if traced else self._request(plan))
         return result
 
     def stream(
@@ -380,13 +403,16 @@ class AsyncHFClient(ClientBase):
         plan = self._plan_chat(model, messages, params, stream=True)
         meta = ResponseMeta()
         holder: list[ChatStreamDecoder] = []
-        generator = self._stream(plan, meta, holder)
+        generator = self._traced_stream(
+            plan, self._stream(plan, meta, holder), lambda: completion_of(holder), meta
+        )
         return AsyncChatStream(generator, meta, lambda: completion_of(holder))
 
     async def text_generation(self, model: str, prompt: str, **params: Any) -> TextGeneration:
         """Call the text-generation (TGI) API: hf-inference, an Inference Endpoint, or TGI."""
         plan = self._plan_text_generation(model, prompt, params, stream=False)
-        result: TextGeneration = await self._request(plan)
+        traced = self._may_trace()
+        result: TextGeneration = await (self._traced(plan) if traced else self._request(plan))
         return result
 
     def text_generation_stream(
@@ -396,7 +422,9 @@ class AsyncHFClient(ClientBase):
         plan = self._plan_text_generation(model, prompt, params, stream=True)
         meta = ResponseMeta()
         holder: list[TextGenerationStreamDecoder] = []
-        generator = self._stream(plan, meta, holder)
+        generator = self._traced_stream(
+            plan, self._stream(plan, meta, holder), lambda: generation_of(holder, meta), meta
+        )
         return AsyncTextGenerationStream(generator, meta, lambda: text_of(holder))
 
     async def batch(
@@ -475,6 +503,18 @@ class AsyncHFClient(ClientBase):
             body = await response.read(MAX_ERROR_BODY)
             raise self._status_error(response.status_code, response.headers, body, state.provider)
         return response
+
+    async def _traced(self, plan: CallPlan) -> Any:
+        trace = self._trace(plan)
+        if trace is None:
+            return await self._request(plan)
+        try:
+            result = await self._request(plan)
+        except BaseException as error:
+            trace.call_ended(None, None, error)
+            raise
+        trace.call_ended(result, None, None)
+        return result
 
     async def _request(self, plan: CallPlan) -> Any:
         await self._prepare(plan)

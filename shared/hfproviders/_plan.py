@@ -28,10 +28,12 @@ from hfproviders._streaming import (
 from hfproviders._types import (
     ChatCompletion,
     ResponseMeta,
+    TextGeneration,
 )
 
 if TYPE_CHECKING:
     from hfproviders._base import ClientBase
+    from hfproviders._telemetry import CallTrace
 
 logger = logging.getLogger("hfproviders")
 
@@ -55,6 +57,7 @@ class CallPlan:
         "timeout",
         "token_estimate",
         "tool_names",
+        "trace",
         "url",
     )
 
@@ -84,6 +87,7 @@ class CallPlan:
         self.cache_key: str | None = None
         self.token_estimate = 1
         self.secrets: tuple[str, ...] = ()
+        self.trace: CallTrace | None = None  # the OpenTelemetry span, when the call is traced
 
     def content(self, provider: str | None) -> bytes | None:
         """The JSON body for one provider of the chain."""
@@ -300,6 +304,11 @@ def text_of(holder: list[Any]) -> str | None:
     if decoder.generated_text is not None:
         return decoder.generated_text
     return "".join(decoder.pieces)
+
+
+def generation_of(holder: list[Any], meta: ResponseMeta) -> TextGeneration:
+    """What a text-generation stream produced so far, as a result (for its span)."""
+    return TextGeneration(text_of(holder) or "", meta=meta)
 
 
 def needs_of(body: Mapping[str, Any]) -> tuple[bool, bool]:

@@ -1,0 +1,566 @@
+"""OpenTelemetry GenAI spans and metrics for every model call (the `hfproviders[otel]` extra).
+
+One CLIENT span per call, named `{gen_ai.operation.name} {gen_ai.request.model}`, with the
+attributes of the OpenTelemetry GenAI semantic conventions, plus the client metrics
+`gen_ai.client.operation.duration`, `gen_ai.client.token.usage` and (streams)
+`gen_ai.client.operation.time_to_first_chunk`. What the conventions have no name for lives under
+`huggingface.*` (the namespace that matches `gen_ai.provider.name = "huggingface"`):
+
+    huggingface.provider.requested   string[]  the provider setting: chain, policy or "auto"
+    huggingface.routing.policy       string    auto | fastest | cheapest | preferred | provider
+                                               | failover (a chain of several providers)
+    huggingface.provider.served      string    the provider that answered (x-inference-provider)
+    huggingface.attempts             int       HTTP attempts, over every provider of the chain
+    huggingface.failed_providers     string[]  providers that failed before the one that served
+    huggingface.request_id           string    the router's x-request-id
+    huggingface.cached               bool      answered from the response cache
+    huggingface.hedge.fired          bool      a hedged second request was started
+    huggingface.hedge.winner         string    the provider whose answer was taken
+    huggingface.cost.usd             double    usage x the serving provider's price, when known
+
+Each HTTP attempt is a span event `huggingface.attempt` (the span is the logical operation; an
+HTTP instrumentation such as opentelemetry-instrumentation-httpx adds its own child spans).
+`error.type` is the class name of the typed error (`RateLimitError`, `APITimeoutError`, ...).
+
+Nothing here imports OpenTelemetry until a `GenAITelemetry` is built, and a client only builds
+one when asked to or when the process has already configured a tracer or meter provider.
+Message content is recorded only on opt-in: `GenAITelemetry(capture_content=True)` or
+`OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true` (or `SPAN_ONLY`/`SPAN_AND_EVENT`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from hfproviders._types import AttemptEvent, ResponseMeta
+
+__all__ = ["CAPTURE_CONTENT_ENV", "GenAITelemetry"]
+
+CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+PROVIDER_NAME = "huggingface"
+# Bucket advice of the GenAI metrics conventions.
+DURATION_BUCKETS = tuple(0.01 * 2**n for n in range(14))  # 0.01, 0.02, 0.04, ... 81.92
+TOKEN_BUCKETS = tuple(4**n for n in range(14))  # 1, 4, 16, ... 67108864
+
+OPERATIONS = {"chat": "chat", "text_generation": "text_completion", "embeddings": "embeddings"}
+_POLICIES = ("fastest", "cheapest", "preferred")
+_CONTENT_ON = ("true", "1", "yes", "span_only", "span_and_event")
+
+# Request parameters with a name in the conventions: (body key, attribute, type).
+_Params = tuple[tuple[str, str, type[int] | type[float]], ...]
+_CHAT_PARAMS: _Params = (
+    ("max_tokens", "gen_ai.request.max_tokens", int),
+    ("max_completion_tokens", "gen_ai.request.max_tokens", int),
+    ("temperature", "gen_ai.request.temperature", float),
+    ("top_p", "gen_ai.request.top_p", float),
+    ("top_k", "gen_ai.request.top_k", float),
+    ("seed", "gen_ai.request.seed", int),
+    ("frequency_penalty", "gen_ai.request.frequency_penalty", float),
+    ("presence_penalty", "gen_ai.request.presence_penalty", float),
+)
+_TGI_PARAMS: _Params = (
+    ("max_new_tokens", "gen_ai.request.max_tokens", int),
+    ("temperature", "gen_ai.request.temperature", float),
+    ("top_p", "gen_ai.request.top_p", float),
+    ("top_k", "gen_ai.request.top_k", float),
+    ("seed", "gen_ai.request.seed", int),
+)
+
+
+def otel_in_use() -> bool:
+    """True when something in this process has imported the OpenTelemetry API."""
+    return "opentelemetry.trace" in sys.modules or "opentelemetry.metrics" in sys.modules
+
+
+_AUTO: GenAITelemetry | None = None
+
+
+def auto_telemetry() -> GenAITelemetry | None:
+    """The process-wide telemetry once a global tracer or meter provider is configured."""
+    global _AUTO
+    if not otel_in_use():
+        return None
+    if _AUTO is None:
+        _AUTO = GenAITelemetry()
+    return _AUTO if _AUTO.configured() else None
+
+
+class GenAITelemetry:
+    """OpenTelemetry GenAI spans and metrics for a client's model calls.
+
+    Pass one as `telemetry=` to a client to choose the providers or turn content capture on;
+    by default a client uses the global providers as soon as they are configured.
+
+    Example:
+        >>> from hfproviders import GenAITelemetry, HFClient  # doctest: +SKIP
+        >>> client = HFClient(telemetry=GenAITelemetry(capture_content=True))  # doctest: +SKIP
+
+    """
+
+    def __init__(
+        self,
+        *,
+        tracer_provider: Any | None = None,
+        meter_provider: Any | None = None,
+        capture_content: bool | None = None,
+    ) -> None:
+        try:
+            from opentelemetry import metrics, trace
+        except ImportError:  # pragma: no cover - exercised without the extra installed
+            from hfproviders._errors import ConfigurationError
+
+            raise ConfigurationError(
+                'Telemetry needs the OpenTelemetry API: pip install "hfproviders[otel]"'
+            ) from None
+        from hfproviders import __version__
+
+        self._explicit = tracer_provider is not None or meter_provider is not None
+        if capture_content is None:
+            capture_content = os.environ.get(CAPTURE_CONTENT_ENV, "").lower() in _CONTENT_ON
+        self.capture_content = capture_content
+        self._tracer = trace.get_tracer("hfproviders", __version__, tracer_provider)
+        meter = metrics.get_meter("hfproviders", __version__, meter_provider)
+        self._duration = _histogram(
+            meter,
+            "gen_ai.client.operation.duration",
+            "s",
+            "GenAI operation duration.",
+            DURATION_BUCKETS,
+        )
+        self._tokens = _histogram(
+            meter,
+            "gen_ai.client.token.usage",
+            "{token}",
+            "Number of input and output tokens used.",
+            TOKEN_BUCKETS,
+        )
+        self._first_chunk = _histogram(
+            meter,
+            "gen_ai.client.operation.time_to_first_chunk",
+            "s",
+            "Time to receive the first chunk of a streamed response.",
+            DURATION_BUCKETS,
+        )
+        self._configured = self._explicit
+
+    def configured(self) -> bool:
+        """True when spans or metrics would go somewhere (a provider other than the no-op)."""
+        if not self._configured:
+            from opentelemetry import metrics, trace
+
+            self._configured = _is_real(trace.get_tracer_provider()) or _is_real(
+                metrics.get_meter_provider()
+            )
+        return self._configured
+
+    def call_started(
+        self,
+        kind: str,
+        model: str,
+        body: Mapping[str, Any],
+        *,
+        base_url: str,
+        chain: Sequence[str | None],
+        stream: bool,
+    ) -> CallTrace | None:
+        """Open the span of one call; None when instrumentation is suppressed in this context."""
+        from opentelemetry import context
+        from opentelemetry.trace import SpanKind
+
+        if context.get_value(context._SUPPRESS_INSTRUMENTATION_KEY):
+            return None
+        operation = OPERATIONS.get(kind, kind)
+        common: dict[str, Any] = {
+            "gen_ai.operation.name": operation,
+            "gen_ai.provider.name": PROVIDER_NAME,
+            "gen_ai.request.model": model,
+        }
+        common.update(server_attributes(base_url))
+        attributes = dict(common)
+        attributes.update(request_attributes(kind, body, stream))
+        attributes["huggingface.provider.requested"] = [p or "auto" for p in chain]
+        attributes["huggingface.routing.policy"] = routing_policy(chain)
+        if self.capture_content:
+            attributes.update(input_content(kind, body))
+        span = self._tracer.start_span(
+            f"{operation} {model}", kind=SpanKind.CLIENT, attributes=attributes
+        )
+        return CallTrace(self, span, common, stream)
+
+    def _record(
+        self, trace: CallTrace, elapsed: float, usage: tuple[int | None, int | None]
+    ) -> None:
+        attributes = trace.metric_attributes
+        self._duration.record(elapsed, attributes)
+        if trace.ttfc is not None:
+            self._first_chunk.record(trace.ttfc, attributes)
+        for kind, count in zip(("input", "output"), usage, strict=True):
+            if count is not None:
+                self._tokens.record(count, {**attributes, "gen_ai.token.type": kind})
+
+
+class CallTrace:
+    """The span and timings of one call, fed by the pipeline as the call goes."""
+
+    __slots__ = ("attempts", "metric_attributes", "span", "started", "stream", "telemetry", "ttfc")
+
+    def __init__(
+        self, telemetry: GenAITelemetry, span: Any, common: dict[str, Any], stream: bool
+    ) -> None:
+        self.telemetry = telemetry
+        self.span = span
+        self.metric_attributes = common
+        self.stream = stream
+        self.started = time.perf_counter()
+        self.attempts = 0
+        self.ttfc: float | None = None
+
+    def attempt_ended(self, event: AttemptEvent) -> None:
+        """One HTTP attempt is over: a span event."""
+        self.attempts += 1
+        attributes: dict[str, Any] = {
+            "huggingface.attempt": event.attempt,
+            "huggingface.provider.requested": event.provider or "auto",
+            "huggingface.attempt.duration_s": event.elapsed_s,
+        }
+        if event.status_code is not None:
+            attributes["http.response.status_code"] = event.status_code
+        if event.request_id:
+            attributes["huggingface.request_id"] = event.request_id
+        if event.error is not None:
+            attributes["error.type"] = type(event.error).__name__
+            attributes["huggingface.retry.will_retry"] = event.will_retry
+            if event.will_retry and event.wait_s is not None:
+                attributes["huggingface.retry.wait_s"] = event.wait_s
+        self.span.add_event("huggingface.attempt", attributes)
+
+    def first_chunk(self, elapsed_s: float | None = None) -> None:
+        """The first chunk of a stream arrived (`elapsed_s` since the call started)."""
+        self.ttfc = time.perf_counter() - self.started if elapsed_s is None else elapsed_s
+        self.span.set_attribute("gen_ai.response.time_to_first_chunk", self.ttfc)
+
+    def call_ended(
+        self, result: Any, meta: ResponseMeta | None, error: BaseException | None
+    ) -> None:
+        """Close the span and record the metrics (`result` None on error or for a stream cut)."""
+        elapsed = time.perf_counter() - self.started
+        span = self.span
+        attributes: dict[str, Any] = {"huggingface.attempts": self.attempts}
+        if meta is None and result is not None:
+            meta = getattr(result, "meta", None)
+        if meta is not None:
+            attributes.update(meta_attributes(meta))
+        served = attributes.get("huggingface.provider.served")
+        if served:
+            self.metric_attributes["huggingface.provider.served"] = served
+        usage: tuple[int | None, int | None] = (None, None)
+        if result is not None:
+            response = response_attributes(result)
+            attributes.update(response)
+            if "gen_ai.response.model" in response:
+                self.metric_attributes["gen_ai.response.model"] = response["gen_ai.response.model"]
+            usage = (
+                response.get("gen_ai.usage.input_tokens"),
+                response.get("gen_ai.usage.output_tokens"),
+            )
+            if self.telemetry.capture_content:
+                attributes.update(output_content(result))
+        if error is not None and not isinstance(error, GeneratorExit):
+            from opentelemetry.trace import Status, StatusCode
+
+            error_type = type(error).__name__
+            attributes["error.type"] = error_type
+            failed = getattr(error, "errors", None)  # AllProvidersFailedError: one per provider
+            if isinstance(failed, list) and failed:
+                providers = [getattr(e, "provider", None) or "auto" for e in failed]
+                attributes["huggingface.failed_providers"] = providers
+            self.metric_attributes["error.type"] = error_type
+            span.set_status(Status(StatusCode.ERROR, str(error)[:500]))
+            span.record_exception(error)
+        span.set_attributes(attributes)
+        span.end()
+        self.telemetry._record(self, elapsed, usage)
+
+
+# -- streams: the wrapper exists only when a call is traced, so untraced chunks pay nothing ------
+
+
+def traced_stream(
+    generator: Iterator[Any],
+    start: Callable[[], CallTrace | None],
+    result: Callable[[], Any],
+    meta: ResponseMeta,
+) -> Iterator[Any]:
+    """Yield what `generator` yields, inside the span `start()` opens on first iteration."""
+    trace = start()
+    if trace is None:
+        yield from generator
+        return
+    try:
+        first = next(generator, _END)
+        if first is not _END:
+            trace.first_chunk()
+            yield first
+            yield from generator
+    except BaseException as error:
+        trace.call_ended(result(), meta, error)
+        raise
+    finally:
+        close = getattr(generator, "close", None)
+        if close is not None:
+            close()  # a consumer that stopped early releases the connection now
+    trace.call_ended(result(), meta, None)
+
+
+async def traced_async_stream(
+    generator: AsyncIterator[Any],
+    start: Callable[[], CallTrace | None],
+    result: Callable[[], Any],
+    meta: ResponseMeta,
+) -> AsyncIterator[Any]:
+    """The async twin of `traced_stream`."""
+    trace = start()
+    first = True
+    try:
+        async for chunk in generator:
+            if first and trace is not None:
+                first = False
+                trace.first_chunk()
+            yield chunk
+    except BaseException as error:
+        if trace is not None:
+            trace.call_ended(result(), meta, error)
+        raise
+    finally:
+        aclose = getattr(generator, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    if trace is not None:
+        trace.call_ended(result(), meta, None)
+
+
+_END = object()
+
+
+# -- attributes (pure) ------------------------------------------------------------------------
+
+
+def server_attributes(base_url: str) -> dict[str, Any]:
+    """`server.address` and `server.port` of a base URL (never its user info or path)."""
+    parts = urlsplit(base_url)
+    if not parts.hostname:
+        return {}
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        port = None
+    attributes: dict[str, Any] = {"server.address": parts.hostname}
+    if port is not None:
+        attributes["server.port"] = port
+    return attributes
+
+
+def routing_policy(chain: Sequence[str | None]) -> str:
+    """How the provider is chosen: auto, a policy, one provider, or a failover chain."""
+    if len(chain) > 1:
+        return "failover"
+    provider = chain[0] if chain else None
+    if provider is None:
+        return "auto"
+    return provider if provider in _POLICIES else "provider"
+
+
+def request_attributes(kind: str, body: Mapping[str, Any], stream: bool) -> dict[str, Any]:
+    """The `gen_ai.request.*` attributes of a request body."""
+    attributes: dict[str, Any] = {"gen_ai.request.stream": stream}
+    params: Mapping[str, Any] = body
+    table = _CHAT_PARAMS
+    if kind == "text_generation":
+        params = body.get("parameters") or {}
+        table = _TGI_PARAMS
+    for key, name, cast in table:
+        value = params.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            attributes[name] = cast(value)
+    stop = params.get("stop")
+    if isinstance(stop, str):
+        attributes["gen_ai.request.stop_sequences"] = [stop]
+    elif isinstance(stop, list) and all(isinstance(s, str) for s in stop):
+        attributes["gen_ai.request.stop_sequences"] = stop
+    n = params.get("n")
+    if isinstance(n, int) and not isinstance(n, bool) and n != 1:
+        attributes["gen_ai.request.choice.count"] = n
+    fmt = params.get("response_format")
+    if isinstance(fmt, Mapping) and fmt.get("type") in ("json_object", "json_schema", "json"):
+        attributes["gen_ai.output.type"] = "json"
+    dimensions = params.get("dimensions")
+    if kind == "embeddings" and isinstance(dimensions, int):
+        attributes["gen_ai.embeddings.dimension.count"] = dimensions
+    return attributes
+
+
+def meta_attributes(meta: ResponseMeta) -> dict[str, Any]:
+    """Our `huggingface.*` attributes from how the call was served."""
+    attributes: dict[str, Any] = {}
+    if meta.provider:
+        attributes["huggingface.provider.served"] = meta.provider
+    if meta.request_id:
+        attributes["huggingface.request_id"] = meta.request_id
+    if meta.cached:
+        attributes["huggingface.cached"] = True
+    failed = [e.provider or "auto" for e in meta.failed_providers]
+    if failed:
+        attributes["huggingface.failed_providers"] = failed
+    # Filled by the health and spend features when they are present on the meta.
+    cost = getattr(meta, "cost", None)
+    if isinstance(cost, int | float) and not isinstance(cost, bool):
+        attributes["huggingface.cost.usd"] = float(cost)
+    hedged = getattr(meta, "hedged", None)
+    if isinstance(hedged, bool):
+        attributes["huggingface.hedge.fired"] = hedged
+    winner = getattr(meta, "hedge_winner", None)
+    if isinstance(winner, str):
+        attributes["huggingface.hedge.winner"] = winner
+    return attributes
+
+
+def response_attributes(result: Any) -> dict[str, Any]:
+    """`gen_ai.response.*` and `gen_ai.usage.*` of a chat completion or text generation."""
+    attributes: dict[str, Any] = {}
+    response_id = getattr(result, "id", None)
+    if isinstance(response_id, str) and response_id:
+        attributes["gen_ai.response.id"] = response_id
+    model = getattr(result, "model", None)
+    if isinstance(model, str) and model:
+        attributes["gen_ai.response.model"] = model
+    choices = getattr(result, "choices", None)
+    if choices is not None:
+        reasons = [c.finish_reason for c in choices if c.finish_reason]
+    else:
+        reason = getattr(result, "finish_reason", None)
+        reasons = [reason] if isinstance(reason, str) else []
+    if reasons:
+        attributes["gen_ai.response.finish_reasons"] = reasons
+    usage = getattr(result, "usage", None)
+    if usage is not None:
+        attributes["gen_ai.usage.input_tokens"] = usage.prompt_tokens
+        attributes["gen_ai.usage.output_tokens"] = usage.completion_tokens
+        if getattr(usage, "reasoning_tokens", None) is not None:
+            attributes["gen_ai.usage.reasoning.output_tokens"] = usage.reasoning_tokens
+        if getattr(usage, "cached_tokens", None) is not None:
+            attributes["gen_ai.usage.cache_read.input_tokens"] = usage.cached_tokens
+    else:
+        details = getattr(result, "details", None)
+        generated = details.get("generated_tokens") if isinstance(details, Mapping) else None
+        if isinstance(generated, int):
+            attributes["gen_ai.usage.output_tokens"] = generated
+    return attributes
+
+
+# -- content capture (opt-in), in the conventions' message JSON shapes --------------------------
+
+
+def input_content(kind: str, body: Mapping[str, Any]) -> dict[str, str]:
+    """`gen_ai.input.messages` (and `gen_ai.tool.definitions`) as JSON strings."""
+    if kind == "text_generation":
+        prompt = body.get("inputs")
+        messages = [{"role": "user", "parts": [{"type": "text", "content": prompt}]}]
+        return {"gen_ai.input.messages": _dumps(messages)}
+    if kind == "embeddings":
+        return {}
+    out = {"gen_ai.input.messages": _dumps([_input_message(m) for m in body.get("messages", ())])}
+    tools = body.get("tools")
+    if tools:
+        out["gen_ai.tool.definitions"] = _dumps(tools)
+    return out
+
+
+def _input_message(message: Mapping[str, Any]) -> dict[str, Any]:
+    role = message.get("role", "user")
+    parts: list[dict[str, Any]] = []
+    if role == "tool":
+        content = message.get("content")
+        parts.append(
+            {"type": "tool_call_response", "id": message.get("tool_call_id"), "response": content}
+        )
+        return {"role": role, "parts": parts}
+    content = message.get("content")
+    if isinstance(content, str) and content:
+        parts.append({"type": "text", "content": content})
+    elif isinstance(content, list):
+        for part in content:
+            if isinstance(part, Mapping) and part.get("type") == "text":
+                parts.append({"type": "text", "content": part.get("text", "")})
+            elif isinstance(part, Mapping) and part.get("type") == "image_url":
+                url = (part.get("image_url") or {}).get("url", "")
+                if isinstance(url, str) and not url.startswith("data:"):
+                    parts.append({"type": "uri", "modality": "image", "uri": url})
+                else:
+                    parts.append({"type": "blob", "modality": "image", "content": "..."})
+    for call in message.get("tool_calls") or ():
+        function = call.get("function") or {}
+        arguments = function.get("arguments")
+        parts.append(_tool_call_part(call.get("id"), function.get("name"), arguments))
+    return {"role": role, "parts": parts}
+
+
+def output_content(result: Any) -> dict[str, str]:
+    """`gen_ai.output.messages` of a chat completion or text generation, as a JSON string."""
+    choices = getattr(result, "choices", None)
+    if choices is None:
+        text = getattr(result, "generated_text", None)
+        if not isinstance(text, str):
+            return {}
+        message = {"role": "assistant", "parts": [{"type": "text", "content": text}]}
+        reason = getattr(result, "finish_reason", None)
+        message["finish_reason"] = reason or "stop"
+        return {"gen_ai.output.messages": _dumps([message])}
+    messages = []
+    for choice in choices:
+        parts: list[dict[str, Any]] = []
+        if choice.message.reasoning:
+            parts.append({"type": "reasoning", "content": choice.message.reasoning})
+        if choice.message.content:
+            parts.append({"type": "text", "content": choice.message.content})
+        for call in choice.message.tool_calls:
+            parts.append(_tool_call_part(call.id, call.function.name, call.function.arguments))
+        messages.append(
+            {"role": "assistant", "parts": parts, "finish_reason": choice.finish_reason or "stop"}
+        )
+    return {"gen_ai.output.messages": _dumps(messages)}
+
+
+def _tool_call_part(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
+    if isinstance(arguments, str):
+        with contextlib.suppress(ValueError):  # else kept as the string the model produced
+            arguments = json.loads(arguments) if arguments.strip() else {}
+    return {"type": "tool_call", "id": call_id, "name": name, "arguments": arguments}
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+# -- OpenTelemetry helpers -------------------------------------------------------------------
+
+
+def _histogram(meter: Any, name: str, unit: str, description: str, buckets: Sequence[float]) -> Any:
+    try:
+        return meter.create_histogram(
+            name, unit=unit, description=description, explicit_bucket_boundaries_advisory=buckets
+        )
+    except TypeError:  # an API older than the bucket advice
+        return meter.create_histogram(name, unit=unit, description=description)
+
+
+def _is_real(provider: Any) -> bool:
+    name = type(provider).__name__
+    return not (name.startswith("Proxy") or name.startswith("NoOp"))
