@@ -88,6 +88,11 @@ if TYPE_CHECKING:
         pick_provider,
         providers_supporting,
     )
+    from hfproviders._embeddings import (
+        EmbeddingResponseError,
+        EmbeddingResult,
+        PartialEmbeddingError,
+    )
     from hfproviders._health import (
         CircuitBreaker,
         HealthStore,
@@ -119,6 +124,9 @@ _LAZY = {
     "ProviderInfo": "_discovery",
     "pick_provider": "_discovery",
     "providers_supporting": "_discovery",
+    "EmbeddingResponseError": "_embeddings",
+    "EmbeddingResult": "_embeddings",
+    "PartialEmbeddingError": "_embeddings",
     "ModelAvailability": "_hub",
     "ProviderMapping": "_hub",
     "RateLimiter": "_ratelimit",
@@ -176,6 +184,8 @@ __all__ = [
     "CircuitBreaker",
     "ConfigurationError",
     "ContextLengthError",
+    "EmbeddingResponseError",
+    "EmbeddingResult",
     "FunctionCall",
     "FunctionDelta",
     "GenAITelemetry",
@@ -196,6 +206,7 @@ __all__ = [
     "ModelNotFoundError",
     "ModelNotSupportedError",
     "NotFoundError",
+    "PartialEmbeddingError",
     "PaymentRequiredError",
     "PermissionDeniedError",
     "PromptTooLongError",

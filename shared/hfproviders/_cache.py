@@ -7,11 +7,11 @@ The cache stores JSON-ready dicts. The client decides what goes in, and these ru
   with every parameter. Two requests share a key only if they would send the same body to the
   same place. Credentials never enter a key.
 - **Errors are never cached**: the client stores only successful, complete results.
-- **Values** are `CacheEntry` dicts: `{"kind": "chat" | "stream", "data": …, "meta": {…}}`.
-  For `"chat"`, `data` is the raw response JSON; for `"stream"`, `data` is the list of raw chunk
-  dicts in arrival order, stored only after the stream ended normally, so a replay yields the
-  same chunks as a stream. `meta` holds what the client wants to restore (provider, request id,
-  usage…); it must be JSON-serialisable.
+- **Values** are `CacheEntry` dicts: `{"kind": "chat" | "stream" | "embed", "data": …,
+  "meta": {…}}`. For `"chat"` and `"embed"` (one batch), `data` is the raw response JSON; for
+  `"stream"`, `data` is the list of raw chunk dicts in arrival order, stored only after the
+  stream ended normally, so a replay yields the same chunks as a stream. `meta` holds what the
+  client wants to restore (provider, request id, usage…); it must be JSON-serialisable.
 
 Both backends serialise values to JSON on `set` and parse on `get`, so a caller can never mutate a
 cached value in place and both behave the same. A value that is not JSON-serialisable raises
@@ -57,7 +57,7 @@ CACHE_KEY_VERSION = "hfproviders-cache-v1"
 class CacheEntry(TypedDict):
     """The value shape the clients store (see the module docstring)."""
 
-    kind: Literal["chat", "stream"]
+    kind: Literal["chat", "stream", "embed"]
     data: Any
     meta: dict[str, Any]
 
@@ -71,6 +71,8 @@ def is_cache_entry(value: object) -> bool:
         data_ok = isinstance(value.get("data"), dict)
     elif kind == "stream":
         data_ok = isinstance(value.get("data"), list)
+    elif kind == "embed":  # an embeddings answer: TEI's list or an OpenAI-style object
+        data_ok = isinstance(value.get("data"), list | dict)
     else:
         return False
     return data_ok and isinstance(value.get("meta"), dict)

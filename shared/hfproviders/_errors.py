@@ -360,7 +360,7 @@ _STATUS_CLASSES: dict[int, type[APIError]] = {
 _CONTEXT_PATTERNS = re.compile(
     r"context length|context_length|context window|maximum context|too many tokens"
     r"|tokens \+ `max_new_tokens` must be|must be <= \d+|input is too long|prompt is too long"
-    r"|reduce the length",
+    r"|reduce the length|must have less than \d+ tokens",  # the last: TEI (embeddings)
     re.IGNORECASE,
 )
 _NOT_SUPPORTED_PATTERNS = re.compile(
