@@ -25,7 +25,7 @@ from hfproviders._errors import (
     redact,
 )
 from hfproviders._headers import parse_rate_limit
-from hfproviders._normalize import parse_chat_completion, parse_text_generation
+from hfproviders._normalize import chat_reading, parse_chat_completion, parse_text_generation
 from hfproviders._params import build_chat_body, build_text_generation_body
 from hfproviders._plan import (
     AttemptState,
@@ -200,6 +200,10 @@ class ClientBase:
         plan = CallPlan(
             "chat", base, chain, self._config.chat_url(), body, headers, timeout, stream
         )
+        known = self._discovery_cache.get_availability(base) if self._discovery_cache else None
+        if known is not None and known.template_opens_think is not None:
+            # The model's chat template, when a discovery call has read it, beats the name.
+            plan.reading = chat_reading(base, body, known.template_opens_think)
         plan.secrets = self._config.secrets()
         if self._limiter is not None:
             plan.token_estimate = estimate_tokens(body)
@@ -492,12 +496,7 @@ class ClientBase:
             if plan.kind == "chat":
                 if not isinstance(data, dict) or "choices" not in data:
                     raise unexpected("The server's answer has no 'choices'")
-                return parse_chat_completion(
-                    data,
-                    meta,
-                    template_opens_think=plan.template_opens_think,
-                    tool_names=plan.tool_names,
-                )
+                return parse_chat_completion(data, meta, plan.reading)
             return parse_text_generation(data, meta)
         except (AttributeError, TypeError, ValueError, KeyError, IndexError, OverflowError):
             # Valid JSON of a shape no provider sends: a typed error, never a crash.

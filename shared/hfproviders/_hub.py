@@ -38,8 +38,9 @@ __all__ = [
 ]
 
 HUB_ENDPOINT = "https://huggingface.co"
-# What `model_providers` asks the Hub for: the mapping plus the fields `check` reports.
-HUB_EXPAND: tuple[str, ...] = ("inferenceProviderMapping", "gated", "pipeline_tag")
+# What `model_providers` asks the Hub for: the mapping plus the fields `check` reports, and the
+# config, whose `tokenizer_config.chat_template` says whether the template opens `<think>`.
+HUB_EXPAND: tuple[str, ...] = ("inferenceProviderMapping", "gated", "pipeline_tag", "config")
 
 HubErrorKind = Literal["not_found", "gated", "unauthorized", "forbidden", "disabled"]
 
@@ -117,6 +118,8 @@ class ModelAvailability:
     - `providers`: the mapping, in the Hub's order (the account's preference order when the lookup
       is authenticated).
     - `error_code` (a `HubErrorKind`) and `error` (a sentence) when something is wrong.
+    - `template_opens_think`: whether the model's chat template opens a `<think>` block for the
+      answer (None when the Hub did not show the template); chat calls read it from the cache.
     """
 
     model: str
@@ -128,6 +131,7 @@ class ModelAvailability:
     providers: tuple[ProviderMapping, ...] = ()
     error_code: HubErrorKind | None = None
     error: str | None = None
+    template_opens_think: bool | None = None
 
     @property
     def live_providers(self) -> tuple[ProviderMapping, ...]:
@@ -196,10 +200,20 @@ def availability_from_hub_json(
         accessible=accessible,
         pipeline_tag=opt_str(data.get("pipeline_tag")),
         providers=tuple(parse_provider_mapping(data.get("inferenceProviderMapping"))),
+        template_opens_think=_template_opens_think(data.get("config")),
     )
     if accessible is False:
         return deny_access(availability, "gated")
     return availability
+
+
+def _template_opens_think(config: object) -> bool | None:
+    tokenizer = config.get("tokenizer_config") if isinstance(config, Mapping) else None
+    if not isinstance(tokenizer, Mapping):
+        return None
+    from hfproviders._normalize import template_opens_think
+
+    return template_opens_think(tokenizer.get("chat_template"))
 
 
 def classify_hub_error(status_code: int, headers: Mapping[str, str]) -> HubErrorKind | None:

@@ -6,6 +6,11 @@
 - `finish_reason: "stop"` (or TGI's `eos_token`) with tool calls → `tool_calls`;
 - reasoning from `reasoning_content`, `reasoning`, or inline `<think>…</think>` (also when only the
   closing tag arrives because the chat template opened the block) → `reasoning`, never content;
+  once a reasoning field has been seen, content is the answer; under a JSON `response_format` an
+  answer that starts as JSON is the answer; stream and non-stream split the same bytes the same way;
+- logprobs: token `bytes` as a list of ints (novita sends base64), `top_logprobs` always a list;
+- one choice per chunk and `n` not asked: choice 0, whatever `index` says (TGI 1.4 counts tokens);
+- a 200 stream with only `[DONE]`: an empty answer with `finish_reason: "stop"`;
 - usage in every chunk (running totals) or in one final `choices: []` chunk → one usage, last;
 - a stream that never sends a finish_reason gets one at the end.
 
@@ -16,8 +21,10 @@ plain parse would not need.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from hfproviders._types import (
@@ -39,17 +46,21 @@ from hfproviders._types import (
 )
 
 __all__ = [
+    "ChatReading",
     "ChunkAccumulator",
     "StreamNormalizer",
     "ThinkSplitter",
-    "opens_think_block",
+    "chat_reading",
     "completion_to_chunks",
+    "normalize_logprobs",
+    "opens_think_block",
     "parse_chat_completion",
     "parse_partial_json",
     "parse_text_generation",
     "parse_text_generation_event",
     "parse_usage",
     "split_think",
+    "template_opens_think",
 ]
 
 _OPEN = "<think>"
@@ -60,9 +71,85 @@ _FINISH_ALIASES = {"eos_token": "stop", "stop_sequence": "stop"}
 _TEMPLATE_OPENS_THINK = re.compile(r"deepseek-r1|qwq|thinking|-r1-distill", re.IGNORECASE)
 
 
-def opens_think_block(model: str) -> bool:
-    """Whether the model's chat template opens a `<think>` block before the answer starts."""
+_JSON_FORMATS = frozenset({"json_object", "json_schema", "json"})
+
+
+def opens_think_block(model: str, from_template: bool | None = None) -> bool:
+    """Whether the model's chat template opens a `<think>` block before the answer starts.
+
+    `from_template` is what the model's own chat template says (`template_opens_think`), when
+    it is known; the model name is only the fallback guess.
+    """
+    if from_template is not None:
+        return from_template
     return bool(_TEMPLATE_OPENS_THINK.search(model))
+
+
+def template_opens_think(chat_template: Any) -> bool | None:
+    r"""Whether a Jinja chat template's generation prompt opens a `<think>` block (None: unknown).
+
+    DeepSeek-R1 and QwQ end the generation prompt with `<think>\n`; Qwen3's hybrid template only
+    writes `<think>\n\n</think>` to turn thinking off, which leaves the model to open its own.
+    `chat_template` is the Hub's `tokenizer_config.chat_template`: a string, or a list of
+    `{"name", "template"}` with a "default" entry.
+    """
+    if isinstance(chat_template, list):
+        named = {
+            item.get("name"): item.get("template")
+            for item in chat_template
+            if isinstance(item, Mapping)
+        }
+        chat_template = named.get("default", next(iter(named.values()), None))
+    if not isinstance(chat_template, str) or not chat_template:
+        return None
+    start = chat_template.rfind("add_generation_prompt")
+    if start == -1:
+        return False
+    prompt = chat_template[start:]
+    opened = prompt.rfind(_OPEN)
+    return opened != -1 and _CLOSE not in prompt[opened:]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatReading:
+    """What the request tells the reader of its answer (one per call, built by `chat_reading`).
+
+    - `template_opens_think`: the answer starts inside a `<think>` block the template opened;
+    - `tool_names`: the tools offered (to recover calls a provider wrote as text);
+    - `structured`: a JSON `response_format` was asked (an answer that starts as JSON is one);
+    - `single_choice`: `n` was not asked, so a one-choice chunk is choice 0 whatever its index.
+    """
+
+    template_opens_think: bool = False
+    tool_names: frozenset[str] | None = None
+    structured: bool = False
+    single_choice: bool = True
+
+
+def chat_reading(
+    model: str, body: Mapping[str, Any], template_opens: bool | None = None
+) -> ChatReading:
+    """How to read the answer to the chat request `body` for `model`.
+
+    `template_opens` is what the model's chat template says (from the discovery cache), when
+    known; otherwise the model name decides (`opens_think_block`).
+    """
+    tools = body.get("tools") or ()
+    names = frozenset(
+        t["function"]["name"]
+        for t in tools
+        if isinstance(t, Mapping)
+        and isinstance(t.get("function"), Mapping)
+        and isinstance(t["function"].get("name"), str)
+    )
+    fmt = body.get("response_format")
+    n = body.get("n")
+    return ChatReading(
+        template_opens_think=opens_think_block(model, template_opens),
+        tool_names=names or None,
+        structured=isinstance(fmt, Mapping) and fmt.get("type") in _JSON_FORMATS,
+        single_choice=not isinstance(n, int) or n <= 1,
+    )
 
 
 def synthesize_tool_call_id(seed: str, index: int) -> str:
@@ -147,11 +234,78 @@ def _whole(value: Any) -> int:
     return _count(value) or 0
 
 
-def split_think(content: str, template_opens: bool = False) -> tuple[str | None, str]:
+def normalize_logprobs(raw: Any) -> dict[str, Any] | None:
+    """OpenAI-shaped logprobs whatever the provider sent, or None.
+
+    Each token of `content` (and `refusal`) has a string `token`, a float `logprob`, `bytes` as
+    a list of ints (novita sends a base64 string; missing bytes are the token's UTF-8) and
+    `top_logprobs` as a list (missing → `[]`). Entries without a token or a number are dropped.
+    """
+    if not isinstance(raw, Mapping):
+        return None
+    out = dict(raw)
+    for key in ("content", "refusal"):
+        items = raw.get(key)
+        if items is None:
+            continue
+        if not isinstance(items, list):
+            out[key] = None
+            continue
+        out[key] = [t for item in items if (t := _token_logprob(item, nested=True)) is not None]
+    return out
+
+
+def _token_logprob(item: Any, *, nested: bool) -> dict[str, Any] | None:
+    if not isinstance(item, Mapping):
+        return None
+    token = item.get("token")
+    logprob = item.get("logprob")
+    if (
+        not isinstance(token, str)
+        or isinstance(logprob, bool)
+        or not isinstance(logprob, int | float)
+        or math.isnan(logprob)
+    ):
+        return None
+    out = dict(item)
+    out["logprob"] = float(logprob)
+    out["bytes"] = _token_bytes(item.get("bytes"), token)
+    if nested:
+        top = item.get("top_logprobs")
+        out["top_logprobs"] = (
+            [t for alt in top if (t := _token_logprob(alt, nested=False)) is not None]
+            if isinstance(top, list)
+            else []
+        )
+    return out
+
+
+def _token_bytes(value: Any, token: str) -> list[int]:
+    if isinstance(value, list) and all(
+        isinstance(b, int) and not isinstance(b, bool) and 0 <= b < 256 for b in value
+    ):
+        return value
+    if isinstance(value, str) and value:
+        import base64  # only for providers that send bytes as base64 (novita)
+        import binascii
+
+        try:
+            return list(base64.b64decode(value, validate=True))
+        except (binascii.Error, ValueError):
+            pass
+    return list(token.encode("utf-8", "surrogatepass"))
+
+
+def split_think(
+    content: str, template_opens: bool = False, structured: bool = False
+) -> tuple[str | None, str]:
     """Split inline reasoning out of an answer: returns (reasoning, answer).
 
     Handles `<think>…</think>answer`, `…</think>answer` (template opened the block), and a
-    `<think>` never closed (output cut by max_tokens: all of it is reasoning).
+    `<think>` never closed (output cut by max_tokens: all of it is reasoning). With
+    `template_opens` and no `</think>` at all, the whole text is reasoning, except an answer that
+    starts as JSON under a JSON `response_format` (`structured`). `ThinkSplitter` streams the
+    same split.
     """
     stripped = content.lstrip()
     if stripped.startswith(_OPEN):
@@ -161,10 +315,10 @@ def split_think(content: str, template_opens: bool = False) -> tuple[str | None,
             return body.strip() or None, ""
         return body[:end].strip() or None, body[end + len(_CLOSE) :].lstrip()
     end = content.find(_CLOSE)
-    if end != -1 and _OPEN not in content[:end]:
+    if end != -1:
         return content[:end].strip() or None, content[end + len(_CLOSE) :].lstrip()
-    if template_opens and _CLOSE not in content:
-        return None, content
+    if template_opens and stripped and not (structured and stripped[0] in "{["):
+        return stripped.rstrip(), ""
     return None, content
 
 
@@ -172,6 +326,9 @@ def _join_reasoning(first: str | None, second: str | None) -> str | None:
     if first and second:
         return f"{first}\n{second}"
     return first or second
+
+
+_DEFAULT_READING = ChatReading()
 
 
 class _IdAllocator:
@@ -218,28 +375,28 @@ def _tool_calls_from_content(
 
 
 def parse_chat_completion(
-    data: Mapping[str, Any],
-    meta: ResponseMeta,
-    *,
-    template_opens_think: bool = False,
-    tool_names: frozenset[str] | None = None,
+    data: Mapping[str, Any], meta: ResponseMeta, reading: ChatReading | None = None
 ) -> ChatCompletion:
     """Build a normalised ChatCompletion from a non-streamed response body."""
+    reading = reading or _DEFAULT_READING
+    tool_names = reading.tool_names
     response_id = str(data.get("id") or "")
     model = str(data.get("model") or "")
     created = _whole(data.get("created"))
     ids = _IdAllocator(f"{response_id}|{created}|{model}")
     choices: list[Choice] = []
-    for position, raw in enumerate(data.get("choices") or ()):
-        if not isinstance(raw, Mapping):
-            continue
+    raw_choices = [raw for raw in data.get("choices") or () if isinstance(raw, Mapping)]
+    one_choice = reading.single_choice and len(raw_choices) == 1
+    for position, raw in enumerate(raw_choices):
         message = raw.get("message") or {}
         content = _text_of(message.get("content"))
         reasoning = message.get("reasoning_content") or message.get("reasoning")
         if not isinstance(reasoning, str):
             reasoning = None
-        if content and (_CLOSE in content or content.lstrip().startswith(_OPEN)):
-            inline, content = split_think(content, template_opens_think)
+        if content:
+            # A provider that sends reasoning in its own field sends the answer as content.
+            opens = reading.template_opens_think and not reasoning
+            inline, content = split_think(content, opens, reading.structured)
             reasoning = _join_reasoning(reasoning, inline)
         tool_calls: list[ToolCall] = []
         for number, call in enumerate(message.get("tool_calls") or ()):
@@ -269,12 +426,14 @@ def parse_chat_completion(
         if tool_calls and finish in (None, "stop"):
             finish = "tool_calls"
         index = raw.get("index")
+        if one_choice or not isinstance(index, int) or index < 0:
+            index = position
         choices.append(
             Choice(
-                index=index if isinstance(index, int) and index >= 0 else position,
+                index=index,
                 message=ChatMessage(content=content, reasoning=reasoning, tool_calls=tool_calls),
                 finish_reason=finish,
-                logprobs=raw.get("logprobs"),
+                logprobs=normalize_logprobs(raw.get("logprobs")),
             )
         )
     return ChatCompletion(
@@ -292,71 +451,107 @@ def parse_chat_completion(
 class ThinkSplitter:
     """Streaming twin of `split_think`: routes each content piece to reasoning or answer.
 
-    Tags may be cut between chunks (`<thi` + `nk>`), so a possible tag prefix at the end of a
-    piece is held back until the next one. `orphan_close` becomes True when a `</think>` arrives
-    without an opening tag: everything streamed before it as answer was in fact reasoning.
+    The pieces it returns join to exactly what `split_think` gives for the whole text. Tags may
+    be cut between chunks (`<thi` + `nk>`), so a possible tag prefix at the end of a piece is
+    held back until the next one, and so is whitespace at the end of reasoning (dropped if the
+    block closes). `orphan_close` becomes True when a `</think>` arrives without an opening tag:
+    everything streamed before it as answer was in fact reasoning.
     """
 
-    __slots__ = ("_held", "_no_tag_state", "_state", "orphan_close")
+    __slots__ = (
+        "_held",
+        "_no_tag_state",
+        "_skip_space",
+        "_state",
+        "_structured",
+        "_tagged",
+        "orphan_close",
+    )
 
-    def __init__(self, template_opens: bool = False) -> None:
+    def __init__(self, template_opens: bool = False, structured: bool = False) -> None:
         # "start": nothing seen yet; "think": inside the block; "answer": no block seen (a lone
-        # closing tag may still come); "after_close": the block has just closed (skip the
-        # whitespace after it); "done": the rest is answer.
+        # closing tag may still come); "done": the block has closed, the rest is answer.
         self._state = "start"
         # Where text goes when the answer does not start with <think>: a template that opened
         # the block itself means we are already inside it.
         self._no_tag_state = "think" if template_opens else "answer"
+        self._structured = structured
+        self._tagged = False  # the block was opened by a <think> in the content
+        self._skip_space = False  # drop the whitespace that starts the current section
         self._held = ""
         self.orphan_close = False
 
+    def separate_reasoning(self) -> None:
+        """The provider sends reasoning in its own field: content is the answer from now on."""
+        self._no_tag_state = "answer"
+        if self._state == "think" and not self._tagged:
+            self._state = "answer"
+            self._skip_space = False
+
     def feed(self, text: str) -> tuple[str | None, str | None]:
         """Return (reasoning, answer) pieces for this content piece (None when empty)."""
-        if self._state in ("answer", "done") and not self._held and "<" not in text:
+        state = self._state
+        if (
+            (state == "answer" or state == "done")
+            and not self._held
+            and not self._skip_space
+            and "<" not in text
+        ):
             return None, text
         text = self._held + text
         self._held = ""
-        if self._state == "start":
+        if state == "start":
             stripped = text.lstrip()
             if not stripped or _OPEN.startswith(stripped):
                 self._held = text  # whitespace so far, or maybe the start of "<think>"
                 return None, None
             if stripped.startswith(_OPEN):
-                self._state = "think"
+                state = "think"
+                self._tagged = True
                 text = stripped[len(_OPEN) :]
+            elif self._structured and stripped[0] in "{[":
+                state = "answer"  # JSON asked for and JSON coming: the answer
             else:
-                self._state = self._no_tag_state
-        if self._state == "after_close":
-            # The answer starts after the whitespace that follows </think>.
-            text = text.lstrip()
-            if not text:
-                return None, None
-            self._state = "done"
-        if self._state == "done":
-            return None, text or None
+                state = self._no_tag_state
+            self._skip_space = state == "think"
+            self._state = state
+        if state == "done":
+            return None, self._skip(text) or None
         end = text.find(_CLOSE)
         if end != -1:
-            if self._state == "answer":
+            if state == "answer":
                 self.orphan_close = True  # what was streamed as answer was reasoning
-            after = text[end + len(_CLOSE) :].lstrip()
-            self._state = "done" if after else "after_close"
-            return text[:end] or None, after or None
+            reasoning = self._skip(text[:end].rstrip())
+            self._state = "done"
+            self._skip_space = True
+            return reasoning or None, self._skip(text[end + len(_CLOSE) :]) or None
         keep = _partial_suffix(text, _CLOSE)
         if keep:
             self._held = text[-keep:]
             text = text[:-keep]
-        if self._state == "think":
-            return text or None, None
+        if state == "think":
+            body = text.rstrip()  # trailing whitespace waits: it is dropped if the block closes
+            self._held = text[len(body) :] + self._held
+            return self._skip(body) or None, None
         return None, text or None
+
+    def _skip(self, text: str) -> str:
+        if self._skip_space and text:
+            text = text.lstrip()
+            self._skip_space = not text
+        return text
 
     def flush(self) -> tuple[str | None, str | None]:
         """End of stream: release any held-back text."""
         held, self._held = self._held, ""
         if not held:
             return None, None
-        if self._state == "think" or (self._state == "start" and self._no_tag_state == "think"):
-            return held, None
-        return None, held
+        thinking = self._state == "think" or (
+            self._state == "start" and self._no_tag_state == "think" and held.strip()
+        )
+        if thinking:
+            return self._skip(held.rstrip()) or None, None
+        return None, self._skip(held) or None
 
 
 def _partial_suffix(text: str, tag: str) -> int:
@@ -372,27 +567,43 @@ def _partial_suffix(text: str, tag: str) -> int:
 class _ChoiceState:
     """What the normaliser tracks per choice: tool-call slots, finish reason, the think splitter."""
 
-    __slots__ = ("finish_reason", "slots", "splitter", "tool_calls")
+    __slots__ = ("finish_reason", "reasoning_field", "slots", "splitter", "tool_calls")
 
-    def __init__(self, template_opens: bool) -> None:
+    def __init__(self, reading: ChatReading) -> None:
         self.tool_calls: dict[int, list[Any]] = {}  # index -> [id, name, [argument pieces]]
         self.slots: dict[tuple[str, Any], int] = {}
         self.finish_reason: str | None = None
-        self.splitter = ThinkSplitter(template_opens)
+        self.reasoning_field = False
+        self.splitter = ThinkSplitter(reading.template_opens_think, reading.structured)
 
 
 class _MergedChoice:
     """One choice as merged so far: text kept as growing strings, not lists re-joined per read."""
 
-    __slots__ = ("calls", "finish_reason", "reasoning", "role", "text", "tool_calls")
+    __slots__ = ("calls", "finish_reason", "logprobs", "reasoning", "role", "text", "tool_calls")
 
     def __init__(self) -> None:
+        self.logprobs: dict[str, Any] | None = None
         self.text = ""
         self.reasoning = ""
         self.role: str | None = None
         self.finish_reason: str | None = None
         self.tool_calls: dict[int, list[Any]] = {}  # index -> [id, name, arguments so far]
         self.calls: list[ToolCall] | None = None  # built on read, until the next tool delta
+
+
+def _merge_logprobs(merged: dict[str, Any] | None, piece: dict[str, Any]) -> dict[str, Any]:
+    """Append a chunk's token logprobs to those merged so far (lists grow, in place)."""
+    if merged is None:
+        return {
+            key: list(value) if isinstance(value, list) else value for key, value in piece.items()
+        }
+    for key, value in piece.items():
+        if isinstance(value, list) and isinstance(merged.get(key), list):
+            merged[key].extend(value)
+        elif merged.get(key) is None:
+            merged[key] = list(value) if isinstance(value, list) else value
+    return merged
 
 
 class ChunkAccumulator:
@@ -448,11 +659,18 @@ class ChunkAccumulator:
                     slot[2] += call.function.arguments
             if choice.finish_reason:
                 state.finish_reason = choice.finish_reason
+            if choice.logprobs:
+                state.logprobs = _merge_logprobs(state.logprobs, choice.logprobs)
 
-    def reclassify_answer_as_reasoning(self, index: int) -> None:
-        """Move the answer streamed so far to reasoning (a lone `</think>` arrived)."""
+    def reclassify_answer_as_reasoning(self, index: int, continued: bool = False) -> None:
+        """Move the answer streamed so far to reasoning (a lone `</think>` arrived).
+
+        `continued`: the chunk that closed the block carries more reasoning, so the moved text's
+        trailing whitespace is inside the reasoning; otherwise it is trimmed, as `split_think` does.
+        """
         state = self._state(index)
-        state.reasoning += state.text
+        moved = state.text.lstrip() if continued else state.text.strip()
+        state.reasoning += moved
         state.text = ""
 
     def _calls(self, state: _MergedChoice) -> list[ToolCall]:
@@ -482,6 +700,7 @@ class ChunkAccumulator:
                         tool_calls=calls,
                     ),
                     finish_reason=state.finish_reason,
+                    logprobs=state.logprobs,
                 )
             )
         return ChatCompletion(
@@ -508,13 +727,13 @@ class StreamNormalizer:
         "_id",
         "_ids",
         "_model",
+        "_reading",
         "_reclassify",
-        "_template_opens",
         "_usage",
     )
 
-    def __init__(self, template_opens_think: bool = False) -> None:
-        self._template_opens = template_opens_think
+    def __init__(self, reading: ChatReading | None = None) -> None:
+        self._reading = reading or _DEFAULT_READING
         self._choices: dict[int, _ChoiceState] = {}
         self._acc = ChunkAccumulator()
         self._ids: _IdAllocator | None = None
@@ -534,7 +753,9 @@ class StreamNormalizer:
     def deliver(self, chunk: ChatCompletionChunk) -> None:
         """Record that `chunk` was handed to the caller, so the accumulated view follows it."""
         while self._reclassify and self._reclassify[0][0] is chunk:
-            self._acc.reclassify_answer_as_reasoning(self._reclassify.pop(0)[1])
+            index = self._reclassify.pop(0)[1]
+            continued = any(c.index == index and c.delta.reasoning for c in chunk.choices)
+            self._acc.reclassify_answer_as_reasoning(index, continued)
         self._acc.add(chunk)
 
     def feed(self, event: Mapping[str, Any]) -> list[ChatCompletionChunk]:
@@ -550,18 +771,23 @@ class StreamNormalizer:
             self._created = _whole(event.get("created"))
         choices: list[ChunkChoice] = []
         reclassify: list[int] = []
+        # n not asked and one choice per chunk: choice 0 (TGI 1.4 numbers it per token).
+        one_choice = self._reading.single_choice and len(raw_choices) == 1
         for raw in raw_choices:
-            index = raw.get("index")
+            index = 0 if one_choice else raw.get("index")
             if not isinstance(index, int) or index < 0:
                 index = 0
             state = self._choices.get(index)
             if state is None:
-                state = self._choices[index] = _ChoiceState(self._template_opens)
+                state = self._choices[index] = _ChoiceState(self._reading)
             delta = raw.get("delta") or {}
             content = delta.get("content")
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if not isinstance(reasoning, str):
                 reasoning = None  # null, or a shape no provider documents
+            elif not state.reasoning_field and reasoning:
+                state.reasoning_field = True
+                state.splitter.separate_reasoning()
             if content:
                 if not isinstance(content, str):
                     content = _text_of(content) if isinstance(content, list) else None
@@ -583,7 +809,7 @@ class StreamNormalizer:
                     index,
                     ChoiceDelta(content or None, reasoning or None, calls, delta.get("role")),
                     finish,
-                    raw.get("logprobs"),
+                    normalize_logprobs(raw.get("logprobs")) if raw.get("logprobs") else None,
                 )
             )
         chunk = ChatCompletionChunk(self._id, self._model, self._created, choices)
@@ -635,8 +861,14 @@ class StreamNormalizer:
                 out.append(ToolCallDelta(index, FunctionDelta(name, arguments), None, None))
         return out
 
-    def finish(self) -> list[ChatCompletionChunk]:
-        """The tail chunks: held-back text, missing finish reasons, then the usage chunk."""
+    def finish(self, empty: bool = False) -> list[ChatCompletionChunk]:
+        """The tail chunks: held-back text, missing finish reasons, then the usage chunk.
+
+        `empty`: the stream ended properly (`[DONE]`) without a single event; that is an empty
+        answer, finished (novita does this under `json_object`).
+        """
+        if empty and not self._choices:
+            self._choices[0] = _ChoiceState(self._reading)
         tail: list[ChunkChoice] = []
         for index, state in sorted(self._choices.items()):
             reasoning, answer = state.splitter.flush()
@@ -754,6 +986,7 @@ def completion_to_chunks(completion: ChatCompletion) -> list[ChatCompletionChunk
                 "assistant",
             ),
             choice.finish_reason,
+            choice.logprobs,
         )
         for choice in completion.choices
     ]

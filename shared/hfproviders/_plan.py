@@ -18,7 +18,7 @@ from hfproviders._errors import (
     HFProvidersError,
     InvalidParameterError,
 )
-from hfproviders._normalize import opens_think_block
+from hfproviders._normalize import ChatReading, chat_reading
 from hfproviders._providers import ProviderChain
 from hfproviders._retry import decide_retry, is_failover_eligible
 from hfproviders._streaming import (
@@ -51,12 +51,11 @@ class CallPlan:
         "kind",
         "method",
         "model",
+        "reading",
         "secrets",
         "stream",
-        "template_opens_think",
         "timeout",
         "token_estimate",
-        "tool_names",
         "trace",
         "url",
     )
@@ -81,9 +80,7 @@ class CallPlan:
         self.timeout = timeout
         self.stream = stream
         self.method = "GET" if kind == "json" else "POST"
-        self.template_opens_think = opens_think_block(model)
-        tools = body.get("tools") or ()
-        self.tool_names = frozenset(t["function"]["name"] for t in tools) or None
+        self.reading: ChatReading = chat_reading(model, body)
         self.cache_key: str | None = None
         self.token_estimate = 1
         self.secrets: tuple[str, ...] = ()
@@ -203,7 +200,7 @@ def fill_meta(target: ResponseMeta, source: ResponseMeta) -> None:
 def new_decoder(plan: CallPlan, meta: ResponseMeta, started: float) -> Any:
     decoder: Any
     if plan.kind == "chat":
-        decoder = ChatStreamDecoder(meta, started, plan.template_opens_think)
+        decoder = ChatStreamDecoder(meta, started, plan.reading)
     else:
         decoder = TextGenerationStreamDecoder(meta, started)
     decoder.secrets = plan.secrets

@@ -14,6 +14,7 @@ from typing import Any, Generic, Self, TypeVar
 
 from hfproviders._errors import HFProvidersError, StreamError, error_from_stream_event
 from hfproviders._normalize import (
+    ChatReading,
     StreamNormalizer,
     parse_text_generation_event,
 )
@@ -45,6 +46,7 @@ class _EventDecoder:
         self.started_at = started_at
         self.sse = SSEDecoder()
         self.done = False
+        self.saw_done = False  # the server said `[DONE]`: the stream ended on purpose
         self.events = 0
         # An error found mid-batch is raised on the next call, after the chunks before it
         # have been handed out, so the caller sees everything that arrived.
@@ -72,7 +74,7 @@ class _EventDecoder:
                 return
             data = event.data
             if data == "[DONE]":
-                self.done = True
+                self.done = self.saw_done = True
                 return
             if not data or data.isspace():
                 continue
@@ -154,7 +156,8 @@ class _EventDecoder:
         if not self.done:
             events, _truncated = self.sse.finish()
             self._handle(events, out, at_eof=True)
-        if self.events == 0:
+        if self.events == 0 and not self.saw_done:
+            # `[DONE]` alone is an empty answer (novita under json_object); nothing at all is not.
             raise self._stream_error("The stream ended before any event arrived")
         self.meta.latency_s = time.monotonic() - self.started_at
         return out
@@ -164,10 +167,10 @@ class ChatStreamDecoder(_EventDecoder):
     """Chat-completion stream: normalised `ChatCompletionChunk`s."""
 
     def __init__(
-        self, meta: ResponseMeta, started_at: float, template_opens_think: bool = False
+        self, meta: ResponseMeta, started_at: float, reading: ChatReading | None = None
     ) -> None:
         super().__init__(meta, started_at)
-        self.normalizer = StreamNormalizer(template_opens_think)
+        self.normalizer = StreamNormalizer(reading)
         self.raw_events: list[dict[str, Any]] | None = None
 
     def _event(self, data: dict[str, Any]) -> list[Any]:
@@ -197,7 +200,7 @@ class ChatStreamDecoder(_EventDecoder):
 
     def finish(self) -> list[Any]:
         out = super().finish()
-        out.extend(self.normalizer.finish())
+        out.extend(self.normalizer.finish(empty=self.events == 0))
         return out
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from hfproviders import ChunkAccumulator, ResponseMeta, parse_partial_json
 from hfproviders._normalize import (
+    ChatReading,
     StreamNormalizer,
     ThinkSplitter,
     completion_to_chunks,
@@ -18,12 +19,12 @@ from hfproviders._normalize import (
 from tests.core.conftest import completion
 
 
-def parse(data: dict[str, Any], **kw: Any) -> Any:
-    return parse_chat_completion(data, ResponseMeta(), **kw)
+def parse(data: dict[str, Any], *args: Any) -> Any:
+    return parse_chat_completion(data, ResponseMeta(), *args)
 
 
 def run_stream(events: list[dict[str, Any]], template_opens: bool = False) -> tuple[list[Any], Any]:
-    normalizer = StreamNormalizer(template_opens)
+    normalizer = StreamNormalizer(ChatReading(template_opens_think=template_opens))
     chunks = [c for e in events for c in normalizer.feed(e)]
     chunks += normalizer.finish()
     for c in chunks:
@@ -134,7 +135,7 @@ def test_usage_details() -> None:
 
 def test_tool_call_sent_as_text_under_required_is_recovered() -> None:
     data = completion('[{"name": "get_weather", "parameters": {"city": "Paris"}}]')
-    result = parse(data, tool_names=frozenset({"get_weather"}))
+    result = parse(data, ChatReading(tool_names=frozenset({"get_weather"})))
     call = result.choices[0].message.tool_calls[0]
     assert call.function.name == "get_weather" and call.function.parsed_arguments() == {
         "city": "Paris"
@@ -268,7 +269,7 @@ def test_reasoning_fields_in_deltas() -> None:
 
 THINK_STREAMS = {
     "open-and-close": ("<think>I should say hi.</think>\n\nHello!", "I should say hi.", "Hello!"),
-    "only-close": ("I should say hi.\n</think>\n\nHello!", "I should say hi.\n", "Hello!"),
+    "only-close": ("I should say hi.\n</think>\n\nHello!", "I should say hi.", "Hello!"),
     "no-tags": ("Hello, 1 < 2 and <b>ok</b>!", None, "Hello, 1 < 2 and <b>ok</b>!"),
     "leading-space": ("  <think>x</think>y", "x", "y"),
 }
@@ -282,6 +283,7 @@ def test_inline_think_split_at_every_offset(name: str) -> None:
         _, result = run_stream([ev({"content": p}) for p in pieces] + [ev({}, "stop")])
         message = result.choices[0].message
         assert (message.reasoning, message.content) == (reasoning, answer), f"cut at {cut}"
+    assert split_think(text) == (reasoning, answer)  # the non-streamed split agrees
 
 
 def test_template_opened_think_streams_reasoning_from_the_start() -> None:
@@ -346,7 +348,7 @@ def test_template_opened_think_still_drops_a_literal_open_tag() -> None:
     out = [splitter.feed(p) for p in pieces]
     reasoning = "".join(r or "" for r, _ in out)
     answer = "".join(a or "" for _, a in out)
-    assert reasoning == "\nTwo plus two is four.\n" and answer == "The answer"
+    assert reasoning == "Two plus two is four." and answer == "The answer"
 
 
 def test_odd_usage_values_are_tolerated() -> None:
