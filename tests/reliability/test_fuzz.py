@@ -29,7 +29,12 @@ from hfproviders._errors import (
     error_from_response,
     parse_error_body,
 )
-from hfproviders._headers import parse_rate_limit, parse_retry_after, parse_retry_after_ms
+from hfproviders._headers import (
+    MAX_WAIT_S,
+    parse_rate_limit,
+    parse_retry_after,
+    parse_retry_after_ms,
+)
 from hfproviders._sse import ServerSentEvent, SSEDecoder
 from hfproviders._streaming import ChatStreamDecoder
 
@@ -448,7 +453,8 @@ def test_retry_after_parsers_never_raise(value: str) -> None:
 @FUZZ
 @given(seconds=st.integers(min_value=0, max_value=10**6))
 def test_retry_after_seconds_and_ms(seconds: int) -> None:
-    assert parse_retry_after(str(seconds), 0.0) == seconds
+    # Waits are clamped to a day (MAX_WAIT_S): nothing legitimate asks for more.
+    assert parse_retry_after(str(seconds), 0.0) == min(seconds, MAX_WAIT_S)
     assert parse_retry_after_ms(str(seconds)) == seconds / 1000
 
 
