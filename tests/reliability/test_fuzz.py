@@ -465,4 +465,4 @@ def test_retry_after_http_date(seconds: int, past: bool) -> None:
     when = now - seconds if past else now + seconds
     parsed = parse_retry_after(formatdate(when, usegmt=True), now)
     assert parsed is not None
-    assert parsed == (0.0 if past else seconds)
+    assert parsed == (0.0 if past else min(seconds, MAX_WAIT_S))
