@@ -55,7 +55,7 @@ _LOCK = threading.RLock()
 def core_options(model: Any, names: Sequence[str]) -> dict[str, Any]:
     """The core client's constructor options, read from a model's fields of the same names.
 
-    `request_rate_limiter` becomes the core's `rate_limiter`.
+    `request_rate_limiter` becomes the core's `rate_limiter`; `state` is passed as is.
 
     Only an `api_key` the user gave is passed on. One that LangChain's `secret_from_env` read
     from HF_TOKEN is not: the core finds that token itself, and then sends it only to Hugging
@@ -65,6 +65,7 @@ def core_options(model: Any, names: Sequence[str]) -> dict[str, Any]:
     # Our own limiter (per HTTP attempt). LangChain's `rate_limiter` (per model call) is applied
     # by LangChain itself and is never passed down, or each call would be counted twice.
     options["rate_limiter"] = model.request_rate_limiter
+    options["state"] = model.state  # e.g. "redis://…": the limiter and cache shared by workers
     api_key = model.api_key if "api_key" in model.model_fields_set else None
     options["api_key"] = api_key.get_secret_value() if api_key is not None else None
     return options
@@ -77,7 +78,13 @@ def deepcopy_memo(memo: dict[int, Any] | None, model: Any) -> dict[int, Any]:
     ours to copy) hold locks and connections: a copy refers to the same objects.
     """
     memo = {} if memo is None else memo
-    for name in ("request_rate_limiter", "rate_limiter", "http_client", "http_async_client"):
+    for name in (
+        "request_rate_limiter",
+        "rate_limiter",
+        "http_client",
+        "http_async_client",
+        "state",
+    ):
         shared = getattr(model, name, None)
         if shared is not None:
             memo.setdefault(id(shared), shared)

@@ -108,6 +108,9 @@ class ChatHFProviders(BaseChatModel):
 
     Not LangChain's `rate_limiter` (one slot per model call), which is never passed down.
     """
+    state: Any | None = Field(default=None, exclude=True)
+    """Where the limiter and cache live: None (this process) or shared, `"redis://host:6379/0"`
+    or a `hfproviders.RedisState` (see the core's `state=`)."""
 
     temperature: float | None = None
     """Sampling temperature (0 is sent, not dropped)."""

@@ -94,6 +94,9 @@ class HFProvidersLLM(BaseLLM):
     """Your own pooled `httpx.AsyncClient` (never closed by this model)."""
     request_rate_limiter: RateLimiter | None = Field(default=None, exclude=True)
     """`hfproviders.RateLimiter` (per HTTP attempt); not LangChain's per-call `rate_limiter`."""
+    state: Any | None = Field(default=None, exclude=True)
+    """Where the limiter and cache live: None (this process) or shared, `"redis://host:6379/0"`
+    or a `hfproviders.RedisState` (see the core's `state=`)."""
 
     max_new_tokens: int | None = None
     """Maximum tokens to generate; unset means the server's default (never a hidden cap)."""

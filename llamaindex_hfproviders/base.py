@@ -129,6 +129,12 @@ class HFProviders(JsonSchemaStructuredLLM):
         description="hfproviders.RateLimiter, per HTTP attempt and adaptive to rate-limit headers "
         "(LlamaIndex's `rate_limiter` counts calls and is never passed down).",
     )
+    state: Any | None = Field(
+        default=None,
+        exclude=True,
+        description="Where the limiter and cache live: None (this process) or shared, "
+        "'redis://host:6379/0' or a hfproviders.RedisState (the core's `state=`).",
+    )
 
     _client: HFClient | None = PrivateAttr(default=None)
     _aclient: AsyncHFClient | None = PrivateAttr(default=None)
@@ -225,6 +231,7 @@ class HFProviders(JsonSchemaStructuredLLM):
             "discovery": self._shared_discovery(),
             "cache": self.cache,
             "rate_limiter": self.request_rate_limiter,  # never LlamaIndex's own `rate_limiter`
+            "state": self.state,
         }
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
@@ -244,6 +251,7 @@ class HFProviders(JsonSchemaStructuredLLM):
             self.cache,
             self.request_rate_limiter,
             self.rate_limiter,
+            self.state,
             self._http_client,
             self._http_async_client,
             # Not copied at all (dropped below), so never deep-copied on the way.

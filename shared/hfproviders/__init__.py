@@ -47,6 +47,7 @@ from hfproviders._errors import (
     RedirectError,
     ServerError,
     ServiceUnavailableError,
+    StateUnavailableError,
     StreamError,
     UnknownProviderError,
 )
@@ -103,6 +104,7 @@ if TYPE_CHECKING:
     )
     from hfproviders._hub import ModelAvailability, ProviderMapping
     from hfproviders._ratelimit import RateLimiter
+    from hfproviders._redis import RedisCache, RedisRateLimiter, RedisState
     from hfproviders._routing import ServingCapabilities
     from hfproviders._spend import (
         InMemorySpendStore,
@@ -130,6 +132,9 @@ _LAZY = {
     "ModelAvailability": "_hub",
     "ProviderMapping": "_hub",
     "RateLimiter": "_ratelimit",
+    "RedisCache": "_redis",
+    "RedisRateLimiter": "_redis",
+    "RedisState": "_redis",
     "ServingCapabilities": "_routing",
     "CircuitBreaker": "_health",
     "HealthStore": "_health",
@@ -220,6 +225,9 @@ __all__ = [
     "RateLimitWaitTooLongError",
     "RedirectError",
     "RateLimiter",
+    "RedisCache",
+    "RedisRateLimiter",
+    "RedisState",
     "ResponseCache",
     "ResponseMeta",
     "RetryPolicy",
@@ -230,6 +238,7 @@ __all__ = [
     "SpendLine",
     "SpendReport",
     "SpendStore",
+    "StateUnavailableError",
     "StreamError",
     "TextGeneration",
     "TextGenerationChunk",

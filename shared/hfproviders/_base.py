@@ -38,6 +38,7 @@ from hfproviders._plan import (
 )
 from hfproviders._providers import remember_providers, resolve_chain
 from hfproviders._retry import RetryPolicy
+from hfproviders._state import share_state
 from hfproviders._streaming import (
     ChatStreamDecoder,
 )
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
     from hfproviders._hub import ModelAvailability
     from hfproviders._ratelimit import RateLimiter
     from hfproviders._routing import ServingCapabilities
+    from hfproviders._state import SharedRateLimiter, StateBackend
     from hfproviders._telemetry import CallTrace, GenAITelemetry
 
 logger = logging.getLogger("hfproviders")
@@ -79,17 +81,17 @@ class ClientBase:
         max_input_chars: int | None,
         on_attempt: AttemptHook | None,
         cache: ResponseCache | None,
-        rate_limiter: RateLimiter | None,
+        rate_limiter: RateLimiter | SharedRateLimiter | None,
         routing: Literal["off", "cached", "auto"],
         discovery_ttl: float,
         discovery: DiscoveryCache | None,
         router: bool = False,
         telemetry: GenAITelemetry | bool | None = None,
+        state: str | StateBackend | None = None,
     ) -> None:
         if routing not in ("off", "cached", "auto"):
             raise InvalidParameterError("routing must be 'off', 'cached' or 'auto'")
-        self._cache = cache
-        self._limiter = rate_limiter
+        self._cache, self._limiter = share_state(state, cache, rate_limiter)
         self._routing = routing
         # Pass one DiscoveryCache to several clients (a sync and an async twin) to share lookups.
         self._discovery_cache = discovery

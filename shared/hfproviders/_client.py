@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from hfproviders._discovery import DiscoveryCache, ModelInfo
     from hfproviders._hub import ModelAvailability
     from hfproviders._ratelimit import RateLimiter
+    from hfproviders._state import SharedRateLimiter, StateBackend
     from hfproviders._telemetry import GenAITelemetry
 
 __all__ = ["AsyncHFClient", "HFClient"]
@@ -94,12 +95,13 @@ class HFClient(ClientBase):
         max_input_chars: int | None = 2_000_000,
         on_attempt: AttemptHook | None = None,
         cache: ResponseCache | None = None,
-        rate_limiter: RateLimiter | None = None,
+        rate_limiter: RateLimiter | SharedRateLimiter | None = None,
         routing: Literal["off", "cached", "auto"] = "cached",
         discovery_ttl: float = 600.0,
         discovery: DiscoveryCache | None = None,
         router: bool = False,
         telemetry: GenAITelemetry | bool | None = None,
+        state: str | StateBackend | None = None,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -119,6 +121,7 @@ class HFClient(ClientBase):
             discovery=discovery,
             router=router,
             telemetry=telemetry,
+            state=state,
         )
         self._transport = SyncTransport(http_client, self._config.timeout)
         self._sleep: Callable[[float], None] = time.sleep
@@ -342,12 +345,13 @@ class AsyncHFClient(ClientBase):
         max_input_chars: int | None = 2_000_000,
         on_attempt: AttemptHook | None = None,
         cache: ResponseCache | None = None,
-        rate_limiter: RateLimiter | None = None,
+        rate_limiter: RateLimiter | SharedRateLimiter | None = None,
         routing: Literal["off", "cached", "auto"] = "cached",
         discovery_ttl: float = 600.0,
         discovery: DiscoveryCache | None = None,
         router: bool = False,
         telemetry: GenAITelemetry | bool | None = None,
+        state: str | StateBackend | None = None,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -367,6 +371,7 @@ class AsyncHFClient(ClientBase):
             discovery=discovery,
             router=router,
             telemetry=telemetry,
+            state=state,
         )
         import asyncio  # here, so `import hfproviders` does not pay for asyncio
 

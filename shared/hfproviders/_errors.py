@@ -27,6 +27,7 @@ HFProvidersError                      every error we raise
 ├── APIConnectionError                could not talk to the server (connect, reset, protocol)
 │   └── APITimeoutError               a connect/read/write/pool timeout
 ├── RateLimitWaitTooLongError         the client-side rate limiter would wait past its bound
+├── StateUnavailableError             shared state (Redis) unreachable and the state fails closed
 ├── AllProvidersFailedError           every provider of a failover chain failed (`.errors`)
 ├── ProvidersUnavailableError         every provider's circuit breaker is open (`.unavailable`)
 └── BudgetExceededError               the call's worst-case cost would cross the SpendLimit
@@ -75,6 +76,7 @@ __all__ = [
     "RedirectError",
     "ServerError",
     "ServiceUnavailableError",
+    "StateUnavailableError",
     "StreamError",
     "UnknownProviderError",
     "error_from_response",
@@ -266,6 +268,10 @@ class APITimeoutError(APIConnectionError):
 
 class RateLimitWaitTooLongError(HFProvidersError):
     """The client-side rate limiter would have to wait longer than its `max_wait`."""
+
+
+class StateUnavailableError(HFProvidersError):
+    """The shared state store (e.g. Redis) is unreachable and the state fails closed."""
 
 
 class AllProvidersFailedError(HFProvidersError):

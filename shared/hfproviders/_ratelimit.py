@@ -250,6 +250,22 @@ class RateLimiter:
                 raise
         return wait
 
+    def try_acquire(self, tokens: int = 1) -> bool:
+        """Take one request (and `tokens`) only if that needs no wait; never sleeps."""
+        if tokens < 0:
+            raise ValueError("tokens must be >= 0")
+        with self._lock:
+            if self._wait_locked(tokens, self._clock()) > 0:
+                return False
+            self._requests.take(1)
+            if self._tokens is not None:
+                self._tokens.take(tokens)
+            return True
+
+    async def atry_acquire(self, tokens: int = 1) -> bool:
+        """Async twin of `try_acquire` (no I/O, so it never waits)."""
+        return self.try_acquire(tokens)
+
     # -- feedback --------------------------------------------------------------------------------
 
     def peek_wait(self, tokens: int = 1) -> float:

@@ -1,0 +1,158 @@
+"""What shared state on Redis adds to each call: `python benchmarks/state_overhead.py`.
+
+Runs the same non-streamed chat call through four clients, interleaved round-robin so machine
+load hits them alike, over an in-process `httpx.MockTransport` (no HTTP noise):
+
+- `none`: no limiter, no cache;
+- `local`: today's in-process `RateLimiter` and `InMemoryCache` (a miss and a write per call);
+- `redis limiter`: `state=` Redis with the limiter only (one Lua round trip per call);
+- `redis limiter+cache`: limiter and cache on Redis (three round trips: take, GET miss, SET).
+
+Every request is distinct (no cache hits) and the limits are high (no waits), so the figures
+are pure overhead. Starts its own `redis-server` on a free loopback port unless `--redis-url`
+is given. Reports p50/p95 per call and the p50 added over `local` (target: < 1 ms), and the
+limiter's round trip alone, back to back. On a loaded machine the interleaved figures include the
+scheduler's delay in waking `redis-server` and then this process again; the round trip alone does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+from typing import Any
+
+import httpx
+
+from hfproviders import HFClient, InMemoryCache, RateLimiter, RedisState
+
+BODY = {
+    "id": "chatcmpl-bench",
+    "object": "chat.completion",
+    "created": 1767225600,
+    "model": "org/model",
+    "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}
+    ],
+    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+}
+
+
+def start_redis() -> tuple[subprocess.Popen[bytes], str]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("redis-server not found: apt-get install redis-server (or --redis-url)")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    workdir = tempfile.mkdtemp()
+    process = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    import redis
+
+    client = redis.Redis(port=port)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.RedisError:
+            if time.monotonic() > deadline:
+                process.kill()
+                raise SystemExit("redis-server did not start") from None
+            time.sleep(0.02)
+    return process, f"redis://127.0.0.1:{port}/0"
+
+
+def client(kind: str, url: str) -> HFClient:
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(200, json=BODY, headers={"x-inference-provider": "together"})
+    )
+    options: dict[str, Any] = {
+        "base_url": "http://bench.local/v1",
+        "api_key": "k",
+        "http_client": httpx.Client(transport=transport),
+    }
+    if kind != "none":
+        options["rate_limiter"] = RateLimiter(6_000_000, max_wait=None)
+    if kind in ("local", "redis limiter+cache"):
+        options["cache"] = InMemoryCache(ttl_s=60)
+    if kind.startswith("redis"):
+        options["state"] = RedisState(url, prefix="bench")
+    return HFClient(**options)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=400)
+    parser.add_argument("--redis-url")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    process, url = (None, args.redis_url) if args.redis_url else start_redis()
+    kinds = ["none", "local", "redis limiter", "redis limiter+cache"]
+    try:
+        clients = {kind: client(kind, url) for kind in kinds}
+        timings: dict[str, list[float]] = {kind: [] for kind in kinds}
+        for n in range(args.calls + 20):
+            for kind in kinds:
+                messages = [{"role": "user", "content": f"call {n}"}]
+                started = time.perf_counter()
+                clients[kind].chat("org/model", messages)
+                if n >= 20:  # warm-up: imports, connections, the Lua script
+                    timings[kind].append((time.perf_counter() - started) * 1000)
+        # The round trip alone, back to back: what Redis costs when this process keeps its CPU.
+        limiter = RedisState(url, prefix="bench-alone").rate_limiter(6_000_000, max_wait=None)
+        limiter.acquire()
+        alone = []
+        for _ in range(args.calls):
+            started = time.perf_counter()
+            limiter.acquire()
+            alone.append((time.perf_counter() - started) * 1000)
+    finally:
+        if process is not None:
+            process.kill()
+    p50 = {kind: statistics.median(values) for kind, values in timings.items()}
+    report = {
+        kind: {
+            "p50_ms": round(p50[kind], 3),
+            "p95_ms": round(statistics.quantiles(values, n=20)[18], 3),
+            "added_p50_ms_vs_local": round(p50[kind] - p50["local"], 3),
+        }
+        for kind, values in timings.items()
+    }
+    report["limiter round trip alone"] = {
+        "p50_ms": round(statistics.median(alone), 3),
+        "p95_ms": round(statistics.quantiles(alone, n=20)[18], 3),
+        "added_p50_ms_vs_local": round(statistics.median(alone), 3),
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    print(f"{'configuration':<26}{'p50 ms':>9}{'p95 ms':>9}{'added p50 vs local':>20}")
+    for kind, row in report.items():
+        print(
+            f"{kind:<22}{row['p50_ms']:>9.3f}{row['p95_ms']:>9.3f}{row['added_p50_ms_vs_local']:>20.3f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

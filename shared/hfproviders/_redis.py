@@ -1,0 +1,592 @@
+"""State shared by many workers on Redis (or Valkey): the rate limiter and the response cache.
+
+Install with `pip install "hfproviders[redis]"` (redis-py; sync and asyncio). This is the only
+module that imports `redis`.
+
+**Rate limiter: a Lua token bucket, one round trip.** `RedisRateLimiter` runs the same arithmetic
+as the local `RateLimiter` (a token bucket that may go into debt, so callers are served in
+arrival order and each learns how long to sleep) inside one Lua script: refill, decide, reserve
+and, for the adaptive part, pause until the server's reset. Redis runs a script atomically, and
+the script reads Redis's own clock (`TIME`), so workers on machines with skewed clocks agree.
+Callers sleep locally, outside Redis. We chose this over the `limits` library, which is well kept
+and also runs Lua on Redis, because `limits` answers "may I go now?" (a caller must poll) while
+we need "how long until my turn?" with a reservation that keeps order, a give-back when a wait is
+cancelled, token corrections after the real usage is known, and a shared pause until the
+server's reset; none of these are in its API, and it would be one more dependency.
+
+**Cache.** `RedisCache` stores the same values under the same keys (`cache_key`) as the local
+caches, with an expiry set by Redis (`ttl_s`). A cache failure is always a miss or a skipped
+write, never an error: a cache can only save work.
+
+Every key lives under one prefix (`hfproviders` by default), with a hash tag per limiter so both
+of its buckets sit in one Redis Cluster slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+import redis
+import redis.asyncio as aioredis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from hfproviders._cache import InMemoryCache, ResponseCache, _dumps
+from hfproviders._errors import ConfigurationError, RateLimitWaitTooLongError
+from hfproviders._ratelimit import RateLimiter, _reset_if_spent
+from hfproviders._state import FailurePolicy, OutageGuard
+
+__all__ = ["RedisCache", "RedisRateLimiter", "RedisState"]
+
+# One token bucket per quota (requests, and optionally tokens), the same arithmetic as
+# `TokenBucket`. KEYS: requests bucket, tokens bucket. ARGV: op, request rate/s, request
+# capacity, token rate/s (0: no token bucket), token capacity, amount, then per op: max_wait
+# (reserve; < 0: unbounded) or the request and token pauses in seconds (pause).
+_LIMITER_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local function load(key, rate, cap)
+  local v = redis.call('HMGET', key, 'l', 'u')
+  local level = tonumber(v[1]) or cap
+  local updated = tonumber(v[2]) or now
+  if now > updated then
+    level = math.min(cap, level + (now - updated) * rate)
+    updated = now
+  end
+  return {level, updated}
+end
+local function save(key, b, rate, cap)
+  redis.call('HSET', key, 'l', string.format('%.6f', b[1]), 'u', string.format('%.6f', b[2]))
+  local ttl = (cap - b[1]) / rate + math.max(0, b[2] - now) + 1
+  redis.call('PEXPIRE', key, math.ceil(ttl * 1000))
+end
+local function wait_for(b, amount, rate)
+  local wait = math.max(0, b[2] - now)
+  if amount > b[1] then wait = wait + (amount - b[1]) / rate end
+  return wait
+end
+local op = ARGV[1]
+local rr, rc = tonumber(ARGV[2]), tonumber(ARGV[3])
+local tr, tc = tonumber(ARGV[4]), tonumber(ARGV[5])
+local amount = tonumber(ARGV[6])
+local req = load(KEYS[1], rr, rc)
+local tok = nil
+if tr > 0 then tok = load(KEYS[2], tr, tc) end
+if op == 'reserve' or op == 'try' or op == 'peek' then
+  local wait = wait_for(req, 1, rr)
+  if tok then wait = math.max(wait, wait_for(tok, amount, tr)) end
+  local max_wait = tonumber(ARGV[7])
+  if op == 'peek' or (op == 'try' and wait > 0) or (max_wait >= 0 and wait > max_wait) then
+    return {0, string.format('%.6f', wait)}
+  end
+  req[1] = req[1] - 1
+  save(KEYS[1], req, rr, rc)
+  if tok then
+    tok[1] = tok[1] - amount
+    save(KEYS[2], tok, tr, tc)
+  end
+  return {1, string.format('%.6f', wait)}
+elseif op == 'release' then
+  req[1] = math.min(rc, req[1] + 1)
+  save(KEYS[1], req, rr, rc)
+  if tok then
+    tok[1] = math.min(tc, tok[1] + amount)
+    save(KEYS[2], tok, tr, tc)
+  end
+elseif op == 'usage' then
+  if tok then
+    tok[1] = math.min(tc, tok[1] - amount)
+    save(KEYS[2], tok, tr, tc)
+  end
+elseif op == 'pause' then
+  local rp, tp = tonumber(ARGV[7]), tonumber(ARGV[8])
+  if tp > 0 and not tok then rp = math.max(rp, tp) end
+  if rp > 0 then
+    req[2] = math.max(req[2], now + rp)
+    save(KEYS[1], req, rr, rc)
+  end
+  if tp > 0 and tok then
+    tok[2] = math.max(tok[2], now + tp)
+    save(KEYS[2], tok, tr, tc)
+  end
+end
+return {1, '0'}
+"""
+
+_URL_SCHEMES = {"valkey://": "redis://", "valkeys://": "rediss://"}
+
+
+def _redis_url(url: str) -> str:
+    for scheme, replacement in _URL_SCHEMES.items():
+        if url.lower().startswith(scheme):
+            return replacement + url[len(scheme) :]
+    return url
+
+
+class RedisState:
+    """Client state on Redis or Valkey, shared by every worker that uses the same server.
+
+    - `url`: `redis://host:port/db` (also `rediss://`, `unix://`, `valkey://`), or
+    - `client`: your own `redis.Redis` (and optionally `async_client`, a `redis.asyncio.Redis`;
+      without it one is built per event loop from the sync client's connection settings).
+    - `prefix`: every key starts with it (several apps or accounts can share one server).
+    - `on_failure`: `"open"` (default) falls back to local state during an outage, warning once;
+      `"closed"` raises `StateUnavailableError` before sending (see `hfproviders._state`).
+    - `socket_timeout`: seconds a Redis command may take before it counts as an outage.
+    - `recheck_s`: after a failure, how long to use the fallback before trying Redis again.
+
+    Nothing connects before first use.
+
+    >>> state = RedisState("redis://localhost:6379/0")  # doctest: +SKIP
+    >>> HFClient(rate_limiter=RateLimiter(60), state=state)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        client: redis.Redis | None = None,
+        async_client: aioredis.Redis | None = None,
+        prefix: str = "hfproviders",
+        on_failure: FailurePolicy = "open",
+        socket_timeout: float = 0.5,
+        recheck_s: float = 2.0,
+    ) -> None:
+        if (url is None) == (client is None):
+            raise ConfigurationError("give RedisState a url or a client (one of them)")
+        if not socket_timeout > 0:
+            raise ConfigurationError("socket_timeout must be > 0")
+        self.url = _redis_url(url) if url is not None else None
+        self.prefix = prefix
+        self.socket_timeout = socket_timeout
+        self.guard = OutageGuard(on_failure, name="Redis state store", recheck_s=recheck_s)
+        self.guard.errors = (redis.RedisError, OSError)
+        self._client = client
+        self._async_client = async_client
+        self._loop_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis]
+        self._loop_clients = weakref.WeakKeyDictionary()
+
+    @property
+    def on_failure(self) -> FailurePolicy:
+        """`"open"` or `"closed"` (see the class docstring)."""
+        return self.guard.on_failure
+
+    def __repr__(self) -> str:
+        # The URL may hold a password: show only that there is one.
+        where = "client=..." if self.url is None else "url=..."
+        return f"RedisState({where}, prefix={self.prefix!r}, on_failure={self.on_failure!r})"
+
+    def _options(self) -> dict[str, Any]:
+        # One immediate retry (a pooled connection may be stale after a restart), no backoff
+        # sleeps: an outage must cost milliseconds, not redis-py's default seconds of backoff.
+        return {
+            "socket_timeout": self.socket_timeout,
+            "socket_connect_timeout": self.socket_timeout,
+            "retry": Retry(NoBackoff(), 1),
+        }
+
+    @property
+    def client(self) -> redis.Redis:
+        """The sync redis-py client (built on first use)."""
+        if self._client is None:
+            assert self.url is not None
+            self._client = redis.Redis.from_url(self.url, **self._options())
+        return self._client
+
+    def async_client(self) -> aioredis.Redis:
+        """The asyncio client for the running event loop (one per loop: pools are loop-bound)."""
+        if self._async_client is not None:
+            return self._async_client
+        loop = asyncio.get_running_loop()
+        found = self._loop_clients.get(loop)
+        if found is None:
+            if self.url is not None:
+                found = aioredis.Redis.from_url(self.url, **self._options())
+            else:
+                kwargs = dict(self.client.connection_pool.connection_kwargs)
+                kwargs.pop("retry", None)
+                kwargs.update(self._options())
+                found = aioredis.Redis(**kwargs)
+            self._loop_clients[loop] = found
+        return found
+
+    def key(self, *parts: str) -> str:
+        """A key under this state's prefix."""
+        return ":".join((self.prefix, *parts))
+
+    # -- the StateBackend protocol ---------------------------------------------------------
+
+    def share_rate_limiter(self, limiter: RateLimiter) -> RedisRateLimiter:
+        """A `RedisRateLimiter` with `limiter`'s limits (a shared one is kept as is)."""
+        if isinstance(limiter, RedisRateLimiter):
+            return limiter
+        return RedisRateLimiter.like(limiter, state=self)
+
+    def share_cache(self, cache: ResponseCache) -> ResponseCache:
+        """An `InMemoryCache` becomes a `RedisCache` with its TTL; other caches stay as given."""
+        if type(cache) is InMemoryCache:
+            return RedisCache(ttl_s=cache.ttl_s, state=self)
+        return cache
+
+    def rate_limiter(
+        self,
+        requests_per_minute: float,
+        tokens_per_minute: float | None = None,
+        *,
+        burst: float | None = None,
+        max_wait: float | None = 60.0,
+        max_pause: float = 600.0,
+        name: str = "default",
+    ) -> RedisRateLimiter:
+        """A shared limiter built directly (same arguments as `RateLimiter`)."""
+        return RedisRateLimiter(
+            requests_per_minute,
+            tokens_per_minute,
+            state=self,
+            name=name,
+            burst=burst,
+            max_wait=max_wait,
+            max_pause=max_pause,
+        )
+
+    def cache(self, ttl_s: float | None = None) -> RedisCache:
+        """A `RedisCache` on this state's connection."""
+        return RedisCache(ttl_s=ttl_s, state=self)
+
+    def close(self) -> None:
+        """Close the sync connection pool (a client passed in is left open)."""
+        if self._client is not None and self.url is not None:
+            self._client.close()
+            self._client = None
+
+    async def aclose(self) -> None:
+        """Close this event loop's asyncio pool (a client passed in is left open)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # pragma: no cover - only called from a coroutine
+            return
+        found = self._loop_clients.pop(loop, None)
+        if found is not None:
+            await found.aclose()
+
+
+class RedisRateLimiter(RateLimiter):
+    """A `RateLimiter` whose buckets live on Redis: every worker draws from one quota.
+
+    Build it with `RedisState.rate_limiter(...)`, or let a client build it: `state=` turns the
+    client's `rate_limiter=RateLimiter(...)` into one of these with the same limits. Same
+    arguments, methods and guarantees as `RateLimiter` (order, bounded waits, give-back on
+    cancel, the server's reset or a 429's `Retry-After` pausing everyone), counted across
+    processes and machines. While Redis is unreachable and the state fails open, the inherited
+    local buckets take over (this process's own quota, as without `state=`).
+
+    Over any window of `T` seconds all workers together start at most `burst + rate × T`
+    requests.
+    """
+
+    def __init__(
+        self,
+        requests_per_minute: float,
+        tokens_per_minute: float | None = None,
+        *,
+        state: RedisState,
+        name: str = "default",
+        burst: float | None = None,
+        max_wait: float | None = 60.0,
+        max_pause: float = 600.0,
+        sleep: Callable[[float], None] = time.sleep,
+        async_sleep: Callable[[float], Awaitable[None]] | None = None,
+    ) -> None:
+        super().__init__(
+            requests_per_minute,
+            tokens_per_minute,
+            burst=burst,
+            max_wait=max_wait,
+            max_pause=max_pause,
+            sleep=sleep,
+            async_sleep=async_sleep,
+        )
+        self.name = name
+        self.state = state
+        tag = "{" + state.key("ratelimit", name) + "}"  # one Cluster slot for both buckets
+        self._keys = [f"{tag}:requests", f"{tag}:tokens"]
+        self._args = [
+            self._requests.rate_per_s,
+            self._requests.capacity,
+            (tokens_per_minute or 0) / 60.0,
+            tokens_per_minute or 0,
+        ]
+        self._script: Any = None
+        self._async_scripts: weakref.WeakKeyDictionary[aioredis.Redis, Any]
+        self._async_scripts = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def like(
+        cls, limiter: RateLimiter, *, state: RedisState, name: str = "default"
+    ) -> RedisRateLimiter:
+        """A shared limiter with `limiter`'s limits."""
+        return cls(
+            limiter.requests_per_minute,
+            limiter.tokens_per_minute,
+            state=state,
+            name=name,
+            burst=limiter._requests.capacity,
+            max_wait=limiter.max_wait,
+            max_pause=limiter.max_pause,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"RedisRateLimiter(requests_per_minute={self.requests_per_minute}, "
+            f"tokens_per_minute={self.tokens_per_minute}, name={self.name!r})"
+        )
+
+    # -- one round trip each -----------------------------------------------------------------
+
+    def _argv(self, op: str, amount: float, *extra: float) -> list[Any]:
+        return [op, *self._args, amount, *extra]
+
+    def _eval(self, op: str, amount: float, *extra: float) -> tuple[bool, float]:
+        if self._script is None:
+            self._script = self.state.client.register_script(_LIMITER_LUA)
+        ok, wait = self._script(keys=self._keys, args=self._argv(op, amount, *extra))
+        return bool(ok), float(wait)
+
+    async def _aeval(self, op: str, amount: float, *extra: float) -> tuple[bool, float]:
+        client = self.state.async_client()
+        script = self._async_scripts.get(client)
+        if script is None:
+            script = self._async_scripts[client] = client.register_script(_LIMITER_LUA)
+        ok, wait = await script(keys=self._keys, args=self._argv(op, amount, *extra))
+        return bool(ok), float(wait)
+
+    def _max_wait_arg(self) -> float:
+        return -1.0 if self.max_wait is None else self.max_wait
+
+    def _granted(self, result: tuple[bool, float]) -> float:
+        ok, wait = result
+        if not ok:
+            raise RateLimitWaitTooLongError(
+                f"The shared rate limiter would wait {wait:.1f}s, "
+                f"more than max_wait={self.max_wait:g}s",
+                retry_after=wait,
+            )
+        return wait
+
+    # -- the I/O twins: one round trip, then a local sleep ---------------------------------------
+
+    def acquire(self, tokens: int = 1) -> float:
+        """Wait (blocking this thread) until one request and `tokens` may go; return the wait.
+
+        Raises `RateLimitWaitTooLongError` without waiting when the wait would exceed
+        `max_wait`, and `StateUnavailableError` when Redis is down and the state fails closed.
+        """
+        _check_tokens(tokens)
+        result = self.state.guard.run(
+            lambda: self._eval("reserve", tokens, self._max_wait_arg()), lambda: None
+        )
+        if result is None:
+            return super().acquire(tokens)
+        wait = self._granted(result)
+        if wait > 0:
+            try:
+                self._sleep(wait)
+            except BaseException:
+                self._release(tokens)
+                raise
+        return wait
+
+    async def aacquire(self, tokens: int = 1) -> float:
+        """Async twin of `acquire`: one async round trip, then `asyncio.sleep`."""
+        _check_tokens(tokens)
+        result = await self.state.guard.arun(
+            lambda: self._aeval("reserve", tokens, self._max_wait_arg()), _nothing
+        )
+        if result is None:
+            return await super().aacquire(tokens)
+        wait = self._granted(result)
+        if wait > 0:
+            try:
+                await (self._async_sleep or asyncio.sleep)(wait)
+            except BaseException:
+                self._release(tokens)
+                raise
+        return wait
+
+    def try_acquire(self, tokens: int = 1) -> bool:
+        """Take one request (and `tokens`) only if that needs no wait; never sleeps."""
+        _check_tokens(tokens)
+        result = self.state.guard.run(lambda: self._eval("try", tokens, -1), lambda: None)
+        return super().try_acquire(tokens) if result is None else bool(result[0])
+
+    async def atry_acquire(self, tokens: int = 1) -> bool:
+        """Async twin of `try_acquire`."""
+        _check_tokens(tokens)
+        result = await self.state.guard.arun(lambda: self._aeval("try", tokens, -1), _nothing)
+        return super().try_acquire(tokens) if result is None else bool(result[0])
+
+    def peek_wait(self, tokens: int = 1) -> float:
+        """Seconds the next `acquire(tokens)` would wait now, reserving nothing."""
+        result = self.state.guard.run(lambda: self._eval("peek", tokens, -1), lambda: None)
+        return super().peek_wait(tokens) if result is None else result[1]
+
+    # -- feedback: never raises (an answer may already be in hand) -------------------------------
+
+    def _release(self, tokens: int) -> None:
+        self.state.guard.run_quietly(
+            lambda: self._eval("release", tokens),
+            lambda: super(RedisRateLimiter, self)._release(tokens),
+        )
+
+    def _pause(self, request_s: float, token_s: float, local: Callable[[], None]) -> None:
+        request_s, token_s = min(request_s, self.max_pause), min(token_s, self.max_pause)
+        if request_s > 0 or token_s > 0:
+            self.state.guard.run_quietly(lambda: self._eval("pause", 0, request_s, token_s), local)
+
+    def observe(
+        self,
+        remaining_requests: int | None,
+        reset_s: float | None,
+        *,
+        remaining_tokens: int | None = None,
+        reset_tokens_s: float | None = None,
+    ) -> None:
+        """Pause every worker until the server's reset when it says the quota is spent."""
+        self._pause(
+            _reset_if_spent(remaining_requests, reset_s) or 0.0,
+            _reset_if_spent(remaining_tokens, reset_tokens_s) or 0.0,
+            lambda: super(RedisRateLimiter, self).observe(
+                remaining_requests,
+                reset_s,
+                remaining_tokens=remaining_tokens,
+                reset_tokens_s=reset_tokens_s,
+            ),
+        )
+
+    def observe_throttled(self, wait_s: float | None) -> None:
+        """A 429 asked for `wait_s` seconds: no worker starts a request before then."""
+        if wait_s is None or not wait_s > 0 or not math.isfinite(wait_s):
+            return
+        self._pause(wait_s, 0.0, lambda: super(RedisRateLimiter, self).observe_throttled(wait_s))
+
+    def record_usage(self, reserved: int, used: int) -> None:
+        """Correct a tokens/min reservation once the real usage is known (never raises)."""
+        if self.tokens_per_minute is None or used == reserved:
+            return
+        self.state.guard.run_quietly(
+            lambda: self._eval("usage", used - reserved),
+            lambda: super(RedisRateLimiter, self).record_usage(reserved, used),
+        )
+
+    def reset(self) -> None:
+        """Forget everything learned and used, for every worker: full buckets, no pause."""
+        super().reset()
+        self.state.guard.run_quietly(lambda: self.state.client.delete(*self._keys), lambda: None)
+
+
+async def _nothing() -> None:
+    return None
+
+
+def _check_tokens(tokens: int) -> None:
+    if not isinstance(tokens, int) or tokens < 0:
+        raise ValueError("tokens must be an int >= 0")
+
+
+class RedisCache:
+    """A response cache on Redis, shared by every worker: same keys and values as the others.
+
+    - `url` or `state`: where (a `RedisState` shares its connection and outage handling).
+    - `ttl_s`: seconds an answer stays (Redis expires it); None keeps it until evicted by
+      Redis's own `maxmemory` policy.
+
+    Never raises from `get`/`set` for a Redis problem: an outage or a damaged value reads as
+    a miss, a failed write is skipped (logged once per outage), whatever `on_failure` says.
+
+    >>> cache = RedisCache("redis://localhost:6379/0", ttl_s=3600)  # doctest: +SKIP
+    >>> HFClient(cache=cache)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        ttl_s: float | None = None,
+        *,
+        state: RedisState | None = None,
+    ) -> None:
+        if ttl_s is not None and not ttl_s > 0:
+            raise ValueError("ttl_s must be positive, or None for no expiry")
+        if (url is None) == (state is None):
+            raise ConfigurationError("give RedisCache a url or a state (one of them)")
+        self.state = state if state is not None else RedisState(url)
+        self.ttl_s = ttl_s
+
+    def __repr__(self) -> str:
+        return f"RedisCache(state={self.state!r}, ttl_s={self.ttl_s!r})"
+
+    def _key(self, key: str) -> str:
+        return self.state.key("cache", key)
+
+    def _px(self) -> int | None:
+        return None if self.ttl_s is None else max(1, math.ceil(self.ttl_s * 1000))
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """Return the value under `key` (a fresh dict), or None (absent, expired, unreachable)."""
+        found: list[Any] = [None]
+
+        def remote() -> None:
+            found[0] = self.state.client.get(self._key(key))
+
+        self.state.guard.run_quietly(remote, lambda: None)
+        return _parse(found[0])
+
+    def set(self, key: str, value: dict[str, Any]) -> None:
+        """Store `value` under `key`; skipped (never raised) when Redis is unreachable."""
+        text = _dumps(value)
+        self.state.guard.run_quietly(
+            lambda: self.state.client.set(self._key(key), text, px=self._px()), lambda: None
+        )
+
+    async def aget(self, key: str) -> dict[str, Any] | None:
+        """Async twin of `get`."""
+        if not self.state.guard.available:
+            return None
+        try:
+            raw = await self.state.async_client().get(self._key(key))
+        except self.state.guard.errors as error:
+            self.state.guard.failed(error)
+            return None
+        self.state.guard.succeeded()
+        return _parse(raw)
+
+    async def aset(self, key: str, value: dict[str, Any]) -> None:
+        """Async twin of `set`."""
+        text = _dumps(value)
+        if not self.state.guard.available:
+            return
+        try:
+            await self.state.async_client().set(self._key(key), text, px=self._px())
+        except self.state.guard.errors as error:
+            self.state.guard.failed(error)
+        else:
+            self.state.guard.succeeded()
+
+    def delete(self, key: str) -> None:
+        """Remove `key` if present."""
+        self.state.guard.run_quietly(lambda: self.state.client.delete(self._key(key)), lambda: None)
+
+
+def _parse(raw: Any) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None  # a damaged value is a miss, never a crash
+    return cast("dict[str, Any]", value) if isinstance(value, dict) else None

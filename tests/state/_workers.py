@@ -1,0 +1,90 @@
+"""Worker processes for the multi-process tests (nothing is inherited from the test but arguments)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections import Counter
+from typing import Any
+
+from hfproviders import HFClient, HFProvidersError, InMemoryCache, RateLimiter, RedisState
+
+USER = [{"role": "user", "content": "Hi"}]
+PRELOAD = [
+    "tests.state._workers",
+    "hfproviders._redis",
+    "hfproviders._transport",
+    "httpx",
+    "pydantic",
+]
+MODEL = "test-org/test-model"
+
+
+def worker(config: dict[str, Any], ready: Any, go: Any, results: Any) -> None:
+    """Send chat calls until `duration` s after `go`; report each outcome by type name.
+
+    config: worker (id), base_url, state (a Redis URL or None), limiter (RateLimiter kwargs or
+    None), cache (bool), max_tokens, duration (s) or calls (a fixed number).
+    """
+    state = RedisState(config["state"], recheck_s=0) if config.get("state") else None
+    limiter = RateLimiter(**config["limiter"]) if config.get("limiter") else None
+    client = HFClient(
+        base_url=config["base_url"],
+        api_key="test-key",
+        max_retries=0,
+        default_headers={"x-worker": str(config["worker"])},
+        rate_limiter=limiter,
+        cache=InMemoryCache() if config.get("cache") else None,
+        state=state,
+    )
+    outcomes: Counter[str] = Counter()
+    texts: list[str] = []
+    # Warm up (imports, connections, the Lua script) before the clock starts: under load a
+    # first call costs far more than the window's share.
+    with HFClient(base_url=config["base_url"], api_key="test-key") as warm:
+        # The same parameters as the real calls: validation loads what it needs on first use.
+        warm.chat(MODEL, USER, max_tokens=9, extra_headers={"x-warmup": "1"})
+    if client._limiter is not None:
+        client._limiter.peek_wait()
+    ready.put(config["worker"])
+    if not go.wait(60):
+        raise RuntimeError("the test never said go")
+    deadline = time.time() + config.get("duration", 0)
+    calls = config.get("calls")
+    while (calls is None and time.time() < deadline) or (calls is not None and calls > 0):
+        calls = None if calls is None else calls - 1
+        try:
+            answer = client.chat(MODEL, USER, max_tokens=config.get("max_tokens", 9))
+        except HFProvidersError as error:
+            outcomes[type(error).__name__] += 1
+        except Exception as error:  # an untyped error is what the tests must never see
+            outcomes[f"untyped {type(error).__name__}"] += 1
+        else:
+            outcomes["ok" if not answer.meta.cached else "cached"] += 1
+            texts.append(answer.text)
+    client.close()
+    results.put((config["worker"], dict(outcomes), texts))
+
+
+def run_workers(configs: list[dict[str, Any]], timeout_s: float = 60) -> list[Any]:
+    """Start one process per config, start them together, return their reports."""
+    # forkserver: each worker is a fork of one clean process that imported all this once
+    # (spawn would re-import per worker, seconds each on a loaded machine; plain fork would
+    # copy the test process's threads and sockets).
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    ready, results, go = context.Queue(), context.Queue(), context.Event()
+    processes = [context.Process(target=worker, args=(c, ready, go, results)) for c in configs]
+    for process in processes:
+        process.start()
+    try:
+        for _ in processes:
+            ready.get(timeout=timeout_s)
+        go.set()
+        reports = [results.get(timeout=timeout_s) for _ in processes]
+    finally:
+        for process in processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+    return sorted(reports)

@@ -1,0 +1,187 @@
+"""The Redis stores on a real redis-server: the shared limiter's arithmetic and the cache."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+import pytest
+import redis
+
+from hfproviders import (
+    ConfigurationError,
+    InMemoryCache,
+    RateLimiter,
+    RateLimitWaitTooLongError,
+    RedisCache,
+    RedisRateLimiter,
+    RedisState,
+    SQLiteCache,
+    cache_key,
+)
+from hfproviders._state import resolve_state
+
+ENTRY = {"kind": "chat", "data": {"id": "x"}, "meta": {"provider": "together"}}
+
+
+def limiter(url: str, rpm: float, tpm: float | None = None, **kwargs: object) -> RedisRateLimiter:
+    slept: list[float] = []
+    lim = RedisState(url).rate_limiter(rpm, tpm, **kwargs)  # type: ignore[arg-type]
+    lim._sleep = slept.append  # waits are recorded, not slept: the arithmetic is the point
+    lim.slept = slept  # type: ignore[attr-defined]
+    return lim
+
+
+async def acquire(lim: RedisRateLimiter, is_async: bool, tokens: int = 1) -> float:
+    if is_async:
+        slept: list[float] = lim.slept  # type: ignore[attr-defined]
+
+        async def record(seconds: float) -> None:
+            slept.append(seconds)
+
+        lim._async_sleep = record
+        return await lim.aacquire(tokens)
+    return lim.acquire(tokens)
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_two_limiters_draw_from_one_bucket(redis_url: str, is_async: bool) -> None:
+    # Two objects stand for two workers: the second one queues behind the first one's burst.
+    first, second = limiter(redis_url, 60, burst=2), limiter(redis_url, 60, burst=2)
+    assert await acquire(first, is_async) == 0
+    assert await acquire(first, is_async) == 0
+    wait = await acquire(second, is_async)
+    assert 0.9 < wait <= 1.0  # one request per second once the burst of 2 is spent
+    wait = await acquire(first, is_async)
+    assert 1.9 < wait <= 2.0  # in arrival order, behind the second worker's reservation
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_tokens_per_minute_shared_and_corrected(redis_url: str, is_async: bool) -> None:
+    first, second = limiter(redis_url, 6000, 600), limiter(redis_url, 6000, 600)
+    assert await acquire(first, is_async, tokens=600) == 0  # a full minute's tokens
+    wait = await acquire(second, is_async, tokens=10)
+    assert 0.9 < wait <= 1.01  # 10 tokens at 10 tokens/s
+    first.record_usage(600, 0)  # the first call used nothing: its 600 tokens come back
+    assert second.peek_wait(10) == 0
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_max_wait_refuses_without_reserving(redis_url: str, is_async: bool) -> None:
+    lim = limiter(redis_url, 60, burst=1, max_wait=0.5)
+    await acquire(lim, is_async)
+    with pytest.raises(RateLimitWaitTooLongError) as caught:
+        await acquire(lim, is_async)
+    assert caught.value.retry_after is not None and 0.9 < caught.value.retry_after <= 1.0
+    assert 0.9 < lim.peek_wait() <= 1.0  # the refused call took nothing
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_pause_holds_back_every_worker(redis_url: str, is_async: bool) -> None:
+    first, second = limiter(redis_url, 6000), limiter(redis_url, 6000)
+    first.observe_throttled(5)  # a 429 with `Retry-After: 5`
+    wait = await acquire(second, is_async)
+    assert 4.9 < wait <= 5.0
+    first.observe_throttled(1e300)  # an absurd Retry-After is clamped to max_pause
+    assert 599 < second.peek_wait() <= 600.1
+    first.observe_throttled(math.nan)
+    first.reset()  # forgets the pause, for every worker
+    assert second.peek_wait() == 0
+
+
+def test_spent_rate_limit_headers_pause_everyone(redis_url: str) -> None:
+    first, second = limiter(redis_url, 6000), limiter(redis_url, 6000)
+    first.observe(5, 30.0)  # quota left: nothing changes, and no round trip is needed
+    assert second.peek_wait() == 0
+    first.observe(0, 3.0, remaining_tokens=0, reset_tokens_s=4.0)
+    assert 3.9 < second.peek_wait() <= 4.0  # no token bucket: the token reset stops requests
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_try_acquire_never_waits(redis_url: str, is_async: bool) -> None:
+    lim = limiter(redis_url, 60, burst=1)
+    take = lim.atry_acquire if is_async else None
+    assert (await take() if take else lim.try_acquire()) is True
+    assert (await take() if take else lim.try_acquire()) is False
+    assert lim.slept == []  # type: ignore[attr-defined]
+
+
+async def test_cancelled_wait_gives_its_reservation_back(redis_url: str) -> None:
+    lim = RedisState(redis_url).rate_limiter(60, burst=1)
+    await lim.aacquire()
+    task = asyncio.create_task(lim.aacquire())  # waits about 1 s
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert lim.peek_wait() < 1.0  # the next caller is not queued behind the cancelled one
+
+
+def test_buckets_expire_once_full(redis_url: str) -> None:
+    lim = RedisState(redis_url, prefix="exp").rate_limiter(6000, burst=1)
+    lim.acquire()
+    client = redis.Redis.from_url(redis_url)
+    ttl_ms = client.pttl("{exp:ratelimit:default}:requests")
+    assert 0 < ttl_ms <= 1100  # refills in 10 ms, kept 1 s more: no key lingers forever
+    client.close()
+
+
+def test_share_keeps_the_configured_limits(redis_url: str) -> None:
+    local = RateLimiter(90, 900, burst=3, max_wait=7, max_pause=30)
+    state = RedisState(redis_url)
+    shared = state.share_rate_limiter(local)
+    assert (shared.requests_per_minute, shared.tokens_per_minute) == (90, 900)
+    assert (shared._requests.capacity, shared.max_wait, shared.max_pause) == (3, 7, 30)
+    assert state.share_rate_limiter(shared) is shared
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_cache_round_trip_shared_by_two_instances(redis_url: str, is_async: bool) -> None:
+    writer, reader = RedisCache(redis_url, ttl_s=60), RedisCache(redis_url, ttl_s=60)
+    key = cache_key({"model": "m", "body": {"messages": []}})
+    if is_async:
+        assert await reader.aget(key) is None
+        await writer.aset(key, ENTRY)
+        assert await reader.aget(key) == ENTRY
+    else:
+        assert reader.get(key) is None
+        writer.set(key, ENTRY)
+        assert reader.get(key) == ENTRY
+    got = reader.get(key)
+    assert got is not None
+    got["meta"]["provider"] = "changed"
+    assert reader.get(key) == ENTRY  # every get is a fresh dict
+
+
+def test_cache_expiry_and_damaged_values(redis_url: str) -> None:
+    cache = RedisCache(redis_url, ttl_s=0.05)
+    cache.set("k", ENTRY)
+    client = redis.Redis.from_url(redis_url)
+    assert 0 < client.pttl("hfproviders:cache:k") <= 50
+    client.set("hfproviders:cache:bad", b"{not json")
+    client.set("hfproviders:cache:list", b"[1, 2]")
+    client.close()
+    assert cache.get("bad") is None and cache.get("list") is None
+    with pytest.raises(TypeError):
+        cache.set("k", {"x": object()})  # a caller bug is still a caller error
+
+
+def test_share_cache_moves_only_process_local_caches(redis_url: str, tmp_path: object) -> None:
+    state = RedisState(redis_url)
+    shared = state.share_cache(InMemoryCache(ttl_s=30))
+    assert isinstance(shared, RedisCache) and shared.ttl_s == 30
+    sqlite = SQLiteCache(":memory:")
+    assert state.share_cache(sqlite) is sqlite  # already shared between processes on a host
+
+
+def test_resolve_state_and_bad_options(redis_url: str) -> None:
+    state = resolve_state("valkey://127.0.0.1:1/0")
+    assert isinstance(state, RedisState) and state.url == "redis://127.0.0.1:1/0"
+    assert resolve_state(None) is None
+    with pytest.raises(ConfigurationError):
+        resolve_state("http://localhost:6379")
+    with pytest.raises(ConfigurationError):
+        RedisState()
+    with pytest.raises(ConfigurationError):
+        RedisState(redis_url, on_failure="maybe")  # type: ignore[arg-type]
+    assert "secret" not in repr(RedisState("redis://:secret@127.0.0.1:1/0"))
