@@ -4,13 +4,20 @@
                              # (fine-grained, "Make calls to Inference Providers")
     python examples/langchain_quickstart.py [MODEL]
 
+Offline, against the fake router (`hfproviders fake-router --port 8080` in another terminal):
+
+    python examples/langchain_quickstart.py --base-url http://127.0.0.1:8080/v1 --api-key test
+
 Shows invoke (with who served it and the token usage), streaming, structured output with a
 Pydantic class, and a tool-calling agent. MODEL defaults to a Llama served by several providers;
 append `:cheapest`, `:fastest` or a provider name (`:groq`) to choose how it is routed.
+`--base-url` is any server speaking the router's protocol (a gateway, the fake router); its key
+is `--api-key` or HFPROVIDERS_API_KEY.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from typing import Any
 
@@ -63,8 +70,24 @@ def main(model_id: str = DEFAULT_MODEL, **options: Any) -> None:
     print(f"   {result['messages'][-1].text}")
 
 
+def options(argv: list[str]) -> tuple[str, dict[str, Any]]:
+    """The model and the ChatHFProviders options from the command line."""
+    parser = argparse.ArgumentParser(description="ChatHFProviders in four steps.")
+    parser.add_argument("model", nargs="?", default=DEFAULT_MODEL)
+    parser.add_argument("--base-url", help="a server speaking the router's protocol")
+    parser.add_argument("--api-key", help="its key (else HFPROVIDERS_API_KEY; HF_TOKEN for HF)")
+    args = parser.parse_args(argv)
+    chosen: dict[str, Any] = {}
+    if args.base_url:
+        chosen.update(base_url=args.base_url, router=True)  # providers and policies work there
+    if args.api_key:
+        chosen["api_key"] = args.api_key
+    return args.model, chosen
+
+
 if __name__ == "__main__":
+    model_id, chosen = options(sys.argv[1:])
     try:
-        main(*sys.argv[1:2])
+        main(model_id, **chosen)
     except ModelAuthenticationError as error:  # no token, or one without the permission
         sys.exit(f"Authentication failed: {error}")

@@ -5,12 +5,18 @@ Run it (it calls Hugging Face Inference Providers, so it needs a token):
     export HF_TOKEN=hf_...          # https://huggingface.co/settings/tokens
     pip install "hfproviders[llamaindex]"
     python examples/llamaindex_quickstart.py [MODEL]
+
+Offline, against the fake router (`hfproviders fake-router --port 8080` in another terminal):
+
+    python examples/llamaindex_quickstart.py --base-url http://127.0.0.1:8080/v1 --api-key test
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import sys
+from typing import Any
 
 from llama_index.core.agent.workflow import FunctionAgent, ToolCallResult
 from llama_index.core.llms import ChatMessage
@@ -60,15 +66,16 @@ def structured(llm: HFProviders) -> None:
 
 async def agent(llm: HFProviders) -> None:
     calculator = FunctionAgent(tools=[multiply, add], llm=llm)
-    handler = calculator.run("What is (7 * 6) + 8? Use the tools.")
+    handler = calculator.run("Use the multiply tool: what is 7 times 6?")
     async for event in handler.stream_events():
         if isinstance(event, ToolCallResult):
             print(f"agent tool: {event.tool_name}({event.tool_kwargs}) = {event.tool_output}")
     print(f"agent: {await handler}")
 
 
-def main(model: str = DEFAULT_MODEL) -> int:
-    llm = HFProviders(model=model, max_tokens=512)  # the token comes from HF_TOKEN
+def main(model: str = DEFAULT_MODEL, **options: Any) -> int:
+    # The token comes from HF_TOKEN; for another --base-url, from --api-key or HFPROVIDERS_API_KEY.
+    llm = HFProviders(model=model, max_tokens=512, **options)
     try:
         chat_and_stream(llm)
         structured(llm)
@@ -82,5 +89,21 @@ def main(model: str = DEFAULT_MODEL) -> int:
     return 0
 
 
+def options(argv: list[str]) -> tuple[str, dict[str, Any]]:
+    """The model and the HFProviders options from the command line."""
+    parser = argparse.ArgumentParser(description="HFProviders in LlamaIndex.")
+    parser.add_argument("model", nargs="?", default=DEFAULT_MODEL)
+    parser.add_argument("--base-url", help="a server speaking the router's protocol")
+    parser.add_argument("--api-key", help="its key (else HFPROVIDERS_API_KEY; HF_TOKEN for HF)")
+    args = parser.parse_args(argv)
+    chosen: dict[str, Any] = {}
+    if args.base_url:
+        chosen.update(base_url=args.base_url, router=True)  # providers and policies work there
+    if args.api_key:
+        chosen["api_key"] = args.api_key
+    return args.model, chosen
+
+
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:2]))
+    model_id, chosen = options(sys.argv[1:])
+    sys.exit(main(model_id, **chosen))

@@ -1,5 +1,5 @@
 """`python -m hfproviders`: the same CLI as the `hfproviders` console script."""
 
-from hfproviders._cli import main
+from hfproviders.cli import main
 
 raise SystemExit(main())

@@ -71,6 +71,7 @@ def _string_value(name: str, text: str) -> str:
         "customer_name": quoted.group(1) if quoted else "Example Corp",
         "description": text.split(" - ", 1)[1].strip() if " - " in text else "A new customer",
         "fav_color": "purple",
+        "title": "Blade Runner",
         **_JOKE,
     }
     return values.get(name, "example")
@@ -91,7 +92,7 @@ def fill_schema(schema: Mapping[str, Any], text: str) -> dict[str, Any]:
         if spec.get("enum"):
             out[name] = spec["enum"][0]
         elif "integer" in kinds or "number" in kinds:
-            out[name] = next(numbers, 1)
+            out[name] = next(numbers, 1982 if name == "year" else 1)
         elif "boolean" in kinds:
             out[name] = False
         elif "array" in kinds:

@@ -366,6 +366,21 @@ class FakeRouter:
                 ]
         return provider
 
+    def configure_provider(self, name: str, **changes: Any) -> None:
+        """Change how `name` behaves wherever it serves (`latency=`, `error_rate=`, `quirks=`…).
+
+        Unlike `set_provider`, the catalogue facts of each model's entry are kept.
+        """
+        from dataclasses import replace
+
+        with self._lock:
+            base = self.providers.get(name) or Provider(name)
+            self.providers[name] = replace(base, **changes)
+            for model in self.models.values():
+                model.providers = [
+                    replace(p, **changes) if p.name == name else p for p in model.providers
+                ]
+
     def on(
         self, *, model: str | None = None, provider: str | None = None, kind: str | None = None
     ) -> Rule:

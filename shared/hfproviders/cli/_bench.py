@@ -4,7 +4,8 @@
   `chat` prints its summary line from it and `bench` aggregates many of them.
 - `probe_provider` sends the one tiny request per provider of `check --probe`.
 - `bench_targets`, `run_bench`, `BenchTarget.summary` and `percentile` do the A/B comparison;
-  `ProgressBar` and `write_png` show it. The `bench` command in `_cli` prints the table.
+  `ProgressBar` shows it (on a terminal only). The `bench` command in `_app` prints the table,
+  `_plot` draws the chart.
 
 Only the public client API is used (`stream`, `chat`, `text_generation_stream`, `list_models`), so
 the numbers are what your own code would see. Errors that would fail every later request the same
@@ -14,25 +15,25 @@ provider that caused it.
 
 from __future__ import annotations
 
-import importlib
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
-from hfproviders._discovery import ModelInfo, ProviderInfo, find_model
-from hfproviders._errors import (
+from hfproviders import (
     APIConnectionError,
     APITimeoutError,
     AuthenticationError,
     HFProvidersError,
     InvalidRequestInputError,
     MissingTokenError,
+    ModelInfo,
+    ProviderInfo,
 )
 
 if TYPE_CHECKING:
-    from hfproviders._cli import ClientLike
+    from hfproviders.cli._app import ClientLike
 
 __all__ = [
     "BenchRun",
@@ -46,7 +47,6 @@ __all__ = [
     "probe_provider",
     "run_bench",
     "run_chat_stream",
-    "write_png",
 ]
 
 
@@ -248,17 +248,24 @@ class BenchTarget:
 
 
 class ProgressBar:
-    """A one-line text progress bar on stderr."""
+    """A one-line text progress bar on stderr, drawn only when `enabled` (a terminal).
 
-    def __init__(self, total: int, stream: IO[str], width: int = 30) -> None:
+    Redrawn with carriage returns, it would fill a CI log or a redirected file with one line per
+    step, so it stays silent there.
+    """
+
+    def __init__(self, total: int, stream: IO[str], width: int = 30, *, enabled: bool = True):
         self.total = max(total, 1)
         self.stream = stream
         self.width = width
         self.done = 0
+        self.enabled = enabled
 
     def step(self, label: str) -> None:
         """Count one finished run and redraw."""
         self.done += 1
+        if not self.enabled:
+            return
         filled = round(self.width * self.done / self.total)
         bar = "#" * filled + "." * (self.width - filled)
         self.stream.write(f"\r[{bar}] {self.done}/{self.total} {label:<30}")
@@ -266,6 +273,8 @@ class ProgressBar:
 
     def finish(self) -> None:
         """End the progress line."""
+        if not self.enabled:
+            return
         self.stream.write("\n")
         self.stream.flush()
 
@@ -295,7 +304,7 @@ def bench_targets(
     """
     listed: ModelInfo | None = None
     try:
-        listed = find_model(client.list_models(), model)
+        listed = _find_model(client.list_models(), model)
     except HFProvidersError as exc:
         if _is_fatal(exc):
             raise
@@ -313,6 +322,13 @@ def bench_targets(
     if api in ("text-generation", "both"):
         targets.append(BenchTarget("text-generation", "text-generation"))
     return targets
+
+
+def _find_model(models: Sequence[ModelInfo], model: str) -> ModelInfo | None:
+    """The catalogue entry of `model` (suffix ignored; exact id, else case-insensitive)."""
+    wanted = model.partition(":")[0]
+    exact = next((m for m in models if m.id == wanted), None)
+    return exact or next((m for m in models if m.id.casefold() == wanted.casefold()), None)
 
 
 def run_bench(
@@ -374,35 +390,3 @@ def _text_generation_run(client: ClientLike, settings: BenchSettings) -> BenchRu
         completion_tokens=tokens,
         provider=meta.provider if meta is not None else None,
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# The chart
-
-
-def write_png(path: str, summaries: Sequence[Mapping[str, Any]], title: str) -> str | None:
-    """Write a latency/TTFT bar chart; returns an explanation instead when matplotlib is missing."""
-    try:
-        matplotlib: Any = importlib.import_module("matplotlib")
-        matplotlib.use("Agg")  # no display needed
-        plt: Any = importlib.import_module("matplotlib.pyplot")
-    except ImportError:
-        return "matplotlib is not installed; `pip install matplotlib` to write --png charts"
-    labels = [s["target"] for s in summaries]
-    series = {
-        "TTFT p50 (s)": [s["ttft_p50_s"] or 0.0 for s in summaries],
-        "latency p50 (s)": [s["latency_p50_s"] or 0.0 for s in summaries],
-        "latency p95 (s)": [s["latency_p95_s"] or 0.0 for s in summaries],
-    }
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(labels)), 4.0))
-    width = 0.8 / len(series)
-    for i, (name, values) in enumerate(series.items()):
-        ax.bar([x + i * width for x in range(len(labels))], values, width, label=name)
-    ax.set_xticks([x + width for x in range(len(labels))], labels, rotation=20, ha="right")
-    ax.set_ylabel("seconds")
-    ax.set_title(title)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return None

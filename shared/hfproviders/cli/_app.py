@@ -1,10 +1,10 @@
-"""The `hfproviders` command line: chat, models, check and bench (stdlib argparse only).
+"""The `hfproviders` command line: chat, models, check, bench and fake-router (stdlib argparse).
 
 This module parses arguments, maps errors to exit codes and prints; what `chat`, `check --probe`
-and `bench` measure (timed streams, probes, bench runs and their statistics) is in `_bench`.
-It uses only the public client API (`HFClient.stream`, `.chat`, `.text_generation_stream`,
-`.list_models`, `.model_providers`), so what works here works in your code. Tests call
-`main(argv, client_factory=...)` with a fake or a real client on `httpx.MockTransport`.
+and `bench` measure (timed streams, probes, bench runs and their statistics) is in `_bench`, the
+chart in `_plot`, the fake router command in `_fake`. It imports only the public API
+(`hfproviders`, `hfproviders.testing`), so what works here works in your code. Tests call
+`main(argv, client_factory=...)` with a fake client or a real one on the fake router.
 """
 
 from __future__ import annotations
@@ -14,12 +14,25 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import IO, Any, Protocol, cast
+from urllib.parse import urlsplit
 
-from hfproviders import __version__
-from hfproviders._bench import (
+from hfproviders import (
+    AllProvidersFailedError,
+    APIConnectionError,
+    APITimeoutError,
+    AuthenticationError,
+    HFProvidersError,
+    InvalidRequestInputError,
+    MissingTokenError,
+    ModelAvailability,
+    ModelInfo,
+    ProviderInfo,
+    __version__,
+)
+from hfproviders.cli._bench import (
     BenchSettings,
     ProbeResult,
     ProgressBar,
@@ -28,19 +41,10 @@ from hfproviders._bench import (
     probe_provider,
     run_bench,
     run_chat_stream,
-    write_png,
 )
-from hfproviders._discovery import ModelInfo, ProviderInfo
-from hfproviders._errors import (
-    APIConnectionError,
-    AuthenticationError,
-    HFProvidersError,
-    InvalidRequestInputError,
-    MissingTokenError,
-)
-from hfproviders._hub import ModelAvailability
+from hfproviders.cli._plot import PLOT_INSTALL, plotting_available, write_png
 
-__all__ = ["EXIT_API_ERROR", "EXIT_NETWORK", "EXIT_OK", "EXIT_USAGE", "main"]
+__all__ = ["EXIT_API_ERROR", "EXIT_INTERRUPTED", "EXIT_NETWORK", "EXIT_OK", "EXIT_USAGE", "main"]
 
 EXIT_OK = 0
 EXIT_API_ERROR = 1
@@ -56,15 +60,21 @@ permission "Make calls to Inference Providers"), then either:
 or log in once with:
     hf auth login"""
 
+KEY_HELP = """\
+This server is not Hugging Face's: pass its key with --api-key KEY or set HFPROVIDERS_API_KEY
+(a Hugging Face token is never sent to other servers)."""
+
 EPILOG = """\
 exit codes:
   0  success
   1  the API answered with an error (or `check` found a problem, or every `bench` run failed)
   2  usage error, or no token / a rejected token
-  3  the server could not be reached (connection error or timeout)
+  3  the server could not be reached, or did not answer in time (every provider, for a chain)
   130 interrupted
 
-token: HF_TOKEN, else the token saved by `hf auth login`.
+token: HF_TOKEN, else the token saved by `hf auth login`; for another --base-url, --api-key or
+HFPROVIDERS_API_KEY. Try it all offline: `hfproviders fake-router --port 8080`, then add
+`--base-url http://127.0.0.1:8080/v1 --router --api-key test` to any command.
 """
 
 
@@ -100,11 +110,46 @@ ClientFactory = Callable[[argparse.Namespace], ClientLike]
 
 
 def default_client_factory(args: argparse.Namespace) -> ClientLike:
-    """Build the real client from the common options."""
-    from hfproviders import HFClient
+    """Build the real client from the common options.
 
-    client = HFClient(base_url=args.base_url, timeout=args.timeout)
-    return cast(ClientLike, client)
+    `--timeout` bounds the whole call (every attempt and wait), so it sets both the per-attempt
+    timeout and the retry budget.
+    """
+    from hfproviders import HFClient, RetryPolicy
+
+    options: dict[str, Any] = {"base_url": args.base_url, "api_key": args.api_key}
+    if args.router:
+        options["router"] = True
+    if args.timeout is not None:  # always set by the parser; a test factory may leave it out
+        options["timeout"] = args.timeout
+        options["retry"] = RetryPolicy(budget=args.timeout)
+    return cast(ClientLike, HFClient(**options))
+
+
+def sends_to_hugging_face(base_url: str | None) -> bool:
+    """Whether the CLI talks to Hugging Face (the default) or to another server."""
+    if base_url is None:
+        return True
+    host = (urlsplit(base_url).hostname or "").lower()
+    return host in ("huggingface.co", "hf.co") or host.endswith((".huggingface.co", ".hf.co"))
+
+
+@contextlib.contextmanager
+def hub_endpoint(base_url: str | None) -> Iterator[None]:
+    """Send Hub lookups to `--base-url`'s host (unless `HF_ENDPOINT` says where they go).
+
+    The fake router and gateways that speak the router's protocol serve `/api/models/{id}`
+    beside `/v1`; the core reads `HF_ENDPOINT`, as huggingface_hub does.
+    """
+    if base_url is None or sends_to_hugging_face(base_url) or os.environ.get("HF_ENDPOINT"):
+        yield
+        return
+    parts = urlsplit(base_url)
+    os.environ["HF_ENDPOINT"] = f"{parts.scheme}://{parts.netloc}"
+    try:
+        yield
+    finally:
+        os.environ.pop("HF_ENDPOINT", None)
 
 
 class UsageError(Exception):
@@ -117,17 +162,36 @@ class UsageError(Exception):
 
 @dataclass
 class Console:
-    """Where the CLI writes: the answer and tables on `out`, progress and notes on `err`."""
+    """Where the CLI writes: the answer and tables on `out`, progress and notes on `err`.
+
+    `partial` is True while stdout ends inside a line (a streamed answer that broke off), so an
+    error is written after a line break, not glued to the partial answer.
+    """
 
     out: IO[str]
     err: IO[str]
+    partial: bool = False
 
     def print(self, text: str = "") -> None:
         """Write a line to stdout."""
         self.out.write(text + "\n")
+        self.partial = False
+
+    def write(self, text: str) -> None:
+        """Write streamed text to stdout as it arrives."""
+        if text:
+            self.out.write(text)
+            self.out.flush()
+            self.partial = not text.endswith("\n")
+
+    def end_line(self) -> None:
+        """End a partial stdout line."""
+        if self.partial:
+            self.print()
 
     def note(self, text: str) -> None:
-        """Write a line to stderr."""
+        """Write a line to stderr (after ending a partial stdout line)."""
+        self.end_line()
         self.err.write(text + "\n")
         self.err.flush()
 
@@ -187,12 +251,28 @@ def _provider_option(value: str | None) -> str | list[str] | None:
     return names[0] if len(names) == 1 else names
 
 
+def _check_model_id(args: argparse.Namespace, model: str) -> None:
+    """The router needs `org/name`: refuse anything else before sending."""
+    if not (sends_to_hugging_face(args.base_url) or args.router):
+        return  # a single server (TGI, an endpoint) names its model as it likes
+    base = model.partition(":")[0]
+    org, sep, name = base.partition("/")
+    if not (org and sep and name):
+        raise UsageError(
+            f"model {model!r} needs its organisation, as on the Hub: e.g. "
+            "'meta-llama/Llama-3.3-70B-Instruct' (see `hfproviders models --search NAME`)"
+        )
+
+
 def cmd_chat(args: argparse.Namespace, client: ClientLike, console: Console) -> int:
     """Stream one answer to stdout; usage and timing go to stderr."""
+    _check_model_id(args, args.model)
     messages: list[dict[str, Any]] = []
     if args.system:
         messages.append({"role": "system", "content": args.system})
     prompt = args.prompt if args.prompt != "-" else sys.stdin.read()
+    if not prompt.strip():
+        raise UsageError("the prompt is empty: give the question as PROMPT (or '-' for stdin)")
     messages.append({"role": "user", "content": prompt})
     params: dict[str, Any] = {}
     provider = _provider_option(args.provider)
@@ -202,10 +282,6 @@ def cmd_chat(args: argparse.Namespace, client: ClientLike, console: Console) -> 
         params["max_tokens"] = args.max_tokens
     if args.temperature is not None:
         params["temperature"] = args.temperature
-
-    def write(text: str) -> None:
-        console.out.write(text)
-        console.out.flush()
 
     def think(text: str) -> None:
         console.err.write(text)
@@ -217,7 +293,7 @@ def cmd_chat(args: argparse.Namespace, client: ClientLike, console: Console) -> 
         args.model,
         messages,
         params,
-        on_text=write if streaming else None,
+        on_text=console.write if streaming else None,
         on_reasoning=think if streaming and args.show_reasoning else None,
     )
     if args.json:
@@ -230,8 +306,7 @@ def cmd_chat(args: argparse.Namespace, client: ClientLike, console: Console) -> 
         }
         _dump_json(console, payload)
         return EXIT_OK
-    if not result.text.endswith("\n"):
-        console.print()
+    console.end_line()
     if args.show_reasoning and result.reasoning and not result.reasoning.endswith("\n"):
         console.err.write("\n")  # keep the summary off the reasoning's last line
     console.note(_summary_line(result))
@@ -298,10 +373,25 @@ def _provider_row(model_id: str, p: ProviderInfo) -> list[str]:
     ]
 
 
+def _check_provider_name(name: str, models: Sequence[ModelInfo]) -> None:
+    """Refuse a provider no listed model has, as `chat` refuses an unknown provider."""
+    import difflib
+
+    known = sorted({p.provider for m in models for p in m.providers})
+    if name.casefold() in (k.casefold() for k in known):
+        return
+    close = difflib.get_close_matches(name.casefold(), known, n=3)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    raise UsageError(f"Unknown provider {name!r}.{hint} Known: {', '.join(known)}.")
+
+
 def cmd_models(args: argparse.Namespace, client: ClientLike, console: Console) -> int:
     """List the router's models with their providers, prices, context and capabilities."""
+    listed = client.list_models()
+    if args.provider:
+        _check_provider_name(args.provider, listed)
     models = filter_models(
-        client.list_models(),
+        listed,
         search=args.search,
         provider=args.provider,
         task=args.task,
@@ -444,12 +534,14 @@ def _bench_table(summaries: Sequence[Mapping[str, Any]]) -> str:
 
 def cmd_bench(args: argparse.Namespace, client: ClientLike, console: Console) -> int:
     """Run each target N times, then print TTFT, latency percentiles, speed, errors and cost."""
+    if args.api != "text-generation":
+        _check_model_id(args, args.model)
     providers = [n.strip() for n in (args.providers or "").split(",") if n.strip()]
     targets = bench_targets(
         client, args.model, api=args.api, providers=providers, note=console.note
     )
     settings = BenchSettings(args.model, args.prompt, args.max_tokens, args.runs)
-    progress = ProgressBar(len(targets) * args.runs, console.err)
+    progress = ProgressBar(len(targets) * args.runs, console.err, enabled=_is_tty(console.err))
     run_bench(client, settings, targets, on_run=lambda target: progress.step(target.label))
     progress.finish()
     summaries = [t.summary() for t in targets]
@@ -461,8 +553,8 @@ def cmd_bench(args: argparse.Namespace, client: ClientLike, console: Console) ->
             if s["last_error"]:
                 console.note(f"{s['target']}: {s['last_error']}")
     if args.png:
-        problem = write_png(args.png, summaries, f"{args.model}: {args.runs} runs per target")
-        console.note(problem or f"chart written to {args.png}")
+        write_png(args.png, summaries, f"{args.model}: {args.runs} runs per target")
+        console.note(f"chart written to {args.png}")
     all_failed = all(s["errors"] == s["runs"] for s in summaries)
     return EXIT_API_ERROR if all_failed else EXIT_OK
 
@@ -471,10 +563,25 @@ def cmd_bench(args: argparse.Namespace, client: ClientLike, console: Console) ->
 # Parser and entry point
 
 
+def _is_tty(stream: IO[str]) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
     return value
 
 
@@ -486,12 +593,32 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"an OpenAI-compatible server (default {DEFAULT_BASE_URL})",
     )
-    common.add_argument("--timeout", type=float, default=None, help="seconds per request")
+    common.add_argument(
+        "--api-key",
+        default=None,
+        help="the key for a --base-url that is not Hugging Face's (else HFPROVIDERS_API_KEY)",
+    )
+    common.add_argument(
+        "--router",
+        action="store_true",
+        help="treat --base-url as the Hugging Face router (a gateway, the fake router): "
+        "providers, policies and failover lists work there",
+    )
+    common.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=120.0,
+        help="seconds each call may take in all, every attempt and retry wait included "
+        "(default 120)",
+    )
 
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
         prog="hfproviders",
-        description="Chat with, list, check and benchmark Hugging Face Inference Providers.",
+        description=(
+            "Chat with, list, check and benchmark Hugging Face Inference Providers; "
+            "run a fake router to try it all offline."
+        ),
         epilog=EPILOG,
         formatter_class=formatter,
     )
@@ -601,19 +728,82 @@ def build_parser() -> argparse.ArgumentParser:
         default="chat",
         help="which API to measure; text-generation uses hf-inference or your TGI base URL",
     )
-    bench.add_argument("--png", metavar="PATH", help="also write a chart (needs matplotlib)")
+    bench.add_argument("--png", metavar="PATH", help=f"also write a chart (needs `{PLOT_INSTALL}`)")
     bench.add_argument("--json", action="store_true", help="print JSON")
     bench.set_defaults(handler=cmd_bench)
+
+    from hfproviders.cli._fake import add_fake_router_command
+
+    add_fake_router_command(commands, epilog=EPILOG, formatter=formatter)
     return parser
 
 
-def _token_problem(console: Console, exc: HFProvidersError) -> int:
+def _token_problem(console: Console, args: argparse.Namespace, exc: HFProvidersError) -> int:
+    if not sends_to_hugging_face(getattr(args, "base_url", None)):
+        console.note(f"The server refused the request: {exc.message}")
+        console.note(KEY_HELP)
+        return EXIT_USAGE
     if isinstance(exc, MissingTokenError):
         console.note("No Hugging Face token found.")
     else:
         console.note(f"The token was rejected: {exc.message}")
     console.note(TOKEN_HELP)
     return EXIT_USAGE
+
+
+def _unreachable(error: HFProvidersError) -> bool:
+    """Connection errors and timeouts; for a failover chain, when every provider had one."""
+    if isinstance(error, AllProvidersFailedError):
+        return bool(error.errors) and all(_unreachable(e) for e in error.errors)
+    return isinstance(error, APIConnectionError)
+
+
+def _network_problem(console: Console, args: argparse.Namespace, exc: HFProvidersError) -> int:
+    timeouts = [exc] if not isinstance(exc, AllProvidersFailedError) else list(exc.errors)
+    if all(isinstance(e, APITimeoutError) for e in timeouts):
+        limit = getattr(args, "timeout", None)
+        after = f" after {limit:g} s" if limit is not None else ""
+        console.note(f"The server did not answer in time: timed out{after}. {exc.message}")
+        console.note("Raise --timeout (seconds for each call, retries included) to wait longer.")
+        return EXIT_NETWORK
+    # The message names the host: the router, your --base-url, or the Hub for `check`.
+    console.note(f"Could not reach the server. {exc.message}")
+    console.note("Check your network connection and proxy settings (HTTPS_PROXY).")
+    return EXIT_NETWORK
+
+
+def _error_object(exc: BaseException, code: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc), "exit_code": code}
+    if isinstance(exc, HFProvidersError):
+        out["message"] = exc.message
+        for name in ("status_code", "code", "provider", "request_id"):
+            out[name] = getattr(exc, name, None)
+    return {"error": out}
+
+
+def _run(
+    args: argparse.Namespace, factory: ClientFactory, console: Console
+) -> tuple[int, BaseException | None]:
+    try:
+        client = factory(args)
+        try:
+            handler = cast(Callable[[argparse.Namespace, ClientLike, Console], int], args.handler)
+            return handler(args, client, console), None
+        finally:
+            client.close()
+    except (MissingTokenError, AuthenticationError) as exc:
+        return _token_problem(console, args, exc), exc
+    except (UsageError, InvalidRequestInputError) as exc:
+        console.note(f"hfproviders: error: {exc}")
+        return EXIT_USAGE, exc
+    except HFProvidersError as exc:
+        if _unreachable(exc):
+            return _network_problem(console, args, exc), exc
+        console.note(f"Error: {exc}")
+        return EXIT_API_ERROR, exc
+    except KeyboardInterrupt as exc:
+        console.note("interrupted")
+        return EXIT_INTERRUPTED, exc
 
 
 def main(
@@ -630,30 +820,17 @@ def main(
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error already printed
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    factory = client_factory or default_client_factory
-    try:
-        client = factory(args)
-        try:
-            handler = cast(Callable[[argparse.Namespace, ClientLike, Console], int], args.handler)
-            return handler(args, client, console)
-        finally:
-            client.close()
-    except (MissingTokenError, AuthenticationError) as exc:
-        return _token_problem(console, exc)
-    except (UsageError, InvalidRequestInputError) as exc:
-        console.note(f"hfproviders: error: {exc}")
+    if getattr(args, "png", None) and not plotting_available():
+        console.note(f"hfproviders: error: --png needs matplotlib: {PLOT_INSTALL}")
         return EXIT_USAGE
-    except APIConnectionError as exc:
-        # The message names the host: the router, your --base-url, or the Hub for `check`.
-        console.note(f"Could not reach the server. {exc.message}")
-        console.note("Check your network connection and proxy settings (HTTPS_PROXY).")
-        return EXIT_NETWORK
-    except HFProvidersError as exc:
-        console.note(f"Error: {exc}")
-        return EXIT_API_ERROR
-    except KeyboardInterrupt:
-        console.note("interrupted")
-        return EXIT_INTERRUPTED
+    if getattr(args, "client_free", False):
+        return cast(Callable[[argparse.Namespace, Console], int], args.handler)(args, console)
+    try:
+        with hub_endpoint(args.base_url):
+            code, error = _run(args, client_factory or default_client_factory, console)
+        if error is not None and getattr(args, "json", False):
+            _dump_json(console, _error_object(error, code))
+        return code
     except BrokenPipeError:
         # The reader went away (`hfproviders models | head`): stop quietly, and keep Python
         # from failing again when it flushes stdout at exit.

@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import types
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,10 +35,15 @@ from hfproviders import (
     TextGenerationChunk,
     TokenInfo,
     Usage,
-    _bench,
 )
-from hfproviders._bench import BenchRun, percentile
-from hfproviders._cli import (
+from hfproviders._discovery import ModelInfo, parse_models_response
+from hfproviders._hub import (
+    ModelAvailability,
+    availability_from_hub_error,
+    availability_from_hub_json,
+)
+from hfproviders.cli import _plot
+from hfproviders.cli._app import (
     EXIT_API_ERROR,
     EXIT_NETWORK,
     EXIT_OK,
@@ -48,12 +52,9 @@ from hfproviders._cli import (
     main,
     render_table,
 )
-from hfproviders._discovery import ModelInfo, parse_models_response
-from hfproviders._hub import (
-    ModelAvailability,
-    availability_from_hub_error,
-    availability_from_hub_json,
-)
+from hfproviders.cli._bench import BenchRun, percentile
+from hfproviders.testing import chunk, sse
+from hfproviders.testing import usage_chunk as wire_usage_chunk
 from tests.conftest import FAKE_TOKEN
 from tests.core.test_discovery import interactions, recorded_response
 
@@ -291,7 +292,7 @@ def test_chat_without_client_timings_measures_its_own(client: FakeClient) -> Non
             "The token was rejected",
         ),
         (APIConnectionError("Name or service not known"), EXIT_NETWORK, "Could not reach"),
-        (APITimeoutError("read timeout"), EXIT_NETWORK, "Could not reach"),
+        (APITimeoutError("read timeout"), EXIT_NETWORK, "timed out after 120 s"),
         (PaymentRequiredError("You have depleted your monthly included credits."), 1, "depleted"),
         (InvalidParameterError("temperature must be <= 2"), EXIT_USAGE, "temperature"),
     ],
@@ -350,21 +351,6 @@ def test_empty_provider_list_is_a_usage_error(client: FakeClient) -> None:
 # --- chat through the real client on MockTransport ---------------------------------------------
 
 
-def sse(*events: dict[str, Any]) -> bytes:
-    return b"".join(f"data: {json.dumps(e)}\n\n".encode() for e in events) + b"data: [DONE]\n\n"
-
-
-def wire_chunk(content: str | None, finish: str | None = None) -> dict[str, Any]:
-    delta = {"content": content} if content is not None else {}
-    return {
-        "id": "x",
-        "object": "chat.completion.chunk",
-        "created": 1,
-        "model": "m",
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-    }
-
-
 def real_client(
     handler: Callable[[httpx.Request], httpx.Response], **kwargs: Any
 ) -> Callable[[Any], Any]:
@@ -383,16 +369,11 @@ def test_chat_with_real_client_on_mock_transport() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
         body = sse(
-            wire_chunk("Bonjour"),
-            wire_chunk(" !", "stop"),
-            {
-                "id": "x",
-                "object": "chat.completion.chunk",
-                "created": 1,
-                "model": "m",
-                "choices": [],
-                "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8},
-            },
+            [
+                chunk(content="Bonjour"),
+                chunk(content=" !", finish_reason="stop"),
+                wire_usage_chunk({"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}),
+            ]
         )
         return httpx.Response(
             200,
@@ -914,7 +895,6 @@ def test_bench_compares_providers(client: FakeClient) -> None:
     assert rows["chat:groq"][7] == "0.000005"  # (10 x 0.05 + 50 x 0.08) / 1e6
     assert rows["chat:together"][:3] == ["chat:together", "3", "33"]
     assert "chat:together: ServerError: overloaded" in result.err
-    assert "[" + "#" * 30 + "] 6/6" in result.err  # the progress bar reached the end
     sent = [c[2] for c in client.calls if c[0] == "stream"]
     assert sent[0] == {"max_tokens": 128, "provider": "groq"}
 
@@ -987,45 +967,87 @@ def test_bench_all_failed_exits_1_and_token_problems_exit_2(client: FakeClient) 
     assert "could not read /models" in result.err
 
 
-def test_bench_png_without_matplotlib(
+def test_bench_png_without_matplotlib_exits_2_before_sending(
     client: FakeClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    def no_matplotlib(name: str) -> Any:
-        raise ImportError(name)
-
-    monkeypatch.setattr(_bench.importlib, "import_module", no_matplotlib)
-    client.streams.append(answer("x"))
+    monkeypatch.setattr(_plot.importlib.util, "find_spec", lambda name: None)
     png = tmp_path / "bench.png"
     result = run(["bench", LLAMA, "--providers", "groq", "--runs", "1", "--png", str(png)], client)
-    assert result.code == EXIT_OK
-    assert "matplotlib is not installed" in result.err
-    assert not png.exists()
+    assert result.code == EXIT_USAGE
+    assert 'pip install "hfproviders[plot]"' in result.err
+    assert client.calls == [] and not png.exists()
 
 
-def test_bench_png_with_a_plotting_library(
-    client: FakeClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    saved: list[str] = []
+def test_bench_png_is_a_chart_of_every_metric(client: FakeClient, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib", reason="the `plot` extra is part of `dev`")
+    client.streams += [answer("x"), answer("y")]
+    png = tmp_path / "bench.png"
+    result = run(
+        ["bench", LLAMA, "--providers", "groq,together", "--runs", "1", "--png", str(png)], client
+    )
+    assert result.code == EXIT_OK and f"chart written to {png}" in result.err
+    assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n") and png.stat().st_size > 10_000
 
-    class Axes:
-        def __getattr__(self, name: str) -> Callable[..., None]:
-            return lambda *a, **k: None
 
-    class Figure(Axes):
-        def savefig(self, path: str) -> None:
-            saved.append(path)
+def test_bench_chart_panels_and_no_legend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("matplotlib", reason="the `plot` extra is part of `dev`")
+    import matplotlib.figure
 
-    pyplot = types.SimpleNamespace(subplots=lambda **k: (Figure(), Axes()), close=lambda fig: None)
-    fake = {
-        "matplotlib": types.SimpleNamespace(use=lambda backend: None),
-        "matplotlib.pyplot": pyplot,
-    }
-    monkeypatch.setattr(_bench.importlib, "import_module", lambda name: fake[name])
+    figures: list[Any] = []
+    monkeypatch.setattr(
+        matplotlib.figure.Figure, "savefig", lambda fig, *a, **k: figures.append(fig)
+    )
+    summaries = [
+        {
+            "target": "chat:groq",
+            "ttft_p50_s": 0.2,
+            "latency_p50_s": 0.5,
+            "latency_p95_s": 0.9,
+            "tokens_per_s": 300.0,
+            "error_rate": 0.0,
+            "cost_per_run_usd": 0.0001,
+        },
+        {
+            "target": "chat:novita",
+            "ttft_p50_s": None,
+            "latency_p50_s": None,
+            "latency_p95_s": None,
+            "tokens_per_s": None,
+            "error_rate": 1.0,
+            "cost_per_run_usd": None,
+        },
+    ]
+    _plot.write_png(str(tmp_path / "x.png"), summaries, "title")
+    (figure,) = figures
+    axes = figure.axes
+    assert [a.get_title() for a in axes] == [name for _, name, _ in _plot.PANELS]
+    assert all(a.get_legend() is None for a in axes)
+    labels = [t.get_text() for t in axes[0].texts]
+    assert labels == ["200 ms", "n/a"]
+    assert [t.get_text() for t in axes[4].texts] == ["0 %", "100 %"]
+    ticks = [t.get_text() for t in axes[0].get_yticklabels()]
+    assert ticks == ["chat:groq", "chat:novita"]
+    assert axes[0].get_ylim()[0] > axes[0].get_ylim()[1]  # first target on top
+
+
+def test_progress_bar_only_on_a_terminal(client: FakeClient) -> None:
     client.streams.append(answer("x"))
-    png = str(tmp_path / "bench.png")
-    result = run(["bench", LLAMA, "--providers", "groq", "--runs", "1", "--png", png], client)
-    assert saved == [png]
-    assert f"chart written to {png}" in result.err
+    result = run(["bench", LLAMA, "--providers", "groq", "--runs", "1"], client)
+    assert "[#" not in result.err and "\r" not in result.err
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    client.streams.append(answer("x"))
+    err = Terminal()
+    main(
+        ["bench", LLAMA, "--providers", "groq", "--runs", "1"],
+        client_factory=lambda _a: client,
+        stdout=io.StringIO(),
+        stderr=err,
+    )
+    assert "\r[##############################] 1/1" in err.getvalue()
 
 
 def test_render_table_alignment() -> None:
