@@ -408,7 +408,7 @@ async def test_auto_reply_drives_a_tool_loop_and_json(
     call = first.choices[0].message.tool_calls[0]
     assert first.choices[0].finish_reason == "tool_calls"
     assert json.loads(call.function.arguments) == {"city": "Paris"}
-    assert json.loads(structured.text) == {"title": "example", "year": 1982}
+    assert json.loads(structured.text) == {"title": "Blade Runner", "year": 1982}
 
 
 async def test_text_generation_tgi(twin: str, form: str, router: FakeRouter) -> None:
