@@ -3,12 +3,18 @@
 Parameters are checked with pydantic models that are built on first use, so
 `import hfproviders` does not pay for pydantic. Messages are checked by hand (a loop is cheaper
 than a model per message) and re-shaped where providers are picky (WIRE.md §5).
+
+Shapes that real servers answer are accepted and put in the standard form (with a warning where
+the shape is unusual): a single string as the messages, `tool_choice` as a bare tool name, a
+`json_schema` response format with the schema inline, a tool message without `tool_call_id`.
+Only what could not work anywhere is refused.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -184,9 +190,11 @@ def _normalize_tool_choice(choice: str | dict[str, Any], tool_names: set[str]) -
             return "required"
         if choice in ("auto", "none", "required"):
             return choice
+        if choice in tool_names:  # a bare tool name: the named form every provider reads
+            return {"type": "function", "function": {"name": choice}}
         raise InvalidParameterError(
-            f"tool_choice must be 'auto', 'none', 'required' (or 'any') or "
-            f"{{'type': 'function', 'function': {{'name': …}}}}, got {choice!r}"
+            f"tool_choice must be 'auto', 'none', 'required' (or 'any'), the name of one of the "
+            f"tools, or {{'type': 'function', 'function': {{'name': …}}}}, got {choice!r}"
         )
     function = choice.get("function")
     name = function.get("name") if isinstance(function, Mapping) else None
@@ -203,10 +211,15 @@ def _check_response_format(fmt: dict[str, Any]) -> dict[str, Any]:
         return fmt
     if kind == "json_schema":
         spec = fmt.get("json_schema")
+        if spec is None and isinstance(fmt.get("schema"), Mapping):
+            spec = {"schema": fmt["schema"]}  # the schema one level up
+        if isinstance(spec, Mapping) and "schema" not in spec:
+            spec = _schema_inline(spec)
         if not isinstance(spec, Mapping) or not isinstance(spec.get("schema"), Mapping):
             raise InvalidParameterError(
                 "response_format json_schema needs {'json_schema': {'name': …, 'schema': {…}}}"
             )
+        fmt = {"type": "json_schema", "json_schema": spec}
         if not spec.get("name"):
             spec = {**spec, "name": "response"}
             fmt = {**fmt, "json_schema": spec}
@@ -216,6 +229,59 @@ def _check_response_format(fmt: dict[str, Any]) -> dict[str, Any]:
     raise InvalidParameterError(
         f"response_format type must be text, json_object or json_schema, got {kind!r}"
     )
+
+
+_SCHEMA_SPEC_KEYS = frozenset({"name", "description", "strict"})
+
+
+def _schema_inline(spec: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`{"name", "type": "object", "properties": …}` (schema fields inline) → the standard form."""
+    schema = {k: v for k, v in spec.items() if k not in _SCHEMA_SPEC_KEYS}
+    if not schema:
+        return spec
+    warnings.warn(
+        "response_format json_schema has the schema fields inline; sending them as "
+        "{'json_schema': {'name': …, 'schema': {…}}}, the form every provider reads",
+        UserWarning,
+        stacklevel=2,  # once per process (the default filter)
+    )
+    return {**{k: v for k, v in spec.items() if k in _SCHEMA_SPEC_KEYS}, "schema": schema}
+
+
+def _fill_tool_call_ids(messages: list[Any]) -> None:
+    """Give tool messages without `tool_call_id` the id of the call they answer (in place).
+
+    TGI takes tool results without ids; OpenAI-compatible providers behind the router need them.
+    A tool message answers the call with its `name`, else the next unanswered call of the latest
+    assistant turn. With no call to match, it is sent as it is, with a warning.
+    """
+    pending: list[tuple[str, str | None]] = []  # (id, name) of calls not answered yet
+    for position, message in enumerate(messages):
+        role = message.get("role")
+        if role == "assistant":
+            pending = [
+                (str(call["id"]), (call.get("function") or {}).get("name"))
+                for call in message.get("tool_calls") or ()
+                if isinstance(call, Mapping) and isinstance(call.get("id"), str) and call["id"]
+            ]
+        elif role == "tool":
+            call_id = message.get("tool_call_id")
+            if call_id:
+                pending = [p for p in pending if p[0] != call_id]
+                continue
+            name = message.get("name")
+            match = next((p for p in pending if name and p[1] == name), None)
+            match = match or (pending[0] if pending else None)
+            if match is None:
+                warnings.warn(
+                    f"messages[{position}] (role tool) has no tool_call_id and answers no "
+                    "earlier tool call; TGI accepts it, most providers behind the router do not",
+                    UserWarning,
+                    stacklevel=2,  # once per process (the default filter)
+                )
+                continue
+            pending.remove(match)
+            messages[position] = {**message, "tool_call_id": match[0]}
 
 
 def _arguments_as_string(value: Any) -> str:
@@ -244,13 +310,21 @@ def _prepare_assistant(message: Mapping[str, Any]) -> dict[str, Any]:
 def prepare_messages(
     messages: Sequence[Mapping[str, Any]], max_input_chars: int | None
 ) -> list[Any]:
-    """Check the messages and re-shape what providers are picky about; count the prompt size."""
+    """Check the messages and re-shape what providers are picky about; count the prompt size.
+
+    A single string is one user message.
+    """
+    if isinstance(messages, str) and messages:
+        messages = [{"role": "user", "content": messages}]
     if isinstance(messages, str | bytes) or not isinstance(messages, Sequence):
-        raise InvalidParameterError("messages must be a list of {'role': …, 'content': …} dicts")
+        raise InvalidParameterError(
+            "messages must be a non-empty string or a list of {'role': …, 'content': …} dicts"
+        )
     if not messages:
         raise InvalidParameterError("messages must not be empty")
     out: list[Any] = []
     size = 0
+    unanswered = False  # a tool message without tool_call_id
     for position, message in enumerate(messages):
         if not isinstance(message, Mapping):
             raise InvalidParameterError(
@@ -272,13 +346,20 @@ def prepare_messages(
             raise InvalidParameterError(
                 f"messages[{position}].content must be a string, a list of parts or None"
             )
-        if role == "tool" and not message.get("tool_call_id"):
-            raise InvalidParameterError(f"messages[{position}] (role tool) needs a tool_call_id")
+        if role == "tool":
+            call_id = message.get("tool_call_id")
+            if call_id is not None and not isinstance(call_id, str):
+                raise InvalidParameterError(
+                    f"messages[{position}].tool_call_id must be a string, got {call_id!r}"
+                )
+            unanswered = unanswered or not call_id
         out.append(
             _prepare_assistant(message)
             if role == "assistant" and message.get("tool_calls")
             else message
         )
+    if unanswered:
+        _fill_tool_call_ids(out)
     if max_input_chars is not None and size > max_input_chars:
         raise PromptTooLongError(
             f"The prompt has {size:,} characters, over max_input_chars={max_input_chars:,}. "

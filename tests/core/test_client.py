@@ -420,9 +420,10 @@ async def test_bad_input_raises_before_any_request(
         ("org/name:", USER, InvalidModelError),
         ("", USER, InvalidModelError),
         (MODEL, [], InvalidParameterError),
-        (MODEL, "hi", InvalidParameterError),
+        (MODEL, "", InvalidParameterError),
+        (MODEL, b"hi", InvalidParameterError),
         (MODEL, [{"role": "robot", "content": "x"}], InvalidParameterError),
-        (MODEL, [{"role": "tool", "content": "x"}], InvalidParameterError),
+        (MODEL, [{"role": "tool", "content": "x", "tool_call_id": 7}], InvalidParameterError),
         (MODEL, [{"role": "user", "content": "x" * 101}], PromptTooLongError),
     ],
 )

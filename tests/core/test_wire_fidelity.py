@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from hfproviders import StreamError
+from hfproviders import InvalidParameterError, StreamError
 from hfproviders._normalize import (
     ChatReading,
     StreamNormalizer,
@@ -372,3 +372,113 @@ def test_decoder_single_choice_rule_is_per_reading() -> None:
     decoder = ChatStreamDecoder(ResponseMeta(), 0.0, ChatReading(single_choice=False))
     out = decoder.feed(sse(tgi_chunk(2, "x"), space=False))
     assert out[0].choices[0].index == 2  # n was asked: the index is the server's
+
+
+# -- 5. request shapes real servers answered -------------------------------------------------------
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+}
+TIME = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object"}}}
+
+
+async def sent_both_ways(h: Harness, messages: Any, **params: Any) -> list[dict[str, Any]]:
+    """Send the request non-streamed and streamed; return both bodies as sent."""
+    h.queue(ok_json(completion("ok")), ok_sse(sse(chunk("ok", "stop"))))
+    await h.chat(LLAMA, messages, **params)
+    await h.stream(LLAMA, messages, **params)
+    return [h.body(0), h.body(1)]
+
+
+async def test_a_single_string_is_one_user_message(h: Harness) -> None:
+    for body in await sent_both_ways(h, "Say hello in French."):
+        assert body["messages"] == [{"role": "user", "content": "Say hello in French."}]
+
+
+async def test_tool_choice_as_a_bare_tool_name(h: Harness) -> None:
+    for body in await sent_both_ways(h, USER, tools=[WEATHER, TIME], tool_choice="get_time"):
+        assert body["tool_choice"] == {"type": "function", "function": {"name": "get_time"}}
+
+
+async def test_a_bare_name_that_is_no_tool_is_refused_before_sending(h: Harness) -> None:
+    h.make()
+    with pytest.raises(InvalidParameterError, match="name of one of the tools"):
+        await h.chat(LLAMA, USER, tools=[WEATHER], tool_choice="get_time")
+    assert h.requests == []
+
+
+SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+
+
+async def test_json_schema_with_the_schema_inline(h: Harness) -> None:
+    inline = {"type": "json_schema", "json_schema": {"name": "place", "strict": True, **SCHEMA}}
+    with pytest.warns(UserWarning, match="inline"):
+        bodies = await sent_both_ways(h, USER, response_format=inline)
+    expected = {
+        "type": "json_schema",
+        "json_schema": {"name": "place", "strict": True, "schema": SCHEMA},
+    }
+    assert [b["response_format"] for b in bodies] == [expected, expected]
+
+
+async def test_json_schema_given_one_level_up(h: Harness) -> None:
+    bodies = await sent_both_ways(
+        h, USER, response_format={"type": "json_schema", "schema": SCHEMA}
+    )
+    assert bodies[0]["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"schema": SCHEMA, "name": "response"},
+    }
+
+
+async def test_json_schema_without_any_schema_is_still_refused(h: Harness) -> None:
+    h.make()
+    with pytest.raises(InvalidParameterError):
+        await h.chat(
+            LLAMA, USER, response_format={"type": "json_schema", "json_schema": {"name": "x"}}
+        )
+    assert h.requests == []
+
+
+def history(*tool_messages: dict[str, Any]) -> list[dict[str, Any]]:
+    calls = [
+        {
+            "id": "call_w",
+            "type": "function",
+            "function": {"name": "get_weather", "arguments": "{}"},
+        },
+        {"id": "call_t", "type": "function", "function": {"name": "get_time", "arguments": "{}"}},
+    ]
+    return [
+        {"role": "user", "content": "Weather and time in Paris?"},
+        {"role": "assistant", "content": None, "tool_calls": calls},
+        *tool_messages,
+    ]
+
+
+async def test_tool_messages_without_ids_answer_the_calls_by_name_then_order(h: Harness) -> None:
+    messages = history(
+        {"role": "tool", "name": "get_time", "content": "12:00"},
+        {"role": "tool", "content": "sunny"},
+    )
+    for body in await sent_both_ways(h, messages, tools=[WEATHER, TIME]):
+        assert [m.get("tool_call_id") for m in body["messages"][2:]] == ["call_t", "call_w"]
+    assert "tool_call_id" not in messages[2]  # the caller's list is left alone
+
+
+async def test_a_tgi_tool_message_with_no_call_to_answer_is_sent_with_a_warning(h: Harness) -> None:
+    messages = [{"role": "user", "content": "Weather?"}, {"role": "tool", "content": "sunny"}]
+    with pytest.warns(UserWarning, match="no tool_call_id"):
+        bodies = await sent_both_ways(h, messages)
+    assert bodies[0]["messages"][1] == {"role": "tool", "content": "sunny"}
+
+
+async def test_a_tool_call_id_that_is_not_a_string_is_refused(h: Harness) -> None:
+    h.make()
+    with pytest.raises(InvalidParameterError, match="tool_call_id"):
+        await h.chat(LLAMA, history({"role": "tool", "tool_call_id": 0, "content": "x"}))
+    assert h.requests == []
