@@ -30,7 +30,7 @@ import math
 import time
 import weakref
 from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import redis
 import redis.asyncio as aioredis
@@ -41,6 +41,9 @@ from hfproviders._cache import InMemoryCache, ResponseCache, _dumps
 from hfproviders._errors import ConfigurationError, RateLimitWaitTooLongError
 from hfproviders._ratelimit import RateLimiter, _reset_if_spent
 from hfproviders._state import FailurePolicy, OutageGuard
+
+if TYPE_CHECKING:
+    from hfproviders._redis_stores import RedisHealthStore, RedisSpendStore
 
 __all__ = ["RedisCache", "RedisRateLimiter", "RedisState"]
 
@@ -233,6 +236,18 @@ class RedisState:
         if type(cache) is InMemoryCache:
             return RedisCache(ttl_s=cache.ttl_s, state=self)
         return cache
+
+    def health_store(self) -> RedisHealthStore:
+        """A `HealthStore` on this server: breaker state and latency shared by every worker."""
+        from hfproviders._redis_stores import RedisHealthStore
+
+        return RedisHealthStore(self)
+
+    def spend_store(self, *, flush_every: int = 10, flush_s: float = 1.0) -> RedisSpendStore:
+        """A `SpendStore` on this server: one budget and ledger for every worker."""
+        from hfproviders._redis_stores import RedisSpendStore
+
+        return RedisSpendStore(self, flush_every=flush_every, flush_s=flush_s)
 
     def rate_limiter(
         self,

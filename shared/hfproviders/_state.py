@@ -16,7 +16,8 @@ HFClient(rate_limiter=RateLimiter(60), state="redis://localhost:6379/0")
 
 A backend turns the client's configured local stores into shared ones (`share_*`), so the same
 configuration means the same limits, only counted across every worker. What cannot be shared is
-returned unchanged.
+returned unchanged. `health_store()` and `spend_store()` give the stores a `HealthTracker`, a
+`SpendLimit` or a `SpendLedger` is built on to share breaker state, latency and spend.
 
 Failure policy (`on_failure`): with `"open"` (the default) a store whose backend is unreachable
 falls back to local state, logs one warning per outage, and tries the backend again after a
@@ -38,7 +39,9 @@ from hfproviders._errors import ConfigurationError, StateUnavailableError
 
 if TYPE_CHECKING:
     from hfproviders._cache import ResponseCache
+    from hfproviders._health import HealthStore
     from hfproviders._ratelimit import RateLimiter
+    from hfproviders._spend import SpendStore
     from hfproviders._types import RateLimitInfo
 
 __all__ = [
@@ -106,6 +109,14 @@ class StateBackend(Protocol):
 
     def share_cache(self, cache: ResponseCache) -> ResponseCache:
         """A shared cache in place of a process-local one (a persistent one is kept as is)."""
+        ...
+
+    def health_store(self) -> HealthStore:
+        """A `HealthStore` shared by everyone using this backend (for a `HealthTracker`)."""
+        ...
+
+    def spend_store(self) -> SpendStore:
+        """A `SpendStore` shared by everyone using this backend (for a `SpendLimit`/ledger)."""
         ...
 
 
@@ -222,17 +233,17 @@ class OutageGuard:
         self.succeeded()
         return result
 
-    def run_quietly(self, remote: Callable[[], Any], local: Callable[[], Any]) -> None:
+    def run_quietly(self, remote: Callable[[], Any], local: Callable[[], Any]) -> Any:
         """Run bookkeeping that must never raise: `remote`, else `local`, in either policy."""
         if self.available:
             try:
-                remote()
+                result = remote()
             except self.errors as error:
                 self.failed(error)
             else:
                 self.succeeded()
-                return
-        local()
+                return result
+        return local()
 
     # The backend sets which exceptions mean "unreachable" (redis-py's, and OSError).
     errors: tuple[type[BaseException], ...] = (OSError,)

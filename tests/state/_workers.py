@@ -66,7 +66,45 @@ def worker(config: dict[str, Any], ready: Any, go: Any, results: Any) -> None:
     results.put((config["worker"], dict(outcomes), texts))
 
 
-def run_workers(configs: list[dict[str, Any]], timeout_s: float = 60) -> list[Any]:
+def health_worker(config: dict[str, Any], ready: Any, go: Any, results: Any) -> None:
+    """Record failures for a provider (`failures` > 0), or try to claim its half-open probe."""
+    from hfproviders import CircuitBreaker, HealthTracker, ServerError
+
+    state = RedisState(config["state"])
+    tracker = HealthTracker(CircuitBreaker(**config["breaker"]), state.health_store())
+    ready.put(config["worker"])
+    go.wait(60)
+    for _ in range(config.get("failures", 0)):
+        error = ServerError("upstream failed", status_code=503, provider=config["provider"])
+        tracker.record(MODEL, config["provider"], config["provider"], error)
+    admitted = tracker.admit(MODEL, config["provider"]) if config.get("admit") else None
+    results.put((config["worker"], admitted))
+
+
+def spend_worker(config: dict[str, Any], ready: Any, go: Any, results: Any) -> None:
+    """Reserve and settle calls against one shared SpendLimit until it refuses one."""
+    from hfproviders import BudgetExceededError, SpendLimit, Usage
+
+    store = RedisState(config["state"]).spend_store(flush_every=config["flush_every"])
+    limit = SpendLimit(usd=config["usd"], period="day", store=store)
+    settled = 0
+    ready.put(config["worker"])
+    go.wait(60)
+    while True:
+        try:
+            reservation = limit.reserve(config["worst_case"], MODEL)
+        except BudgetExceededError:
+            break
+        usage = Usage(prompt_tokens=10, completion_tokens=20, total_tokens=30)
+        limit.settle(reservation, MODEL, "together", config["cost"], usage)
+        settled += 1
+    store.flush()
+    results.put((config["worker"], settled))
+
+
+def run_workers(
+    configs: list[dict[str, Any]], timeout_s: float = 60, target: Any = worker
+) -> list[Any]:
     """Start one process per config, start them together, return their reports."""
     # forkserver: each worker is a fork of one clean process that imported all this once
     # (spawn would re-import per worker, seconds each on a loaded machine; plain fork would
@@ -74,7 +112,7 @@ def run_workers(configs: list[dict[str, Any]], timeout_s: float = 60) -> list[An
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
     ready, results, go = context.Queue(), context.Queue(), context.Event()
-    processes = [context.Process(target=worker, args=(c, ready, go, results)) for c in configs]
+    processes = [context.Process(target=target, args=(c, ready, go, results)) for c in configs]
     for process in processes:
         process.start()
     try:

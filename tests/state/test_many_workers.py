@@ -2,8 +2,9 @@
 
 The limits are scaled down so each run takes seconds: "60 requests a minute" becomes 60 requests
 per 3 s (1,200 a minute) with a burst of 1. Guarantee tested: over any 3 s the router sees at most
-`burst + rate x 3 s` requests plus a tolerance of 2 (delivery jitter between the limiter's
-decision and the request's arrival), and every call ends in an answer or a typed error.
+`burst + rate x 3 s` requests plus a tolerance of 5, a quarter second of the rate: the limiter
+bounds when requests *start*, and on a loaded CI machine a request may reach the router that much
+later than its turn, bunching with the next ones. Every call ends in an answer or a typed error.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from tests.state._workers import run_workers
 
 WORKERS = 4
 WINDOW_S = 3.0
+TOLERANCE = 5  # requests: 0.25 s of delivery jitter at 20 requests/s
 
 
 def configs(router: FakeRouter, state: str | None, **config: Any) -> list[dict[str, Any]]:
@@ -37,7 +39,7 @@ def test_requests_per_minute_hold_across_four_processes(redis_url: str, router: 
     limiter = {"requests_per_minute": 1200, "burst": 1, "max_wait": 1.0}
     reports = run_workers(configs(router, redis_url, limiter=limiter, duration=WINDOW_S))
     seen = max_in_window([a.at for a in router.arrivals], WINDOW_S)
-    assert seen <= 1 + 60 + 2
+    assert seen <= 1 + 60 + TOLERANCE
     assert seen >= 40  # the quota was used, not starved
     total = outcomes(reports)
     assert set(total) <= {"ok", "RateLimitWaitTooLongError"}
@@ -49,7 +51,7 @@ def test_without_shared_state_four_processes_send_four_times_more(router: FakeRo
     # The same run with each process's own limiter: the test above could fail.
     limiter = {"requests_per_minute": 1200, "burst": 1, "max_wait": 1.0}
     run_workers(configs(router, None, limiter=limiter, duration=1.5))
-    assert max_in_window([a.at for a in router.arrivals], 1.5) > 2 * (1 + 30 + 2)
+    assert max_in_window([a.at for a in router.arrivals], 1.5) > 2 * (1 + 30 + TOLERANCE)
 
 
 def test_tokens_per_minute_hold_across_four_processes(redis_url: str, router: FakeRouter) -> None:

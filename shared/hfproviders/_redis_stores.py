@@ -1,0 +1,458 @@
+"""Provider health and spend on Redis: `RedisHealthStore` and `RedisSpendStore`.
+
+They implement the `HealthStore` and `SpendStore` protocols of `_health.py` and `_spend.py`, so a
+`HealthTracker` or a `SpendLimit`/`SpendLedger` built on them shares its state with every worker
+that uses the same Redis (`RedisState.health_store()`, `RedisState.spend_store()`).
+
+- **Health**: the sliding-window counters are one hash per (model, provider), counted and
+  trimmed by one Lua script (atomic); a circuit is one JSON value, and claiming the half-open
+  probe is a Lua compare-and-set, so one worker's discovery that a provider is down opens the
+  circuit for all of them and only one worker probes it. Latency statistics are a JSON value
+  updated read-modify-write (a race loses one sample, as the protocol allows).
+- **Spend**: a reservation (check against the limit and hold) is one Lua script, so a budget is
+  never overbooked by concurrent workers. Settling (the actual cost replacing the hold) is
+  accumulated locally and flushed in small batches (every `flush_every` settlements or
+  `flush_s` seconds, and before every reservation of this worker), LiteLLM's pattern: until a
+  flush, other workers still see the worst-case hold, so the budget errs on the safe side by at
+  most those holds; it is exceeded only by what calls really cost beyond their worst case.
+
+Failure policy: health, like the cache, always fails open (an in-process store takes over during
+an outage): breaker state is advice on where to send, and it is read while an answer is being
+recorded. Spend follows `on_failure` for the reservation made before a call (a local store, or
+`StateUnavailableError`); settling after a call never raises (it stays pending for the next
+flush).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from hfproviders._health import (
+    CircuitRecord,
+    InMemoryHealthStore,
+    LatencyStats,
+    WindowCounts,
+)
+from hfproviders._spend import InMemorySpendStore, SpendLine
+
+if TYPE_CHECKING:
+    from hfproviders._redis import RedisState
+
+__all__ = ["RedisHealthStore", "RedisSpendStore"]
+
+_DAY_MS = 86_400_000
+
+# KEYS: the window hash, the set of known keys. ARGV: bucket, failed (0/1), oldest bucket,
+# ttl ms, the key's JSON name. Fields are "c:<bucket>" (calls) and "f:<bucket>" (failures).
+_ADD_OUTCOME_LUA = """
+local bucket, failed, oldest = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('HINCRBY', KEYS[1], 'c:' .. ARGV[1], 1)
+if failed == 1 then redis.call('HINCRBY', KEYS[1], 'f:' .. ARGV[1], 1) end
+local fields = redis.call('HGETALL', KEYS[1])
+local calls, failures = 0, 0
+for i = 1, #fields, 2 do
+  local name, value = fields[i], tonumber(fields[i + 1])
+  if tonumber(string.sub(name, 3)) < oldest then
+    redis.call('HDEL', KEYS[1], name)
+  elseif string.sub(name, 1, 1) == 'c' then
+    calls = calls + value
+  else
+    failures = failures + value
+  end
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('SADD', KEYS[2], ARGV[5])
+return {calls, failures}
+"""
+
+# KEYS: the circuit's JSON value. ARGV: now, until, ttl ms. Returns 1 when the probe was taken.
+_CLAIM_PROBE_LUA = """
+local raw = redis.call('GET', KEYS[1])
+local record = {state = 'closed', retry_at = 0, probe_until = 0}
+if raw then record = cjson.decode(raw) end
+if (tonumber(record['probe_until']) or 0) > tonumber(ARGV[1]) then return 0 end
+record['probe_until'] = tonumber(ARGV[2])
+redis.call('SET', KEYS[1], cjson.encode(record), 'PX', ARGV[3])
+return 1
+"""
+
+# KEYS: the period's totals hash. ARGV: amount, limit, ttl ms (0: none).
+# Returns nil when reserved, else the committed total (spent + held) as a string.
+_RESERVE_LUA = """
+local spent = tonumber(redis.call('HGET', KEYS[1], 'spent') or '0')
+local held = tonumber(redis.call('HGET', KEYS[1], 'held') or '0')
+local committed = spent + held
+if committed + tonumber(ARGV[1]) > tonumber(ARGV[2]) then
+  return string.format('%.10f', committed)
+end
+redis.call('HINCRBYFLOAT', KEYS[1], 'held', ARGV[1])
+if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return false
+"""
+
+# ARGV[1]: JSON {"prefix": ..., "periods": {period: {"release": usd, "spent": usd, "ttl": ms,
+# "lines": {field: increment}}}}. One round trip applies a whole batch.
+_FLUSH_LUA = """
+local batch = cjson.decode(ARGV[1])
+for period, ops in pairs(batch['periods']) do
+  local totals = batch['prefix'] .. period .. ':totals'
+  local lines = batch['prefix'] .. period .. ':lines'
+  local held = tonumber(redis.call('HGET', totals, 'held') or '0') - ops['release']
+  if held < 1e-12 then held = 0 end
+  redis.call('HSET', totals, 'held', string.format('%.10f', held))
+  redis.call('HINCRBYFLOAT', totals, 'spent', ops['spent'])
+  for field, increment in pairs(ops['lines']) do
+    redis.call('HINCRBYFLOAT', lines, field, increment)
+  end
+  if ops['ttl'] > 0 then
+    redis.call('PEXPIRE', totals, ops['ttl'])
+    redis.call('PEXPIRE', lines, ops['ttl'])
+  end
+end
+return 1
+"""
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _name(key: tuple[str, str]) -> str:
+    return json.dumps(list(key), separators=(",", ":"))
+
+
+class RedisHealthStore:
+    """A `HealthStore` on Redis: circuits and latency shared by every worker.
+
+    `ttl_s`: how long a (model, provider)'s state is kept after its last update. Never raises
+    for a Redis problem (in either failure policy): during an outage each process keeps its own
+    health state, as without Redis.
+    """
+
+    def __init__(self, state: RedisState, *, ttl_s: float = 86_400.0) -> None:
+        self.state = state
+        self.local = InMemoryHealthStore()  # the fail-open fallback
+        self._ttl_ms = max(1, math.ceil(ttl_s * 1000))
+        self._scripts: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"RedisHealthStore(state={self.state!r})"
+
+    def _key(self, key: tuple[str, str], kind: str) -> str:
+        return self.state.key("health", kind, _name(key))
+
+    def _script(self, source: str) -> Any:
+        script = self._scripts.get(source)
+        if script is None:
+            script = self._scripts[source] = self.state.client.register_script(source)
+        return script
+
+    def _run(self, remote: Callable[[], Any], local: Callable[[], Any]) -> Any:
+        # Health always fails open, whatever `on_failure` says: breaker state is advice on
+        # where to send, and the tracker reads it while recording an answer already received.
+        return self.state.guard.run_quietly(remote, local)
+
+    def _write(self, remote: Callable[[], Any], local: Callable[[], Any]) -> Any:
+        return self.state.guard.run_quietly(remote, local)
+
+    def add_outcome(
+        self, key: tuple[str, str], bucket: int, failed: bool, oldest: int
+    ) -> WindowCounts:
+        """Count one call in `bucket` and return the window's totals (one atomic script)."""
+
+        def remote() -> WindowCounts:
+            calls, failures = self._script(_ADD_OUTCOME_LUA)(
+                keys=[self._key(key, "window"), self.state.key("health", "keys")],
+                args=[bucket, int(failed), oldest, self._ttl_ms, _name(key)],
+            )
+            return WindowCounts(int(calls), int(failures))
+
+        counts: WindowCounts = self._write(
+            remote, lambda: self.local.add_outcome(key, bucket, failed, oldest)
+        )
+        return counts
+
+    def window(self, key: tuple[str, str], oldest: int) -> WindowCounts:
+        """The totals of buckets >= oldest."""
+
+        def remote() -> WindowCounts:
+            fields = self.state.client.hgetall(self._key(key, "window"))
+            calls = failures = 0
+            for name, value in fields.items():
+                kind, _, bucket = _text(name).partition(":")
+                if int(bucket) >= oldest:
+                    calls += int(value) if kind == "c" else 0
+                    failures += int(value) if kind == "f" else 0
+            return WindowCounts(calls, failures)
+
+        counts: WindowCounts = self._run(remote, lambda: self.local.window(key, oldest))
+        return counts
+
+    def reset_window(self, key: tuple[str, str]) -> None:
+        """Forget every counted call."""
+        self._write(
+            lambda: self.state.client.delete(self._key(key, "window")),
+            lambda: self.local.reset_window(key),
+        )
+
+    def get_circuit(self, key: tuple[str, str]) -> CircuitRecord | None:
+        """The circuit's record, None when never written."""
+
+        def remote() -> CircuitRecord | None:
+            raw = self.state.client.get(self._key(key, "circuit"))
+            return CircuitRecord.from_dict(json.loads(raw)) if raw is not None else None
+
+        record: CircuitRecord | None = self._run(remote, lambda: self.local.get_circuit(key))
+        return record
+
+    def put_circuit(self, key: tuple[str, str], record: CircuitRecord) -> None:
+        """Write the circuit's record (every worker sees it on its next call)."""
+
+        def remote() -> None:
+            pipe = self.state.client.pipeline(transaction=False)
+            pipe.set(self._key(key, "circuit"), json.dumps(record.to_dict()), px=self._ttl_ms)
+            pipe.sadd(self.state.key("health", "keys"), _name(key))
+            pipe.execute()
+
+        self._write(remote, lambda: self.local.put_circuit(key, record))
+
+    def claim_probe(self, key: tuple[str, str], now: float, until: float) -> bool:
+        """Atomically take the half-open probe when no worker holds it."""
+        claimed: bool = self._run(
+            lambda: bool(
+                self._script(_CLAIM_PROBE_LUA)(
+                    keys=[self._key(key, "circuit")], args=[now, until, self._ttl_ms]
+                )
+            ),
+            lambda: self.local.claim_probe(key, now, until),
+        )
+        return claimed
+
+    def get_latency(self, key: tuple[str, str]) -> LatencyStats | None:
+        """The latency statistics, None when nothing is known."""
+
+        def remote() -> LatencyStats | None:
+            raw = self.state.client.get(self._key(key, "latency"))
+            return LatencyStats.from_dict(json.loads(raw)) if raw is not None else None
+
+        stats: LatencyStats | None = self._run(remote, lambda: self.local.get_latency(key))
+        return stats
+
+    def update_latency(
+        self, key: tuple[str, str], update: Callable[[LatencyStats], LatencyStats]
+    ) -> LatencyStats:
+        """Replace the statistics by `update(current)` (read-modify-write)."""
+
+        def remote() -> LatencyStats:
+            raw = self.state.client.get(self._key(key, "latency"))
+            current = LatencyStats.from_dict(json.loads(raw)) if raw is not None else None
+            stats = update(current or LatencyStats())
+            pipe = self.state.client.pipeline(transaction=False)
+            pipe.set(self._key(key, "latency"), json.dumps(stats.to_dict()), px=self._ttl_ms)
+            pipe.sadd(self.state.key("health", "keys"), _name(key))
+            pipe.execute()
+            return stats
+
+        stats: LatencyStats = self._write(remote, lambda: self.local.update_latency(key, update))
+        return stats
+
+    def known_keys(self) -> list[tuple[str, str]]:
+        """Every (model, provider) with any state."""
+
+        def remote() -> list[tuple[str, str]]:
+            names = self.state.client.smembers(self.state.key("health", "keys"))
+            pairs = (json.loads(name) for name in names)
+            return sorted((str(model), str(provider)) for model, provider in pairs)
+
+        keys: list[tuple[str, str]] = self._run(remote, self.local.known_keys)
+        return keys
+
+
+def _period_ttl_ms(period: str) -> int:
+    # A day's totals are kept 3 days, a month's 62; the running total ("all") forever.
+    if len(period) == len("2026-12-01"):
+        return 3 * _DAY_MS
+    if len(period) == len("2026-12"):
+        return 62 * _DAY_MS
+    return 0
+
+
+_SEP = "\x1f"
+_LINE_FIELDS = ("calls", "input_tokens", "output_tokens", "cost_usd", "unpriced_calls")
+
+
+class RedisSpendStore:
+    """A `SpendStore` on Redis: one budget and one ledger for every worker.
+
+    - `flush_every`: settlements accumulated locally before they are written in one round trip.
+    - `flush_s`: the longest a settlement waits locally (checked on every store operation).
+
+    Call `flush()` before reading totals elsewhere or at shutdown (reads here flush first).
+    """
+
+    def __init__(
+        self,
+        state: RedisState,
+        *,
+        flush_every: int = 10,
+        flush_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if flush_every < 1 or not flush_s >= 0:
+            raise ValueError("flush_every must be >= 1 and flush_s >= 0")
+        self.state = state
+        self.flush_every = flush_every
+        self.flush_s = flush_s
+        self.local = InMemorySpendStore()  # the fail-open fallback
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._pending: dict[str, dict[str, Any]] = {}
+        self._pending_count = 0
+        self._pending_since: float | None = None
+        self._held_locally: dict[str, float] = {}  # reservations made in the fallback
+        self._scripts: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"RedisSpendStore(state={self.state!r}, flush_every={self.flush_every})"
+
+    def _prefix(self) -> str:
+        return self.state.key("spend", "")
+
+    def _script(self, source: str) -> Any:
+        script = self._scripts.get(source)
+        if script is None:
+            script = self._scripts[source] = self.state.client.register_script(source)
+        return script
+
+    def _period_ops(self, period: str) -> dict[str, Any]:
+        if self._pending_since is None:
+            self._pending_since = self._clock()
+        return self._pending.setdefault(
+            period, {"release": 0.0, "spent": 0.0, "ttl": _period_ttl_ms(period), "lines": {}}
+        )
+
+    # -- writes: local first, flushed in batches ----------------------------------------------
+
+    def add(
+        self,
+        period: str,
+        model: str,
+        provider: str,
+        cost_usd: float | None,
+        input_tokens: int,
+        output_tokens: int,
+    ) -> None:
+        """Add one call to the period's totals (flushed with the next batch)."""
+        increments = (1, input_tokens, output_tokens, cost_usd or 0.0, int(cost_usd is None))
+        with self._lock:
+            ops = self._period_ops(period)
+            ops["spent"] += cost_usd or 0.0
+            for field, increment in zip(_LINE_FIELDS, increments, strict=True):
+                name = _SEP.join((model, provider, field))
+                ops["lines"][name] = ops["lines"].get(name, 0) + increment
+            self._pending_count += 1
+        self._maybe_flush()
+
+    def release(self, period: str, amount_usd: float) -> None:
+        """Give back a reservation (with the next batch: until then it still holds budget)."""
+        with self._lock:
+            held = self._held_locally.get(period, 0.0)
+            if held >= amount_usd:  # it was made in the fallback during an outage
+                self._held_locally[period] = held - amount_usd
+                self.local.release(period, amount_usd)
+                return
+            self._period_ops(period)["release"] += amount_usd
+        self._maybe_flush()
+
+    def _maybe_flush(self) -> None:
+        since = self._pending_since
+        if self._pending_count >= self.flush_every or (
+            since is not None and self._clock() - since >= self.flush_s
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every pending settlement in one round trip (kept for later if Redis is down)."""
+        with self._lock:
+            if not self._pending:
+                return
+            batch, self._pending = self._pending, {}
+            count, self._pending_count, self._pending_since = self._pending_count, 0, None
+        payload = json.dumps({"prefix": self._prefix(), "periods": batch})
+        if self.state.guard.run_quietly(
+            lambda: self._script(_FLUSH_LUA)(args=[payload]), lambda: None
+        ):
+            return
+        with self._lock:  # not written: merge back, to try again with the next batch
+            for period, ops in batch.items():
+                merged = self._period_ops(period)
+                merged["release"] += ops["release"]
+                merged["spent"] += ops["spent"]
+                for name, increment in ops["lines"].items():
+                    merged["lines"][name] = merged["lines"].get(name, 0) + increment
+            self._pending_count += count
+
+    # -- reads and the atomic reservation -------------------------------------------------------
+
+    def reserve(self, period: str, amount_usd: float, limit_usd: float) -> float | None:
+        """Atomically hold `amount_usd` unless spent + held + amount > limit, for all workers."""
+        self.flush()  # this worker's settled calls count before its next check
+
+        def remote() -> float | None:
+            committed = self._script(_RESERVE_LUA)(
+                keys=[f"{self._prefix()}{period}:totals"],
+                args=[repr(amount_usd), repr(limit_usd), _period_ttl_ms(period)],
+            )
+            return None if committed is None else float(committed)
+
+        def local() -> float | None:
+            committed = self.local.reserve(period, amount_usd, limit_usd)
+            if committed is None:
+                with self._lock:
+                    self._held_locally[period] = self._held_locally.get(period, 0.0) + amount_usd
+            return committed
+
+        result: float | None = self.state.guard.run(remote, local)
+        return result
+
+    def total_usd(self, period: str) -> float:
+        """USD spent in the period by every worker (this one's pending settlements included)."""
+        self.flush()
+
+        def remote() -> float:
+            raw = self.state.client.hget(f"{self._prefix()}{period}:totals", "spent")
+            return float(raw) if raw is not None else 0.0
+
+        total: float = self.state.guard.run(remote, lambda: self.local.total_usd(period))
+        return total
+
+    def lines(self, period: str) -> list[SpendLine]:
+        """The period's totals per (model, provider), across every worker."""
+        self.flush()
+
+        def remote() -> list[SpendLine]:
+            fields = self.state.client.hgetall(f"{self._prefix()}{period}:lines")
+            totals: dict[tuple[str, str], dict[str, float]] = {}
+            for name, value in fields.items():
+                model, provider, field = _text(name).split(_SEP)
+                totals.setdefault((model, provider), {})[field] = float(value)
+            return [
+                SpendLine(
+                    model,
+                    provider,
+                    calls=int(t.get("calls", 0)),
+                    input_tokens=int(t.get("input_tokens", 0)),
+                    output_tokens=int(t.get("output_tokens", 0)),
+                    cost_usd=t.get("cost_usd", 0.0),
+                    unpriced_calls=int(t.get("unpriced_calls", 0)),
+                )
+                for (model, provider), t in sorted(totals.items())
+            ]
+
+        found: list[SpendLine] = self.state.guard.run(remote, lambda: self.local.lines(period))
+        return found

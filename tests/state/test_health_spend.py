@@ -1,0 +1,125 @@
+"""Provider health and spend on a real redis-server, shared by worker processes."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from hfproviders import (
+    CircuitBreaker,
+    HealthTracker,
+    InMemoryHealthStore,
+    RedisState,
+    ServerError,
+    SpendLimit,
+    StateUnavailableError,
+    Usage,
+)
+from hfproviders._health import CircuitRecord
+from hfproviders._spend import SpendLedger
+from tests.state._workers import MODEL, health_worker, run_workers, spend_worker
+from tests.state.conftest import RedisServer
+
+BREAKER = {"failure_rate": 0.5, "min_calls": 4, "window_s": 60.0, "cooldown_s": 0.5}
+USAGE = Usage(prompt_tokens=10, completion_tokens=20, total_tokens=30)
+
+
+def test_breaker_opened_by_one_process_skips_the_provider_in_another(redis_url: str) -> None:
+    run_workers(
+        [{"worker": 0, "state": redis_url, "breaker": BREAKER, "provider": "groq", "failures": 4}],
+        target=health_worker,
+    )
+    here = HealthTracker(CircuitBreaker(**BREAKER), RedisState(redis_url).health_store())
+    assert here.state(MODEL, "groq") == "open"
+    assert here.available(MODEL, ["groq", "together"]) == ("together",)
+    assert here.admit(MODEL, "groq") is False
+    report = {h.provider: h for h in here.report()}
+    assert (report["groq"].state, report["groq"].calls) == ("open", 4)
+    assert report["groq"].last_error == "ServerError 503"
+
+
+def test_only_one_process_probes_a_half_open_provider(redis_url: str) -> None:
+    tracker = HealthTracker(CircuitBreaker(**BREAKER), RedisState(redis_url).health_store())
+    for _ in range(4):
+        tracker.record(MODEL, "groq", "groq", ServerError("down", status_code=503))
+    time.sleep(0.6)  # past the cooldown: half-open, one probe allowed among all workers
+    configs = [
+        {"worker": n, "state": redis_url, "breaker": BREAKER, "provider": "groq", "admit": True}
+        for n in range(4)
+    ]
+    admitted = [allowed for _, allowed in run_workers(configs, target=health_worker)]
+    assert sorted(admitted) == [False, False, False, True]
+
+
+def test_health_store_round_trips_and_fails_as_configured(own_redis: RedisServer) -> None:
+    store = RedisState(own_redis.url, recheck_s=0).health_store()
+    key = (MODEL, "together")
+    assert store.add_outcome(key, 100, True, 91).calls == 1
+    assert store.add_outcome(key, 105, False, 96).failures == 1
+    assert store.add_outcome(key, 200, False, 191) == store.window(key, 191)  # old buckets go
+    assert store.window(key, 191).calls == 1
+    store.put_circuit(key, CircuitRecord(state="open", retry_at=5.0, last_error="503"))
+    assert store.get_circuit(key) == CircuitRecord(state="open", retry_at=5.0, last_error="503")
+    assert store.claim_probe(key, 10.0, 20.0) and not store.claim_probe(key, 15.0, 25.0)
+    stats = store.update_latency(key, lambda s: s.updated(0.5, ttft_s=0.2))
+    assert store.get_latency(key) == stats and key in store.known_keys()
+    own_redis.stop()
+    store.add_outcome(key, 300, True, 291)  # a write after a call never raises
+    assert store.window(key, 291).calls == 1  # fail-open: the local store took over
+    # Health fails open even when the state fails closed: it is advice, read while recording.
+    closed = RedisState(own_redis.url, on_failure="closed").health_store()
+    tracker = HealthTracker(CircuitBreaker(**BREAKER), closed)
+    assert tracker.available(MODEL, ["together"]) == ("together",)
+    tracker.record(MODEL, "together", "together", ServerError("x", status_code=500))
+
+
+def test_spend_limit_holds_across_four_processes(redis_url: str) -> None:
+    # Worst case $0.02 a call, real cost $0.01: holds are replaced by costs in batches of 3.
+    config = {"state": redis_url, "usd": 0.5, "worst_case": 0.02, "cost": 0.01, "flush_every": 3}
+    reports = run_workers([{"worker": n, **config} for n in range(4)], target=spend_worker)
+    settled = sum(count for _, count in reports)
+    limit = SpendLimit(usd=0.5, period="day", store=RedisState(redis_url).spend_store())
+    spent = limit.spent()
+    assert spent == pytest.approx(settled * 0.01)
+    assert spent <= 0.5  # never over the budget
+    # Until a flush other workers still see a worker's holds: at most 4 x 3 pending x $0.02,
+    # plus the one hold that did not fit, may be left unspent.
+    assert spent >= 0.5 - (4 * 3 + 1) * 0.02
+    ledger = SpendLedger(RedisState(redis_url).spend_store())
+    assert ledger.report().lines == ()  # the ledger's running total is a separate key
+
+
+def test_spend_store_batches_and_survives_an_outage(own_redis: RedisServer) -> None:
+    state = RedisState(own_redis.url, recheck_s=0)
+    store = state.spend_store(flush_every=5, flush_s=60)
+    other = RedisState(own_redis.url).spend_store()
+    assert store.reserve("2026-12-01", 1.0, 3.0) is None
+    store.release("2026-12-01", 1.0)
+    store.add("2026-12-01", MODEL, "groq", 0.25, 100, 200)
+    assert other.total_usd("2026-12-01") == 0.0  # not flushed yet: the hold still counts
+    assert other.reserve("2026-12-01", 2.5, 3.0) == pytest.approx(1.0)
+    assert store.total_usd("2026-12-01") == pytest.approx(0.25)  # reads flush first
+    own_redis.stop()
+    store.add("2026-12-01", MODEL, "groq", 0.5, 1, 1)  # kept locally, never raised
+    store.flush()
+    assert store.reserve("2026-12-01", 0.1, 3.0) is None  # fail-open: a local reservation
+    store.release("2026-12-01", 0.1)
+    closed = RedisState(own_redis.url, on_failure="closed").spend_store()
+    with pytest.raises(StateUnavailableError):
+        closed.reserve("2026-12-01", 0.1, 3.0)
+    own_redis.start()  # empty again: the pending settlement is written on the next flush
+    store.flush()
+    lines = other.lines("2026-12-01")
+    assert [(x.provider, x.calls, x.cost_usd) for x in lines] == [("groq", 1, 0.5)]
+
+
+def test_ledger_shared_between_stores(redis_url: str) -> None:
+    first = SpendLedger(RedisState(redis_url).spend_store(flush_every=1))
+    second = SpendLedger(RedisState(redis_url).spend_store(flush_every=1))
+    first.record(MODEL, "groq", 0.1, USAGE)
+    second.record(MODEL, "groq", None, USAGE)
+    line = second.report().lines[0]
+    assert (line.calls, line.unpriced_calls, line.input_tokens) == (2, 1, 20)
+    assert line.cost_usd == pytest.approx(0.1)
+    assert InMemoryHealthStore().known_keys() == []
