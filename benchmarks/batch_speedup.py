@@ -1,6 +1,6 @@
 """Measure `HFClient.batch` / `AsyncHFClient.batch` against sequential calls on the loopback mock.
 
-The mock answers each request after a fixed delay (the `x-mock-delay-ms` header), like a
+The mock answers each request after a fixed delay (the `x-fake-delay-ms` header), like a
 provider that takes time to generate; the client's own CPU is not what this measures, the
 overlap of waiting is. Run from the project's venv (hfproviders installed):
 
@@ -31,7 +31,7 @@ def start_mock() -> tuple[subprocess.Popen[bytes], str]:
     proc = subprocess.Popen(
         [
             sys.executable,
-            str(HERE / "mock_server.py"),
+            str(HERE / "bench_router.py"),
             "--port",
             "0",
             "--ready-file",
@@ -59,7 +59,7 @@ def main() -> None:
     args = parser.parse_args()
     proc, base_url = start_mock()
     try:
-        headers = {"x-mock-delay-ms": str(args.delay_ms)}
+        headers = {"x-fake-delay-ms": str(args.delay_ms)}
         requests = [
             {"model": MODEL, "messages": [{"role": "user", "content": f"q{i}"}], "max_tokens": 16}
             for i in range(args.requests)

@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import mock_server as mock
+import bench_router as mock
 
 FAKE_TOKEN = "hf_test_FAKE_TOKEN_do_not_use"
 MODEL = mock.MODEL

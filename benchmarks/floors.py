@@ -12,7 +12,7 @@ import json
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
-import mock_server as mock
+import bench_router as mock
 
 STREAM_CHUNKS = mock.DEFAULT_CHUNKS  # set by worker.py to the mock's chunk count
 

@@ -9,7 +9,7 @@ What it does (stdlib only here; the clients run in their own venv):
    ``requirements-peers.txt`` or ``pyproject.toml`` changed, and installs this project
    (editable, with its ``langchain`` and ``llamaindex`` extras) plus the peer clients. The peers
    are not dependencies of hfproviders.
-2. Starts ``mock_server.py`` on a loopback port (it stops by itself when idle).
+2. Starts ``bench_router.py`` (the fake router of ``hfproviders.testing``) on a loopback port (it stops by itself when idle).
 3. For each repeat, runs every client in a fresh process (``worker.py``), in a rotated order:
    first its import alone, then its calls, streams, tool calls, concurrent async streams and
    memory, with telemetry off and an audit hook that blocks and reports any non-loopback
@@ -205,7 +205,7 @@ class MockServer:
         self.proc = subprocess.Popen(
             [
                 sys.executable,
-                str(HERE / "mock_server.py"),
+                str(HERE / "bench_router.py"),
                 "--port",
                 "0",
                 "--ready-file",
@@ -526,7 +526,7 @@ def render_markdown(
         f"- Versions: {', '.join(f'{k} {v}' for k, v in info['versions'].items())}",
         "",
         "Client-process CPU (user+sys; per call, chunk and tool call: the best of 5 blocks in a "
-        "run, then the median over runs) while each client talks to `benchmarks/mock_server.py`, "
+        "run, then the median over runs) while each client talks to `benchmarks/bench_router.py` (the fake router of `hfproviders.testing`, memoized), "
         "a loopback server that sends pre-rendered bytes (router headers, SSE with a usage "
         "chunk, tool calls). Each client runs in its own process, with telemetry off. Per call: "
         f"{sizes['calls']} non-stream calls. Per chunk: {sizes['streams']} streams of "

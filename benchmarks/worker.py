@@ -100,7 +100,7 @@ def _import_only(name: str, port: int | None) -> None:
         sys.addaudithook(_audit)
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         import clients  # our harness, not the client: kept out of the timing
-        import mock_server
+        import bench_router
 
         start = time.perf_counter()
         try:
@@ -109,7 +109,7 @@ def _import_only(name: str, port: int | None) -> None:
             text, _usage = client.call()
             first = time.perf_counter() - start
             client.close()
-            if text != mock_server.NONSTREAM_TEXT:
+            if text != bench_router.NONSTREAM_TEXT:
                 error = "first call: wrong text"
             else:
                 out["first_call_s"] = wall + first
@@ -147,7 +147,7 @@ class CheckFailed(Exception):
 
 
 class Mock:
-    """Talks to the mock's ``/__stats`` with http.client (outside every timed window)."""
+    """Talks to the fake router's ``/__fake/stats`` with http.client (outside every timed window)."""
 
     def __init__(self, port: int) -> None:
         self.port = port
@@ -155,13 +155,13 @@ class Mock:
     def stats(self) -> dict[str, Any]:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         try:
-            conn.request("GET", "/__stats")
+            conn.request("GET", "/__fake/stats")
             return json.loads(conn.getresponse().read())  # type: ignore[no-any-return]
         finally:
             conn.close()
 
     def counts(self) -> dict[str, int]:
-        return dict(self.stats()["counts"])
+        return dict(self.stats()["by_route"])
 
 
 def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
@@ -307,12 +307,12 @@ def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
     """All figures for one client (a failed phase leaves an error, the others still run)."""
     import clients
     import floors
-    import mock_server
+    import bench_router
 
     floors.STREAM_CHUNKS = args.chunks
     mock = Mock(args.port)
     root = f"http://127.0.0.1:{args.port}"
-    checks = Checks(mock_server, args.chunks)
+    checks = Checks(bench_router, args.chunks)
     client = clients.CLIENTS[name]()
     result: dict[str, Any] = {
         "client": name,
@@ -417,12 +417,12 @@ def ab(name: str, args: argparse.Namespace) -> dict[str, Any]:
 
     import clients
     import floors
-    import mock_server
+    import bench_router
 
     floors.STREAM_CHUNKS = args.chunks
     root = f"http://127.0.0.1:{args.port}"
     mock = Mock(args.port)
-    checks = Checks(mock_server, args.chunks)
+    checks = Checks(bench_router, args.chunks)
     a, b = clients.RawHttpx(), clients.CLIENTS[name]()
     out: dict[str, Any] = {"client": name, "ratios": {}, "a": {}, "b": {}, "errors": {}}
     try:

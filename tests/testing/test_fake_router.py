@@ -573,3 +573,30 @@ def test_readme_example(hf_fake_router: FakeRouter) -> None:
             "meta-llama/Llama-3.3-70B-Instruct:groq", [{"role": "user", "content": "Hi"}]
         )
     assert answer.text == "Bonjour !" and len(hf_fake_router.requests) == 2
+
+
+def test_respond_with_decides_per_request() -> None:
+    fake = FakeRouter()
+    seen: list[str] = []
+
+    def decide(request: Any) -> Any:
+        seen.append(request.headers.get("x-fake-chunks", ""))
+        return Reply(chunks=["a", "b"]) if request.headers.get("x-fake-chunks") else None
+
+    fake.on(kind="chat").respond_with(decide)
+    scripted = fake.handle(_chat_request(MODEL, **{"x-fake-chunks": "2"}))
+    default = fake.handle(_chat_request(MODEL))
+    assert json.loads(scripted.body)["choices"][0]["message"]["content"] == "ab"
+    assert json.loads(default.body)["choices"][0]["message"]["content"].startswith("Hello!")
+    assert seen == ["2", ""]
+
+
+def test_memoize_answers_identical_requests_once() -> None:
+    fake = FakeRouter(memoize=True)
+    calls: list[int] = []
+    fake.on().respond_with(lambda request: calls.append(1) or Reply("same"))
+    first, second = (fake.handle(_chat_request(MODEL)) for _ in range(2))
+    other = fake.handle(_chat_request(MODEL, **{"x-fake-delay-ms": "5"}))
+    assert first is second and other is not first and len(calls) == 2
+    assert fake.stats()["by_route"] == {"chat": 3}
+    assert [r.provider for r in fake.requests] == ["groq"] * 3

@@ -99,6 +99,8 @@ class Plan:
         return self.full_length if self.full_length is not None else len(self.body)
 
     full_length: int | None = None
+    facts: tuple[str, str | None, str | None] = ("", None, None)
+    wire: bytes | None = None  # the whole response, once rendered by the server (no pauses)
 
 
 def digest(body: Mapping[str, Any]) -> str:

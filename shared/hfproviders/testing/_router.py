@@ -150,10 +150,13 @@ class Rule:
     steps: list[Step] = field(default_factory=list)
     repeat_last: bool = True
     used: int = 0
+    decide: Callable[[RecordedRequest], Step | None] | None = None
 
     def matches(self, kind: str, model: str | None, provider: str | None) -> bool:
         """Whether this rule applies to a request (and still has steps to play)."""
-        if not self.steps or (not self.repeat_last and self.used >= len(self.steps)):
+        if self.decide is None and (
+            not self.steps or (not self.repeat_last and self.used >= len(self.steps))
+        ):
             return False
         return (
             (self.kind is None or self.kind == kind)
@@ -161,20 +164,26 @@ class Rule:
             and (self.provider is None or self.provider == provider)
         )
 
-    def next_step(self) -> Step:
+    def next_step(self, request: RecordedRequest) -> Step | None:
         """The step for this request (the last one repeats when `repeat_last`)."""
-        step = self.steps[min(self.used, len(self.steps) - 1)]
         self.used += 1
-        return step
+        if self.decide is not None:
+            return self.decide(request)
+        return self.steps[min(self.used - 1, len(self.steps) - 1)]
 
     def respond(self, *steps: Step) -> Rule:
         """Play `steps` in order, one per matching request; the last one then repeats."""
-        self.steps, self.repeat_last, self.used = list(steps), True, 0
+        self.steps, self.repeat_last, self.used, self.decide = list(steps), True, 0, None
         return self
 
     def respond_once(self, *steps: Step) -> Rule:
         """Play `steps` in order, once each; afterwards the rule no longer applies."""
-        self.steps, self.repeat_last, self.used = list(steps), False, 0
+        self.steps, self.repeat_last, self.used, self.decide = list(steps), False, 0, None
+        return self
+
+    def respond_with(self, decide: Callable[[RecordedRequest], Step | None]) -> Rule:
+        """Ask `decide(request)` for each matching request's step (None: the default answer)."""
+        self.steps, self.used, self.decide = [], 0, decide
         return self
 
 
@@ -296,6 +305,10 @@ class FakeRouter:
         seed: seeds latency draws and error rates, per provider.
         clock: a monotonic clock in seconds (episodes count from construction).
         max_recorded: how many requests `requests` keeps (the counters count them all).
+        memoize: answer a request identical to an earlier one (method, path, body, `x-fake-*`
+            headers) with the same plan, without deciding again: scripts, health and rate limits
+            are then decided once per distinct request. For benchmarks, where the server's own
+            CPU must stay negligible.
 
     """
 
@@ -309,6 +322,7 @@ class FakeRouter:
         seed: int = 0,
         clock: Callable[[], float] = time.monotonic,
         max_recorded: int = 10_000,
+        memoize: bool = False,
     ) -> None:
         self.strict = strict
         self.token = token
@@ -330,6 +344,8 @@ class FakeRouter:
         self._windows: dict[str, tuple[int, int]] = {}
         self._prompts_seen: set[str] = set()
         self.server: LoopbackServer | None = None
+        self.memoize = memoize
+        self._memo: dict[tuple[str, str, bytes, tuple[tuple[str, str], ...]], Plan] = {}
         for model in _default_models() if models is None else models:
             self.models[model.id] = model
 
@@ -404,6 +420,7 @@ class FakeRouter:
             self._per_key.clear()
             self._windows.clear()
             self._prompts_seen.clear()
+            self._memo.clear()
             self.disconnects = 0
             self.started = self.clock()
 
@@ -432,6 +449,7 @@ class FakeRouter:
             return {
                 "requests": sum(v for k, v in self.counts.items() if k.startswith("kind:")),
                 "by_kind": _strip(self.counts, "kind:"),
+                "by_route": _strip(self.counts, "route:"),
                 "by_provider": _strip(self.counts, "provider:"),
                 "by_model": _strip(self.counts, "model:"),
                 "by_key": _strip(self.counts, "key:"),
@@ -479,10 +497,11 @@ class FakeRouter:
         with self._lock:
             request.at_s = self.clock() - self.started
             self.requests.append(request)
-        plan = self._route(request)
+        plan = self._memoized(request)
         with self._lock:
             request.status = plan.status or None
             self.counts[f"kind:{request.kind or 'unknown'}"] += 1
+            self.counts[f"route:{_route_name(request)}"] += 1
             if request.provider:
                 self.counts[f"provider:{request.provider}"] += 1
             if request.model:
@@ -490,6 +509,24 @@ class FakeRouter:
             if key := request.headers.get("x-fake-key"):
                 self.counts[f"key:{key}"] += 1
             self.counts[f"status:{plan.status}"] += 1
+        return plan
+
+    def _memoized(self, request: RecordedRequest) -> Plan:
+        if not self.memoize:
+            return self._route(request)
+        fake_headers = tuple(
+            sorted((k, v) for k, v in request.headers.items() if k.startswith("x-fake-"))
+        )
+        key = (request.method, request.path, request.body, fake_headers)
+        known = self._memo.get(key)
+        if known is not None:
+            request.kind, request.model, request.provider = known.facts
+            return known
+        plan = self._route(request)
+        plan.facts = (request.kind, request.model, request.provider)
+        with self._lock:
+            if len(self._memo) < 10_000:
+                self._memo[key] = plan
         return plan
 
     def _control(self, request: RecordedRequest) -> Plan:
@@ -713,7 +750,7 @@ class FakeRouter:
         with self._lock:
             for rule in self.rules:
                 if rule.matches(kind, model, provider):
-                    return rule.next_step()
+                    return rule.next_step(request)
         return None
 
     def _header_step(self, spec: str, key: str, model: str | None) -> Step:
@@ -807,7 +844,7 @@ class FakeRouter:
             )
             plan.delay_s = max(plan.delay_s, ttft if step.kind == "status" else 0.0)
             return plan
-        if not step.reasoning and step.text == "" and not step.tool_calls and step.json is None:
+        if _pacing_only(step):
             auto = auto_reply(body)
             step = Reply(**{**auto.__dict__, **_pacing(step)})
         if step.reasoning and provider.quirks.think_inline:
@@ -852,7 +889,7 @@ class FakeRouter:
                 authorization=request.headers.get("authorization", ""),
             )
         prompt = prompt_of(body)
-        reply = step if isinstance(step, Reply) and (step.text or step.json is not None) else None
+        reply = step if isinstance(step, Reply) and not _pacing_only(step) else None
         if reply is None:
             auto = auto_reply(
                 {"model": model.id, "messages": [{"role": "user", "content": prompt}]}
@@ -902,6 +939,13 @@ class FakeRouter:
         return plan
 
 
+def _pacing_only(step: Reply) -> bool:
+    """A reply with no content of its own: it paces the default answer."""
+    return not (step.text or step.reasoning or step.tool_calls or step.chunks is not None) and (
+        step.json is None
+    )
+
+
 def _pacing(step: Reply) -> dict[str, Any]:
     return {
         "delay_s": step.delay_s,
@@ -920,6 +964,17 @@ def _with_catalogue(behaviour: Provider, listed: Provider) -> Provider:
         provider_model_id=listed.provider_model_id,
         task=listed.task,
     )
+
+
+def _route_name(request: RecordedRequest) -> str:
+    """The route counted in `stats()["by_route"]`: `chat`, `chat_tools_stream`, `models`, etc."""
+    body = request.json if request.kind in ("chat", "text_generation") else None
+    name = request.kind or "unknown"
+    if isinstance(body, dict):
+        name += "_tools" if body.get("tools") else ""
+        stream = body.get("stream") is True or request.path == "/generate_stream"
+        name += "_stream" if stream else ""
+    return name
 
 
 def _strip(counts: Counter[str], prefix: str) -> dict[str, int]:

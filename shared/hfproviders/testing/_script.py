@@ -71,6 +71,8 @@ class Reply:
             import json
 
             return json.dumps(self.json, ensure_ascii=False)
+        if self.chunks is not None and not self.text:
+            return "".join(self.chunks)
         return self.text
 
     @property
