@@ -6,7 +6,7 @@ let override the command line; we drop it). Cassettes live in the absolute
 `cassettes/langchain/<test module>/` (langchain-tests' default dir is relative to the cwd).
 
 Two ways to write cassettes (docs/langchain.md):
-- synthesized: `python -m tests.langchain.cassette_generator` (loopback server, WIRE.md shapes);
+- synthesized: `python -m tests.langchain.synthesize` (the fake router of hfproviders.testing);
 - recorded: `HFPROVIDERS_RECORDING=1 HF_TOKEN=hf_... pytest tests/langchain --record-mode=rewrite`.
 Hand-written cassettes (the quirk matrix) pin `record_mode="none"` on their marker, so neither
 way overwrites them.
@@ -29,8 +29,8 @@ from vcr.persisters.filesystem import FilesystemPersister
 from vcr.request import Request
 
 from tests.conftest import FAKE_TOKEN
-from tests.langchain.cassette_generator import LABEL as SYNTH_LABEL
-from tests.langchain.cassette_generator import SYNTH_ENV
+from tests.langchain.synthesize import LABEL as SYNTH_LABEL
+from tests.langchain.synthesize import SYNTH_ENV
 
 CASSETTES = Path(__file__).resolve().parents[2] / "cassettes" / "langchain"
 ROUTER_HOST = "router.huggingface.co"
@@ -39,7 +39,7 @@ _SECRET_RESPONSE_HEADERS = ("set-cookie", "x-amz-cf-id")
 
 
 def synth_base_url() -> str | None:
-    """The loopback server's URL while the cassette generator runs, else None."""
+    """The fake router's URL while `tests.langchain.synthesize` runs, else None."""
     return os.environ.get(SYNTH_ENV) or None
 
 
@@ -62,7 +62,7 @@ def model_params(**params: Any) -> dict[str, Any]:
 
 
 def _to_router(request: Request) -> Request:
-    """Requests to the loopback generator are stored (and matched) as router requests."""
+    """Requests to the loopback fake router are stored (and matched) as router requests."""
     parts = urlsplit(request.uri)
     if parts.hostname == "127.0.0.1":
         request.uri = urlunsplit(("https", ROUTER_HOST, parts.path, parts.query, ""))

@@ -23,9 +23,9 @@ from pydantic import BaseModel, Field, ValidationError
 from typing_extensions import TypedDict
 
 import hfproviders
+from hfproviders import testing
 from langchain_hfproviders import ChatHFProviders
 from tests.conftest import FAKE_TOKEN
-from tests.langchain.cassette_generator import serve
 
 MODEL = "meta-llama/Llama-3.3-70B-Instruct"
 HEADERS = {"x-inference-provider": "together", "x-request-id": "TtpPGx80uP3e6pgl"}
@@ -567,12 +567,12 @@ def test_copies_do_not_share_clients() -> None:
 def test_async_pool_per_event_loop() -> None:
     """Two asyncio.run() calls with one model both work: a pool is bound to the loop that made it.
 
-    Real sockets (the loopback router of the cassette generator), since that is where a pool
-    reused from a closed loop breaks.
+    Real sockets (the fake router on loopback), since that is where a pool reused from a closed
+    loop breaks.
     """
-    server, base_url = serve()
+    server = testing.FakeRouter().serve()
     try:
-        model = ChatHFProviders(model=MODEL, api_key=FAKE_TOKEN, base_url=base_url)
+        model = ChatHFProviders(model=MODEL, api_key=FAKE_TOKEN, base_url=server.base_url)
         seen: list[Any] = []
 
         async def call() -> Any:
@@ -585,7 +585,7 @@ def test_async_pool_per_event_loop() -> None:
         assert asyncio.run(call()).text
         assert seen[0] is not seen[1]
     finally:
-        server.shutdown()
+        server.stop()
 
 
 # -- LangChain identity --------------------------------------------------------------------------
@@ -626,23 +626,6 @@ def test_token_counting_without_transformers() -> None:
 
 
 # -- the example ---------------------------------------------------------------------------------
-
-
-def test_quickstart_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
-    """examples/langchain_quickstart.py runs end to end (against the loopback router)."""
-    example = runpy.run_path(
-        str(Path(__file__).parents[2] / "examples" / "langchain_quickstart.py")
-    )
-    server, base_url = serve()
-    try:
-        example["main"](base_url=base_url, api_key=FAKE_TOKEN)
-    finally:
-        server.shutdown()
-    out = capsys.readouterr().out
-    assert "served by together" in out
-    assert "Movie(title=" in out
-    assert "4. agent with a tool" in out
-    assert "Paris" in out.split("4. agent with a tool")[1]
 
 
 def test_quickstart_example_without_token_explains(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,7 +1,7 @@
 """LangChain's standard integration suite for ChatHFProviders, replayed from cassettes.
 
 Every test replays `cassettes/langchain/test_standard_integration/`. Those cassettes are
-synthesized by `tests/langchain/cassette_generator.py` (see its docstring) and can be recorded
+synthesized by the fake router (`tests/langchain/synthesize.py`, see its docstring) and can be recorded
 from the real router with one command (docs/langchain.md); line 1 of each says which.
 
 The capability flags are what the adapter and the model below really support:
