@@ -99,8 +99,8 @@ def _import_only(name: str, port: int | None) -> None:
         # its imports to the first request pays for them here, not in the import figure.
         sys.addaudithook(_audit)
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-        import clients  # our harness, not the client: kept out of the timing
         import bench_router
+        import clients  # our harness, not the client: kept out of the timing
 
         start = time.perf_counter()
         try:
@@ -305,9 +305,9 @@ def _leftover_tasks() -> int:
 
 def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
     """All figures for one client (a failed phase leaves an error, the others still run)."""
+    import bench_router
     import clients
     import floors
-    import bench_router
 
     floors.STREAM_CHUNKS = args.chunks
     mock = Mock(args.port)
@@ -415,9 +415,9 @@ def ab(name: str, args: argparse.Namespace) -> dict[str, Any]:
     """
     import statistics
 
+    import bench_router
     import clients
     import floors
-    import bench_router
 
     floors.STREAM_CHUNKS = args.chunks
     root = f"http://127.0.0.1:{args.port}"
