@@ -136,8 +136,11 @@ class ClientBase:
             return "opentelemetry.trace" in sys.modules or "opentelemetry.metrics" in sys.modules
         return telemetry is not False
 
-    def _trace(self, plan: CallPlan) -> CallTrace | None:
-        """Open the call's span when telemetry is on (explicitly, or a provider is configured)."""
+    def _trace(self, plan: CallPlan, parent: Any = None) -> CallTrace | None:
+        """Open the call's span when telemetry is on (explicitly, or a provider is configured).
+
+        `parent` is an OpenTelemetry context (default: the current one).
+        """
         telemetry = self._telemetry
         if telemetry is False or not self._may_trace():
             return None
@@ -155,6 +158,7 @@ class ClientBase:
             base_url=self._config.base_url,
             chain=plan.chain,
             stream=plan.stream,
+            parent=parent,
         )
         return plan.trace
 
@@ -164,9 +168,14 @@ class ClientBase:
         """The stream's generator, wrapped in its span only when the call can be traced."""
         if not self._may_trace():
             return generator
+        from opentelemetry import context
+
         from hfproviders import _telemetry
 
-        start = lambda: self._trace(plan)  # noqa: E731 - the span opens on first iteration
+        # The span opens on first iteration, as a child of the span current *now*: a framework
+        # that returns the stream from inside its own span has often closed that span by then.
+        parent = context.get_current()
+        start = lambda: self._trace(plan, parent)  # noqa: E731
         if hasattr(generator, "__anext__"):
             return _telemetry.traced_async_stream(generator, start, result, meta)
         return _telemetry.traced_stream(generator, start, result, meta)

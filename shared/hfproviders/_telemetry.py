@@ -170,12 +170,18 @@ class GenAITelemetry:
         base_url: str,
         chain: Sequence[str | None],
         stream: bool,
+        parent: Any = None,
     ) -> CallTrace | None:
-        """Open the span of one call; None when instrumentation is suppressed in this context."""
+        """Open the span of one call; None when instrumentation is suppressed.
+
+        The span is a child of `parent`, an OpenTelemetry context (default: the current one).
+        """
         from opentelemetry import context
         from opentelemetry.trace import SpanKind
 
-        if context.get_value(context._SUPPRESS_INSTRUMENTATION_KEY):
+        if parent is None:
+            parent = context.get_current()
+        if context.get_value(context._SUPPRESS_INSTRUMENTATION_KEY, parent):
             return None
         operation = OPERATIONS.get(kind, kind)
         common: dict[str, Any] = {
@@ -191,7 +197,7 @@ class GenAITelemetry:
         if self.capture_content:
             attributes.update(input_content(kind, body))
         span = self._tracer.start_span(
-            f"{operation} {model}", kind=SpanKind.CLIENT, attributes=attributes
+            f"{operation} {model}", parent, kind=SpanKind.CLIENT, attributes=attributes
         )
         return CallTrace(self, span, common, stream)
 

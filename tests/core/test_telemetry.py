@@ -339,6 +339,19 @@ async def test_the_span_is_a_child_of_the_current_span(h: Harness, otel: Otel) -
     await h.close()
 
 
+async def test_a_stream_is_a_child_of_the_span_it_was_asked_in(h: Harness, otel: Otel) -> None:
+    # Frameworks return a stream from inside their own span and iterate it after that span closed.
+    h.queue(ok_sse(sse(chunk("x", finish="stop"))))
+    traced(h, otel)
+    with otel.tracer_provider.get_tracer("app").start_as_current_span("framework") as parent:
+        stream = await h.call("stream", MODEL, USER)
+    await h.drain(stream)
+    span = next(s for s in otel.spans() if s.name == SPAN_NAME)
+    assert span.parent is not None
+    assert span.parent.span_id == parent.get_span_context().span_id
+    await h.close()
+
+
 async def test_suppressed_instrumentation_emits_nothing(h: Harness, otel: Otel) -> None:
     h.queue(ok_json(completion()))
     traced(h, otel)
