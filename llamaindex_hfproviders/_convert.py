@@ -29,6 +29,7 @@ from llama_index.core.base.llms.types import (
     ToolCallBlock,
 )
 from llama_index.core.llms.llm import ToolSelection
+from llama_index.core.output_parsers.base import OutputParserException
 
 from hfproviders import parse_partial_json
 
@@ -420,6 +421,7 @@ def stream_chat_response(
         message=message,
         delta=(delta.content or "") if delta is not None else "",
         raw=_chunk_raw(chunk),
+        logprobs=_logprobs(current.logprobs) if current is not None else None,
         additional_kwargs=kwargs,
     )
 
@@ -467,11 +469,18 @@ def text_generation_chunk_response(
     return CompletionResponse(text=text, delta=delta, raw=raw, additional_kwargs=kwargs)
 
 
+class InvalidToolArgumentsError(OutputParserException, ValueError):
+    """A finished (non-streamed) tool call whose arguments are not a JSON object."""
+
+
 def tool_selections(response: ChatResponse, error_on_no_tool_call: bool) -> list[ToolSelection]:
     """The tool calls of a response, with arguments parsed from a dict or a (partial) JSON string.
 
     While streaming, arguments are incomplete JSON: the core's `parse_partial_json` closes what
-    is open, so FunctionAgent can show the call as it grows. Unparseable arguments become `{}`.
+    is open, so FunctionAgent can show the call as it grows; unparseable ones become `{}`. A
+    finished non-streamed response (`delta is None`) is read strictly: arguments that are not a
+    JSON object raise `InvalidToolArgumentsError`, so structured output never gets a repaired
+    or empty object silently.
     """
     blocks = [block for block in response.message.blocks if isinstance(block, ToolCallBlock)]
     calls = [(b.tool_call_id, b.tool_name, b.tool_kwargs) for b in blocks]
@@ -484,12 +493,35 @@ def tool_selections(response: ChatResponse, error_on_no_tool_call: bool) -> list
         if error_on_no_tool_call:
             raise ValueError("Expected at least one tool call, but the response has none.")
         return []
+    strict = response.delta is None
     return [
         ToolSelection(
-            tool_id=call_id or "", tool_name=name, tool_kwargs=_parse_arguments(arguments)
+            tool_id=call_id or "",
+            tool_name=name,
+            tool_kwargs=_strict_arguments(name, arguments)
+            if strict
+            else _parse_arguments(arguments),
         )
         for call_id, name, arguments in calls
     ]
+
+
+def _strict_arguments(name: str, arguments: Mapping[str, Any] | str | None) -> dict[str, Any]:
+    if isinstance(arguments, Mapping):
+        return dict(arguments)
+    try:
+        value = json.loads(arguments or "{}")
+    except ValueError as exc:
+        raise InvalidToolArgumentsError(
+            f"The model called {name!r} with arguments that are not valid JSON ({exc}): "
+            f"{(arguments or '')[:200]!r}"
+        ) from None
+    if not isinstance(value, dict):
+        raise InvalidToolArgumentsError(
+            f"The model called {name!r} with arguments that are not a JSON object: "
+            f"{(arguments or '')[:200]!r}"
+        )
+    return value
 
 
 def _legacy_selection(call: Any) -> tuple[str | None, str, Any]:

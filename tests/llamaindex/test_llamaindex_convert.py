@@ -233,12 +233,34 @@ def response_with(*blocks: Any, **kwargs: Any) -> ChatResponse:
 )
 def test_tool_selections_parse_arguments(arguments: Any, expected: dict[str, Any]) -> None:
     block = ToolCallBlock(tool_call_id="call_1", tool_name="f", tool_kwargs=arguments)
-    (selection,) = _convert.tool_selections(response_with(block), error_on_no_tool_call=True)
+    streamed = response_with(block)
+    streamed.delta = ""  # a streamed response: arguments may still be growing
+    (selection,) = _convert.tool_selections(streamed, error_on_no_tool_call=True)
     assert (selection.tool_id, selection.tool_name, selection.tool_kwargs) == (
         "call_1",
         "f",
         expected,
     )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [({"a": 1}, {"a": 1}), ('{"a": 1}', {"a": 1}), ("", {})],
+)
+def test_finished_tool_call_arguments_read_strictly(
+    arguments: Any, expected: dict[str, Any]
+) -> None:
+    block = ToolCallBlock(tool_call_id="call_1", tool_name="f", tool_kwargs=arguments)
+    (selection,) = _convert.tool_selections(response_with(block), error_on_no_tool_call=True)
+    assert selection.tool_kwargs == expected
+
+
+@pytest.mark.parametrize("arguments", ['{"a": 1, "b": "tw', "[1, 2]", "not json at all"])
+def test_finished_tool_call_with_invalid_arguments_raises(arguments: str) -> None:
+    block = ToolCallBlock(tool_call_id="call_1", tool_name="f", tool_kwargs=arguments)
+    with pytest.raises(_convert.InvalidToolArgumentsError, match="'f'") as caught:
+        _convert.tool_selections(response_with(block), error_on_no_tool_call=True)
+    assert isinstance(caught.value, ValueError)
 
 
 def test_tool_selections_from_additional_kwargs() -> None:
