@@ -577,18 +577,30 @@ class _ChoiceState:
         self.splitter = ThinkSplitter(reading.template_opens_think, reading.structured)
 
 
+def _joined(pieces: list[str]) -> str:
+    """The text of `pieces`, which are collapsed into that one string (so a re-read is free)."""
+    if len(pieces) > 1:
+        pieces[:] = ["".join(pieces)]
+    return pieces[0] if pieces else ""
+
+
 class _MergedChoice:
-    """One choice as merged so far: text kept as growing strings, not lists re-joined per read."""
+    """One choice as merged so far.
+
+    Text arrives as pieces appended to lists and is joined only when read: `str +=` on an
+    attribute copies the whole string every time, which made a 200k-chunk stream quadratic.
+    """
 
     __slots__ = ("calls", "finish_reason", "logprobs", "reasoning", "role", "text", "tool_calls")
 
     def __init__(self) -> None:
         self.logprobs: dict[str, Any] | None = None
-        self.text = ""
-        self.reasoning = ""
+        self.text: list[str] = []
+        self.reasoning: list[str] = []
         self.role: str | None = None
         self.finish_reason: str | None = None
-        self.tool_calls: dict[int, list[Any]] = {}  # index -> [id, name, arguments so far]
+        # index -> [id, name, argument pieces so far]
+        self.tool_calls: dict[int, list[Any]] = {}
         self.calls: list[ToolCall] | None = None  # built on read, until the next tool delta
 
 
@@ -609,8 +621,9 @@ def _merge_logprobs(merged: dict[str, Any] | None, piece: dict[str, Any]) -> dic
 class ChunkAccumulator:
     """Merge normalised stream chunks into one ChatCompletion (what the streams use, too).
 
-    Reading `result()` after every chunk is cheap: text grows in place and tool calls are only
-    rebuilt when a tool-call delta arrived.
+    Linear in the stream's size: `add` appends each piece (no copy of what came before), and
+    `result()` joins the pieces that arrived since the last read, then keeps the joined text; tool
+    calls are rebuilt only after a tool-call delta.
     """
 
     __slots__ = ("_choices", "_created", "_id", "_model", "_usage")
@@ -642,21 +655,21 @@ class ChunkAccumulator:
             state = self._state(choice.index)
             delta = choice.delta
             if delta.content:
-                state.text += delta.content
+                state.text.append(delta.content)
             if delta.reasoning:
-                state.reasoning += delta.reasoning
+                state.reasoning.append(delta.reasoning)
             if delta.role and state.role is None:
                 state.role = delta.role
             for call in delta.tool_calls:
                 state.calls = None
                 slot = state.tool_calls.get(call.index)
                 if slot is None:
-                    slot = state.tool_calls[call.index] = [call.id, call.function.name, ""]
+                    slot = state.tool_calls[call.index] = [call.id, call.function.name, []]
                 else:
                     slot[0] = slot[0] or call.id
                     slot[1] = slot[1] or call.function.name
                 if call.function.arguments:
-                    slot[2] += call.function.arguments
+                    slot[2].append(call.function.arguments)
             if choice.finish_reason:
                 state.finish_reason = choice.finish_reason
             if choice.logprobs:
@@ -669,9 +682,11 @@ class ChunkAccumulator:
         trailing whitespace is inside the reasoning; otherwise it is trimmed, as `split_think` does.
         """
         state = self._state(index)
-        moved = state.text.lstrip() if continued else state.text.strip()
-        state.reasoning += moved
-        state.text = ""
+        text = _joined(state.text)
+        moved = text.lstrip() if continued else text.strip()
+        if moved:
+            state.reasoning.append(moved)
+        state.text.clear()
 
     def _calls(self, state: _MergedChoice) -> list[ToolCall]:
         if state.calls is None:
@@ -679,7 +694,7 @@ class ChunkAccumulator:
             state.calls = [
                 ToolCall(
                     id=slot[0] or synthesize_tool_call_id(seed, position),
-                    function=FunctionCall(name=slot[1] or "", arguments=slot[2] or "{}"),
+                    function=FunctionCall(name=slot[1] or "", arguments=_joined(slot[2]) or "{}"),
                 )
                 for position, slot in sorted(state.tool_calls.items())
             ]
@@ -691,12 +706,13 @@ class ChunkAccumulator:
         for index in sorted(self._choices) if len(self._choices) > 1 else self._choices:
             state = self._choices[index]
             calls = self._calls(state) if state.tool_calls else []
+            text = _joined(state.text)
             choices.append(
                 Choice(
                     index=index,
                     message=ChatMessage(
-                        content=state.text if state.text or not calls else None,
-                        reasoning=state.reasoning or None,
+                        content=text if text or not calls else None,
+                        reasoning=_joined(state.reasoning) or None,
                         tool_calls=calls,
                     ),
                     finish_reason=state.finish_reason,

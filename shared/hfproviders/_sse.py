@@ -5,11 +5,22 @@ It follows the WHATWG parsing rules that matter on the wire: lines end with `\n`
 `data`, comment lines starting with `:`, and dispatch on a blank line. It splits on bytes and
 decodes whole lines, so a UTF-8 character cut between two chunks is safe. Feeding the same bytes
 in any split gives the same events.
+
+Bounded and linear: each byte is scanned a constant number of times, however the input is split
+(an unfinished line is kept as a list of pieces, joined once when its end arrives), and a line or
+an event larger than `max_event_bytes` raises `SSELimitError` instead of growing without bound.
 """
 
 from __future__ import annotations
 
-__all__ = ["SSEDecoder", "ServerSentEvent"]
+__all__ = ["MAX_EVENT_BYTES", "SSEDecoder", "SSELimitError", "ServerSentEvent"]
+
+# No real event comes near this (the largest answers are a few MB); an endless line stops here.
+MAX_EVENT_BYTES = 16 * 1024 * 1024
+
+
+class SSELimitError(ValueError):
+    """A line or an event is larger than the decoder's `max_event_bytes`."""
 
 
 class ServerSentEvent:
@@ -42,14 +53,32 @@ class ServerSentEvent:
 
 
 class SSEDecoder:
-    """Turn a byte stream into events: `feed(chunk)` as bytes arrive, `finish()` at EOF."""
+    """Turn a byte stream into events: `feed(chunk)` as bytes arrive, `finish()` at EOF.
 
-    __slots__ = ("_buffer", "_data", "_event", "_id", "_pending_cr", "_retry")
+    `max_event_bytes` bounds one line and one event's data; past it `feed` raises
+    `SSELimitError`.
+    """
 
-    def __init__(self) -> None:
-        self._buffer = b""
+    __slots__ = (
+        "_data",
+        "_data_size",
+        "_event",
+        "_id",
+        "_max",
+        "_partial",
+        "_partial_size",
+        "_pending_cr",
+        "_retry",
+    )
+
+    def __init__(self, max_event_bytes: int = MAX_EVENT_BYTES) -> None:
+        self._max = max_event_bytes
+        # The unfinished last line, in pieces: joining on every feed would be quadratic.
+        self._partial: list[bytes] = []
+        self._partial_size = 0
         self._pending_cr = False
         self._data: list[str] = []
+        self._data_size = 0
         self._event = ""
         self._id: str | None = None
         self._retry: int | None = None
@@ -60,16 +89,29 @@ class SSEDecoder:
             self._pending_cr = False
             if chunk.startswith(b"\n"):
                 chunk = chunk[1:]
-        buffer = self._buffer + chunk if self._buffer else chunk
-        if b"\r" in buffer:
+        if b"\r" in chunk:
             # A trailing \r ends a line, but the \n that may follow it is still in flight.
-            self._pending_cr = buffer.endswith(b"\r")
-            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        if b"\n" not in buffer:
-            self._buffer = buffer
+            # Only the new bytes are scanned: a \r ending an earlier chunk was handled there.
+            self._pending_cr = chunk.endswith(b"\r")
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if b"\n" not in chunk:
+            if chunk:
+                self._partial_size += len(chunk)
+                if self._partial_size > self._max:
+                    raise SSELimitError(f"a stream line is longer than {self._max:,} bytes")
+                self._partial.append(chunk)
             return []
-        lines = buffer.split(b"\n")
-        self._buffer = lines.pop()
+        lines = chunk.split(b"\n")
+        if self._partial:
+            self._partial.append(lines[0])
+            lines[0] = b"".join(self._partial)
+            self._partial.clear()
+            if len(lines[0]) > self._max:
+                raise SSELimitError(f"a stream line is longer than {self._max:,} bytes")
+        tail = lines.pop()
+        if tail:
+            self._partial.append(tail)
+        self._partial_size = len(tail)
         events: list[ServerSentEvent] = []
         for line in lines:
             self._process_line(line, events)
@@ -83,10 +125,12 @@ class SSEDecoder:
         there were unterminated bytes or undispatched data.
         """
         events: list[ServerSentEvent] = []
-        truncated = bool(self._buffer) or bool(self._data)
-        if self._buffer:
-            self._process_line(self._buffer, events)
-            self._buffer = b""
+        truncated = bool(self._partial) or bool(self._data)
+        if self._partial:
+            line = b"".join(self._partial)
+            self._partial.clear()
+            self._partial_size = 0
+            self._process_line(line, events)
         if self._data:
             self._dispatch(events)
         return events, truncated
@@ -108,6 +152,9 @@ class SSEDecoder:
                 raw = raw[1:]
             value = raw.decode("utf-8", "replace")
         if name == "data":
+            self._data_size += len(value) + 1
+            if self._data_size > self._max:
+                raise SSELimitError(f"a stream event is larger than {self._max:,} bytes")
             self._data.append(value)
         elif name == "event":
             self._event = value
@@ -125,5 +172,6 @@ class SSEDecoder:
                 )
             )
         self._data = []
+        self._data_size = 0
         self._event = ""
         self._retry = None

@@ -18,7 +18,7 @@ from hfproviders._normalize import (
     StreamNormalizer,
     parse_text_generation_event,
 )
-from hfproviders._sse import ServerSentEvent, SSEDecoder
+from hfproviders._sse import ServerSentEvent, SSEDecoder, SSELimitError
 from hfproviders._types import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -146,7 +146,12 @@ class _EventDecoder:
         if self.done:
             return []
         out: list[Any] = []
-        self._handle(self.sse.feed(chunk), out)
+        try:
+            events = self.sse.feed(chunk)
+        except SSELimitError as exc:  # an endless line: stop reading, bounded memory
+            self.done = True
+            raise self._stream_error(f"{exc}; the stream was abandoned") from None
+        self._handle(events, out)
         return out
 
     def finish(self) -> list[Any]:
