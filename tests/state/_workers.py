@@ -1,4 +1,7 @@
-"""Worker processes for the multi-process tests (nothing is inherited from the test but arguments)."""
+"""Worker processes for the multi-process tests (nothing is inherited from the test but arguments).
+
+They call helper fake's `hfproviders.testing.FakeRouter`, served on loopback by the test.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from collections import Counter
 from typing import Any
 
 from hfproviders import HFClient, HFProvidersError, InMemoryCache, RateLimiter, RedisState
+from hfproviders.testing import FakeRouter, RecordedRequest
 
 USER = [{"role": "user", "content": "Hi"}]
 PRELOAD = [
@@ -18,6 +22,7 @@ PRELOAD = [
     "pydantic",
 ]
 MODEL = "test-org/test-model"
+WARM_MODEL = "test-org/warm-up"  # warm-up calls: not counted, and not in the tests' scripts
 
 
 def worker(config: dict[str, Any], ready: Any, go: Any, results: Any) -> None:
@@ -43,7 +48,7 @@ def worker(config: dict[str, Any], ready: Any, go: Any, results: Any) -> None:
     # first call costs far more than the window's share.
     with HFClient(base_url=config["base_url"], api_key="test-key") as warm:
         # The same parameters as the real calls: validation loads what it needs on first use.
-        warm.chat(MODEL, USER, max_tokens=9, extra_headers={"x-warmup": "1"})
+        warm.chat(WARM_MODEL, USER, max_tokens=9)
     if client._limiter is not None:
         client._limiter.peek_wait()
     ready.put(config["worker"])
@@ -126,3 +131,19 @@ def run_workers(
             if process.is_alive():
                 process.kill()
     return sorted(reports)
+
+
+def chat_arrivals(router: FakeRouter) -> list[RecordedRequest]:
+    """The chat requests for MODEL the router received (warm-ups excluded), in arrival order."""
+    return [r for r in router.requests_to(kind="chat") if r.model == MODEL]
+
+
+def max_in_window(times: list[float], window_s: float) -> int:
+    """The most arrivals in any `window_s`-second span."""
+    times = sorted(times)
+    best = start = 0
+    for end, at in enumerate(times):
+        while at - times[start] >= window_s:
+            start += 1
+        best = max(best, end - start + 1)
+    return best

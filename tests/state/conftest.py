@@ -17,8 +17,6 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.state._router import FakeRouter
-
 STARTUP_WAIT_S = 10.0
 
 
@@ -122,13 +120,3 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     """A server of this test's own, which the test may stop mid-run."""
     with RedisServer(tmp_path) as server:
         yield server
-
-
-@pytest.fixture
-def router() -> Iterator[FakeRouter]:
-    """A loopback chat-completions server that counts what it receives."""
-    server = FakeRouter()
-    try:
-        yield server
-    finally:
-        server.close()

@@ -1,4 +1,4 @@
-"""Four worker processes sharing one quota on a real redis-server, against a loopback router.
+"""Four worker processes sharing one quota on a real redis-server, against the fake router.
 
 The limits are scaled down so each run takes seconds: "60 requests a minute" becomes 60 requests
 per 3 s (1,200 a minute) with a burst of 1. Guarantee tested: over any 3 s the router sees at most
@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.state._router import FakeRouter, max_in_window
-from tests.state._workers import run_workers
+from hfproviders.testing import FakeRouter, Fault, Reply
+from tests.state._workers import MODEL, chat_arrivals, max_in_window, run_workers
 
 WORKERS = 4
 WINDOW_S = 3.0
@@ -35,63 +35,80 @@ def outcomes(reports: list[Any]) -> dict[str, int]:
     return total
 
 
-def test_requests_per_minute_hold_across_four_processes(redis_url: str, router: FakeRouter) -> None:
+def arrival_times(router: FakeRouter) -> list[float]:
+    return [r.at_s for r in chat_arrivals(router)]
+
+
+def test_requests_per_minute_hold_across_four_processes(
+    redis_url: str, hf_fake_router: FakeRouter
+) -> None:
     limiter = {"requests_per_minute": 1200, "burst": 1, "max_wait": 1.0}
-    reports = run_workers(configs(router, redis_url, limiter=limiter, duration=WINDOW_S))
-    seen = max_in_window([a.at for a in router.arrivals], WINDOW_S)
+    reports = run_workers(configs(hf_fake_router, redis_url, limiter=limiter, duration=WINDOW_S))
+    seen = max_in_window(arrival_times(hf_fake_router), WINDOW_S)
     assert seen <= 1 + 60 + TOLERANCE
     assert seen >= 40  # the quota was used, not starved
     total = outcomes(reports)
     assert set(total) <= {"ok", "RateLimitWaitTooLongError"}
-    assert total["ok"] == router.count  # every request the router saw came back as an answer
+    assert total["ok"] == len(chat_arrivals(hf_fake_router))  # every request came back answered
     assert all(counts.get("ok") for _, counts, _ in reports)  # every worker got its turn
 
 
-def test_without_shared_state_four_processes_send_four_times_more(router: FakeRouter) -> None:
+def test_without_shared_state_four_processes_send_four_times_more(
+    hf_fake_router: FakeRouter,
+) -> None:
     # The same run with each process's own limiter: the test above could fail.
     limiter = {"requests_per_minute": 1200, "burst": 1, "max_wait": 1.0}
-    run_workers(configs(router, None, limiter=limiter, duration=1.5))
-    assert max_in_window([a.at for a in router.arrivals], 1.5) > 2 * (1 + 30 + TOLERANCE)
+    run_workers(configs(hf_fake_router, None, limiter=limiter, duration=1.5))
+    assert max_in_window(arrival_times(hf_fake_router), 1.5) > 2 * (1 + 30 + TOLERANCE)
 
 
-def test_tokens_per_minute_hold_across_four_processes(redis_url: str, router: FakeRouter) -> None:
+def test_tokens_per_minute_hold_across_four_processes(
+    redis_url: str, hf_fake_router: FakeRouter
+) -> None:
     # 1,200 tokens a minute (a full minute's capacity up front, then 20 tokens/s); each call is
     # estimated at 100 tokens (max_tokens=99) and uses 100. Over 3 s: at most 1,200 + 60 tokens,
     # plus a tolerance of one call.
-    router.usage_tokens = 100
+    usage = {"prompt_tokens": 1, "completion_tokens": 99, "total_tokens": 100}
+    hf_fake_router.on(model=MODEL).respond(Reply("ok", usage=usage))
     limiter = {"requests_per_minute": 60_000, "tokens_per_minute": 1200, "max_wait": 1.0}
     reports = run_workers(
-        configs(router, redis_url, limiter=limiter, duration=WINDOW_S, max_tokens=99)
+        configs(hf_fake_router, redis_url, limiter=limiter, duration=WINDOW_S, max_tokens=99)
     )
-    tokens = 100 * max_in_window([a.at for a in router.arrivals], WINDOW_S)
+    tokens = 100 * max_in_window(arrival_times(hf_fake_router), WINDOW_S)
     assert 1000 <= tokens <= 1200 + 60 + 100
     assert set(outcomes(reports)) <= {"ok", "RateLimitWaitTooLongError"}
 
 
 @pytest.mark.parametrize("shared", [True, False], ids=["redis", "local"])
 def test_a_429_seen_by_one_worker_pauses_the_others(
-    redis_url: str, router: FakeRouter, shared: bool
+    redis_url: str, hf_fake_router: FakeRouter, shared: bool
 ) -> None:
-    router.rate_limited = {5}  # the fifth request overall gets `429, Retry-After: 1`
-    limiter = {"requests_per_minute": 6000, "max_wait": 2.0}
-    reports = run_workers(
-        configs(router, redis_url if shared else None, limiter=limiter, duration=2.0)
+    # The fifth request gets `429, Retry-After: 1`; the others are answered.
+    hf_fake_router.on(model=MODEL).respond(
+        *[Reply()] * 4, Fault.rate_limited(retry_after=1), Reply()
     )
-    hit = next(a for a in router.arrivals if a.status == 429)
-    during = [a for a in router.arrivals if hit.at + 0.1 < a.at < hit.at + 0.9]
-    after = {a.worker for a in router.arrivals if a.at >= hit.at + 0.9}
+    limiter = {"requests_per_minute": 6000, "max_wait": 2.0}
+    state = redis_url if shared else None
+    reports = run_workers(configs(hf_fake_router, state, limiter=limiter, duration=2.0))
+    arrivals = chat_arrivals(hf_fake_router)
+    hit = next(r for r in arrivals if r.status == 429)
+    during = [r for r in arrivals if hit.at_s + 0.1 < r.at_s < hit.at_s + 0.9]
+    after = {r.headers["x-worker"] for r in arrivals if r.at_s >= hit.at_s + 0.9}
     if shared:
         assert during == []  # nobody sent while the quota was spent
         assert len(after) == WORKERS  # and everyone resumed after the reset
     else:
-        assert {a.worker for a in during} >= set(after) - {hit.worker}
+        senders = {r.headers["x-worker"] for r in during}
+        assert senders >= after - {hit.headers["x-worker"]}
     assert outcomes(reports).get("RateLimitError") == 1
     assert set(outcomes(reports)) <= {"ok", "RateLimitError", "RateLimitWaitTooLongError"}
 
 
-def test_an_answer_cached_by_one_process_serves_another(redis_url: str, router: FakeRouter) -> None:
-    first = run_workers(configs(router, redis_url, cache=True, calls=1)[:1])
-    second = run_workers(configs(router, redis_url, cache=True, calls=1)[1:2])
-    assert router.count == 1
+def test_an_answer_cached_by_one_process_serves_another(
+    redis_url: str, hf_fake_router: FakeRouter
+) -> None:
+    first = run_workers(configs(hf_fake_router, redis_url, cache=True, calls=1)[:1])
+    second = run_workers(configs(hf_fake_router, redis_url, cache=True, calls=1)[1:2])
+    assert len(chat_arrivals(hf_fake_router)) == 1
     assert first[0][1] == {"ok": 1} and second[0][1] == {"cached": 1}
-    assert first[0][2] == second[0][2] == ["answer 1"]
+    assert first[0][2] == second[0][2] and first[0][2][0]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -17,7 +19,8 @@ from hfproviders import (
     RedisState,
     StateUnavailableError,
 )
-from tests.state._router import MODEL, FakeRouter
+from hfproviders.testing import FakeRouter, Reply
+from tests.state._workers import MODEL, chat_arrivals
 from tests.state.conftest import RedisServer
 
 USER = [{"role": "user", "content": "Hi"}]
@@ -33,10 +36,10 @@ async def chat(router: FakeRouter, is_async: bool, **options: Any) -> Any:
         return client.chat(MODEL, USER, max_tokens=9)
 
 
-def test_one_option_shares_limiter_and_cache(redis_url: str, router: FakeRouter) -> None:
+def test_one_option_shares_limiter_and_cache(redis_url: str, hf_fake_router: FakeRouter) -> None:
     local_limiter, local_cache = RateLimiter(600), InMemoryCache(ttl_s=60)
     client = HFClient(
-        base_url=router.base_url,
+        base_url=hf_fake_router.base_url,
         api_key="k",
         rate_limiter=local_limiter,
         cache=local_cache,
@@ -50,64 +53,78 @@ def test_one_option_shares_limiter_and_cache(redis_url: str, router: FakeRouter)
 
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 async def test_cache_shared_between_clients(
-    redis_url: str, router: FakeRouter, is_async: bool
+    redis_url: str, hf_fake_router: FakeRouter, is_async: bool
 ) -> None:
     options = {"cache": InMemoryCache(), "state": redis_url}
-    first = await chat(router, is_async, **options)
-    second = await chat(router, is_async, cache=InMemoryCache(), state=redis_url)
-    assert router.count == 1  # the second client, with its own empty local cache, hit Redis
-    assert second.text == first.text == "answer 1" and second.meta.cached
+    first = await chat(hf_fake_router, is_async, **options)
+    second = await chat(hf_fake_router, is_async, cache=InMemoryCache(), state=redis_url)
+    assert len(chat_arrivals(hf_fake_router)) == 1  # the second client's own cache is empty
+    assert second.text == first.text and second.meta.cached
 
 
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 async def test_fail_open_serves_through_an_outage_and_warns_once(
-    own_redis: RedisServer, router: FakeRouter, is_async: bool, caplog: pytest.LogCaptureFixture
+    own_redis: RedisServer,
+    hf_fake_router: FakeRouter,
+    is_async: bool,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     state = RedisState(own_redis.url, recheck_s=0)  # try Redis on every call: worst case
     options = {"rate_limiter": RateLimiter(6000), "cache": InMemoryCache(), "state": state}
-    await chat(router, is_async, **options)
+    await chat(hf_fake_router, is_async, **options)
     own_redis.stop()
     with caplog.at_level(logging.WARNING, logger="hfproviders"):
-        answers = [await chat(router, is_async, **options) for _ in range(3)]
-    assert [a.text for a in answers] == ["answer 2", "answer 3", "answer 4"]
+        answers = [await chat(hf_fake_router, is_async, **options) for _ in range(3)]
+    assert all(a.text for a in answers) and len(chat_arrivals(hf_fake_router)) == 4
     outage = [r for r in caplog.records if "unreachable" in r.getMessage()]
     assert len(outage) == 1 and "local state" in outage[0].getMessage()
     own_redis.start()  # back (empty): shared state resumes, and says so once
     with caplog.at_level(logging.WARNING, logger="hfproviders"):
-        await chat(router, is_async, **options)
+        await chat(hf_fake_router, is_async, **options)
     assert any("reachable again" in r.getMessage() for r in caplog.records)
-    assert router.count == 5
+    assert len(chat_arrivals(hf_fake_router)) == 5
 
 
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 async def test_fail_closed_raises_typed_error_before_sending(
-    own_redis: RedisServer, router: FakeRouter, is_async: bool
+    own_redis: RedisServer, hf_fake_router: FakeRouter, is_async: bool
 ) -> None:
     state = RedisState(own_redis.url, on_failure="closed", recheck_s=60)
     options = {"rate_limiter": RateLimiter(6000), "state": state}
-    await chat(router, is_async, **options)
+    await chat(hf_fake_router, is_async, **options)
     own_redis.stop()
     for _ in range(2):  # the first finds the outage, the second fails fast without trying
         with pytest.raises(StateUnavailableError):
-            await chat(router, is_async, **options)
-    assert router.count == 1  # nothing was sent without the shared quota
+            await chat(hf_fake_router, is_async, **options)
+    assert len(chat_arrivals(hf_fake_router)) == 1  # nothing sent without the shared quota
 
 
 @pytest.mark.parametrize("policy", ["open", "closed"])
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 async def test_outage_during_a_call_never_loses_its_answer(
-    own_redis: RedisServer, router: FakeRouter, is_async: bool, policy: str
+    own_redis: RedisServer, hf_fake_router: FakeRouter, is_async: bool, policy: str
 ) -> None:
     # Redis dies while the server is answering: the usage correction and the cache write that
     # follow the answer fail, and the answer is still returned.
-    router.usage_tokens = 50
-    router.on_request = lambda number: own_redis.stop()
+    usage = {"prompt_tokens": 1, "completion_tokens": 49, "total_tokens": 50}
+    hf_fake_router.on(model=MODEL).respond(Reply("kept", usage=usage, delay_s=0.5))
+
+    def stop_redis_once_the_request_is_in() -> None:
+        deadline = time.monotonic() + 10
+        while not chat_arrivals(hf_fake_router) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        own_redis.stop()
+
+    stopper = threading.Thread(target=stop_redis_once_the_request_is_in)
+    stopper.start()
     state = RedisState(own_redis.url, on_failure=policy, recheck_s=0)  # type: ignore[arg-type]
     answer = await chat(
-        router,
+        hf_fake_router,
         is_async,
         rate_limiter=RateLimiter(6000, 60_000),
         cache=InMemoryCache(),
         state=state,
     )
-    assert answer.text == "answer 1" and answer.usage.total_tokens == 50
+    stopper.join(timeout=10)
+    assert own_redis.process is None  # Redis really was down when the answer came back
+    assert answer.text == "kept" and answer.usage.total_tokens == 50
