@@ -1,19 +1,21 @@
-"""Render VCR cassettes from compact Python specs (used by llamaindex_cassette_specs.py).
+"""Compact builders for the LlamaIndex cassette specs, on `hfproviders.testing`'s wire kit.
 
-The bytes follow WIRE.md and the real recordings: `data: {json}\\n\\n` framing ending with
-`data: [DONE]\\n\\n` (TGI: `data:{json}` without the space), a final `choices: []` usage chunk,
-and the router's response headers (`x-inference-provider`, `x-request-id`). Every file says on
-line 1 that it was synthesized, and by what.
+The bytes follow WIRE.md and the real recordings: SSE framing from the wire kit (`sse`; TGI
+without the space), a final `choices: []` usage chunk, and the router's response headers
+(`x-inference-provider`, `x-request-id`); files are written by the shared cassette renderer in
+its readable form (SSE bodies as literal blocks). Every file says on line 1 that it was
+synthesized, and by what.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import yaml
+from hfproviders.testing import ChatStreamBuilder, Exchange, cassette_text, dumps
+from hfproviders.testing import sse as wire_sse
+from hfproviders.testing import usage_chunk as wire_usage_chunk
 
 ROUTER_CHAT_URL = "https://router.huggingface.co/v1/chat/completions"
 GENERATOR = "tests/llamaindex/llamaindex_cassette_specs.py"
@@ -23,55 +25,20 @@ USER_AGENT = "hfproviders/0.1.0"
 
 
 def _json(value: Any) -> str:
-    # Compact separators, like the providers' own streams.
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return dumps(value)  # compact separators, like the providers' own streams
 
 
 def sse(events: Iterable[Mapping[str, Any] | str], *, done: bool = True, space: bool = True) -> str:
     """An SSE body: one `data:` event per item, then `data: [DONE]` unless `done=False`."""
-    prefix = "data: " if space else "data:"
-    lines = [f"{prefix}{e if isinstance(e, str) else _json(e)}\n\n" for e in events]
-    if done:
-        lines.append(f"{prefix}[DONE]\n\n")
-    return "".join(lines)
+    return wire_sse(events, done=done, space=space).decode()
 
 
 @dataclass
-class Stream:
+class Stream(ChatStreamBuilder):
     """Builds the chunks of one streamed chat completion with shared id/model/created."""
 
-    model: str
     id: str = "chatcmpl-li-0001"
     created: int = 1795687200
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def chunk(
-        self,
-        delta: Mapping[str, Any],
-        finish_reason: str | None = None,
-        *,
-        index: int = 0,
-        usage: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """One `chat.completion.chunk` with a single choice."""
-        out: dict[str, Any] = {
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [
-                {
-                    "index": index,
-                    "delta": dict(delta),
-                    "logprobs": None,
-                    "finish_reason": finish_reason,
-                }
-            ],
-        }
-        if usage is not None:
-            out["usage"] = dict(usage)
-        out.update(self.extra)
-        return out
 
     def text(self, pieces: Sequence[str], finish_reason: str = "stop") -> list[dict[str, Any]]:
         """A role chunk, then one chunk per piece; the last piece carries the finish reason."""
@@ -81,7 +48,7 @@ class Stream:
             chunks.append(self.chunk({"content": piece}, finish_reason if last else None))
         return chunks
 
-    def usage_chunk(self, prompt: int, completion: int, **extra: Any) -> dict[str, Any]:
+    def usage_chunk(self, prompt: int, completion: int, **extra: Any) -> dict[str, Any]:  # type: ignore[override]
         """The final `choices: []` chunk sent for `stream_options.include_usage`."""
         usage = {
             "prompt_tokens": prompt,
@@ -89,14 +56,7 @@ class Stream:
             "total_tokens": prompt + completion,
         }
         usage.update(extra)
-        return {
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [],
-            "usage": usage,
-        }
+        return wire_usage_chunk(usage, model=self.model, id=self.id, created=self.created)
 
 
 def completion_body(
@@ -154,9 +114,6 @@ def response_headers(
     return headers
 
 
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 422: "Unprocessable Entity"}
-
-
 def interaction(
     request_body: Mapping[str, Any],
     response_body: str | Mapping[str, Any] | list[Any],
@@ -167,48 +124,32 @@ def interaction(
     url: str = ROUTER_CHAT_URL,
     stream: bool | None = None,
     extra_headers: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
-    """One request/response pair in vcrpy's cassette format."""
+) -> Exchange:
+    """One request/response pair."""
     is_stream = bool(request_body.get("stream")) if stream is None else stream
     body = response_body if isinstance(response_body, str) else _json(response_body)
-    return {
-        "request": {
-            "body": json.dumps(request_body, ensure_ascii=False),
-            "headers": {
-                "Accept": ["text/event-stream" if is_stream else "application/json"],
-                "Content-Type": ["application/json"],
-                "User-Agent": [USER_AGENT],
-            },
-            "method": "POST",
-            "uri": url,
+    headers = response_headers(
+        stream=is_stream and status == 200,
+        provider=provider,
+        request_id=request_id,
+        extra=extra_headers,
+    )
+    return Exchange(
+        "POST",
+        url,
+        dict(request_body),
+        status,
+        body,
+        response_headers={name: values[0] for name, values in headers.items()},
+        request_headers={
+            "Accept": "text/event-stream" if is_stream else "application/json",
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
         },
-        "response": {
-            "body": {"string": body},
-            "headers": response_headers(
-                stream=is_stream and status == 200,
-                provider=provider,
-                request_id=request_id,
-                extra=extra_headers,
-            ),
-            "status": {"code": status, "message": _REASONS.get(status, "")},
-        },
-    }
+    )
 
 
-class _Dumper(yaml.SafeDumper):
-    """Multi-line strings (SSE bodies) as literal blocks, so a cassette reads like the wire."""
-
-
-def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _str_representer)
-
-
-def render(label: str, interactions: Sequence[Mapping[str, Any]]) -> str:
+def render(label: str, interactions: Sequence[Exchange]) -> str:
     """The cassette text: the provenance label on line 1, then vcrpy's YAML."""
-    document = {"interactions": list(interactions), "version": 1}
-    text = yaml.dump(document, Dumper=_Dumper, allow_unicode=True, sort_keys=True, width=10_000)
-    return f"{LABEL_PREFIX}: {label}; not recorded\n{text}"
+    note = f"{LABEL_PREFIX[2:]}: {label}; not recorded"
+    return cassette_text(note, interactions, readable=True)

@@ -30,7 +30,12 @@ renderer (`Exchange`, `render_cassette`) are the building blocks our own suites 
 from __future__ import annotations
 
 from hfproviders.testing._auto import auto_reply, fill_schema
-from hfproviders.testing._cassettes import ROUTER_RESPONSE_HEADERS, Exchange, render_cassette
+from hfproviders.testing._cassettes import (
+    ROUTER_RESPONSE_HEADERS,
+    Exchange,
+    cassette_text,
+    render_cassette,
+)
 from hfproviders.testing._render import Pause, Plan
 from hfproviders.testing._router import MIX, FakeModel, FakeRouter, RecordedRequest, Rule
 from hfproviders.testing._script import (
@@ -85,6 +90,7 @@ __all__ = [
     "Step",
     "ToolCall",
     "auto_reply",
+    "cassette_text",
     "chunk",
     "completion",
     "dumps",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ROUTER_RESPONSE_HEADERS", "Exchange", "render_cassette"]
+__all__ = ["ROUTER_RESPONSE_HEADERS", "Exchange", "cassette_text", "render_cassette"]
 
 ROUTER_RESPONSE_HEADERS = {
     "Access-Control-Expose-Headers": "X-Repo-Commit,X-Request-Id,X-Error-Code,X-Error-Message",
@@ -50,8 +50,12 @@ def _text(body: Any) -> str | None:
     return json.dumps(body, separators=(",", ":"))
 
 
-def render_cassette(path: Path | str, note: str, exchanges: Sequence[Exchange]) -> None:
-    """Write a vcrpy cassette whose first line is `# <note>` (say how it was made)."""
+def cassette_text(note: str, exchanges: Sequence[Exchange], *, readable: bool = False) -> str:
+    """A vcrpy cassette as text, `# <note>` on line 1 (say how it was made).
+
+    `readable=True` writes multi-line bodies (SSE streams) as YAML literal blocks, so the file
+    reads like the wire; vcrpy loads both forms alike.
+    """
     import yaml  # type: ignore[import-untyped,unused-ignore]
 
     from hfproviders.testing._render import reason
@@ -60,7 +64,7 @@ def render_cassette(path: Path | str, note: str, exchanges: Sequence[Exchange]) 
     for ex in exchanges:
         request_body = ex.request_body
         if request_body is not None and not isinstance(request_body, str | bytes):
-            request_body = json.dumps(request_body)
+            request_body = json.dumps(request_body, ensure_ascii=not readable)
         headers = {"Content-Type": "application/json", **ex.request_headers}
         interactions.append(
             {
@@ -77,9 +81,36 @@ def render_cassette(path: Path | str, note: str, exchanges: Sequence[Exchange]) 
                 },
             }
         )
-    text = yaml.safe_dump(
-        {"interactions": interactions, "version": 1}, sort_keys=False, allow_unicode=True, width=100
-    )
+    document = {"interactions": interactions, "version": 1}
+    if readable:
+        text = yaml.dump(document, Dumper=_literal_dumper(), allow_unicode=True, width=10_000)
+    else:
+        text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+    return f"# {note}\n{text}"
+
+
+def _literal_dumper() -> Any:
+    import yaml
+
+    class LiteralDumper(yaml.SafeDumper):  # type: ignore[misc,unused-ignore]
+        """Multi-line strings as literal blocks; keys in insertion order."""
+
+    def represent_str(dumper: Any, value: str) -> Any:
+        style = "|" if "\n" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    def represent_dict(dumper: Any, value: Mapping[str, Any]) -> Any:
+        return dumper.represent_mapping("tag:yaml.org,2002:map", value.items())
+
+    LiteralDumper.add_representer(str, represent_str)
+    LiteralDumper.add_representer(dict, represent_dict)
+    return LiteralDumper
+
+
+def render_cassette(
+    path: Path | str, note: str, exchanges: Sequence[Exchange], *, readable: bool = False
+) -> None:
+    """Write a vcrpy cassette whose first line is `# <note>` (see `cassette_text`)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(f"# {note}\n{text}")
+    target.write_text(cassette_text(note, exchanges, readable=readable))
