@@ -91,7 +91,12 @@ class ClientBase:
     ) -> None:
         if routing not in ("off", "cached", "auto"):
             raise InvalidParameterError("routing must be 'off', 'cached' or 'auto'")
-        self._cache, self._limiter = share_state(state, cache, rate_limiter)
+        cache, self._limiter = share_state(state, cache, rate_limiter)
+        if cache is not None:
+            from hfproviders._cache import fail_safe  # a failing cache never costs an answer
+
+            cache = fail_safe(cache)
+        self._cache = cache
         self._routing = routing
         # Pass one DiscoveryCache to several clients (a sync and an async twin) to share lookups.
         self._discovery_cache = discovery

@@ -19,12 +19,18 @@ cached value in place and both behave the same. A value that is not JSON-seriali
 
 Operations are local and short (SQLite in WAL mode on small rows), so async clients call them
 directly rather than through a thread.
+
+**A cache never costs an answer.** Backends may raise (a locked or damaged SQLite file, a full
+disk, a Redis outage); the clients wrap every cache in `FailSafeCache`, which turns a failure into
+a miss or a skipped write, logs one warning, and leaves the backend alone for a while before trying
+it again. `SQLiteCache` also rebuilds a file that is not (or no longer) a valid database.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import sys
@@ -42,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CACHE_KEY_VERSION",
     "CacheEntry",
+    "FailSafeCache",
     "InMemoryCache",
     "ResponseCache",
     "SQLiteCache",
@@ -49,6 +56,8 @@ __all__ = [
     "default_cache_path",
     "is_cache_entry",
 ]
+
+logger = logging.getLogger("hfproviders")
 
 # Bumped when the key derivation or the value shape changes, so old rows stop matching.
 CACHE_KEY_VERSION = "hfproviders-cache-v1"
@@ -83,7 +92,8 @@ class ResponseCache(Protocol):
     """What a response cache must do: `get` a stored dict or None, `set` a dict.
 
     Implementations must be safe to call from several threads, return a fresh object from
-    every `get`, and treat expired entries as absent.
+    every `get`, and treat expired entries as absent. They may raise when their storage fails:
+    the clients call them through `FailSafeCache`, so a failure is a miss, never a lost answer.
     """
 
     def get(self, key: str) -> dict[str, Any] | None:
@@ -93,6 +103,93 @@ class ResponseCache(Protocol):
     def set(self, key: str, value: dict[str, Any]) -> None:
         """Store `value` under `key` (replacing any previous value)."""
         ...
+
+
+class FailSafeCache:
+    """Any `ResponseCache`, made safe to call: its failures never reach the caller.
+
+    A `get` that raises reads as a miss, a `set` that raises is skipped. The first failure logs
+    one warning; the backend is then left alone for `retry_after_s` seconds (so a locked file
+    does not cost its busy timeout on every call) and tried again after that. Later failures
+    are logged at debug level until the backend works again.
+
+    >>> class Broken:
+    ...     def get(self, key): raise OSError("disk on fire")
+    ...     def set(self, key, value): raise OSError("disk on fire")
+    >>> FailSafeCache(Broken()).get("k") is None
+    True
+    """
+
+    __slots__ = ("_clock", "_skip_until", "_warned", "backend", "retry_after_s")
+
+    def __init__(
+        self,
+        backend: ResponseCache,
+        *,
+        retry_after_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.backend = backend
+        self.retry_after_s = retry_after_s
+        self._clock = clock
+        self._skip_until = -math.inf
+        self._warned = False
+
+    def __repr__(self) -> str:
+        return f"FailSafeCache({self.backend!r})"
+
+    def _skipping(self) -> bool:
+        return self._clock() < self._skip_until
+
+    def _failed(self, operation: str, error: Exception) -> None:
+        self._skip_until = self._clock() + self.retry_after_s
+        level = logging.DEBUG if self._warned else logging.WARNING
+        self._warned = True
+        logger.log(
+            level,
+            "response cache %s failed to %s (%s: %s); the call goes on without the cache, "
+            "which is skipped for %gs",
+            type(self.backend).__name__,
+            operation,
+            type(error).__name__,
+            error,
+            self.retry_after_s,
+        )
+
+    def _worked(self) -> None:
+        if self._warned:
+            self._warned = False
+            logger.info("response cache %s works again", type(self.backend).__name__)
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The backend's value, or None when absent, expired, or the backend failed."""
+        if self._skipping():
+            return None
+        try:
+            value = self.backend.get(key)
+        except Exception as error:  # noqa: BLE001 - any backend failure is a miss
+            self._failed("read", error)
+            return None
+        self._worked()
+        return value
+
+    def set(self, key: str, value: dict[str, Any]) -> None:
+        """Store through the backend; a failure is logged and skipped."""
+        if self._skipping():
+            return
+        try:
+            self.backend.set(key, value)
+        except Exception as error:  # noqa: BLE001 - a lost write never costs the answer
+            self._failed("write", error)
+            return
+        self._worked()
+
+
+def fail_safe(cache: ResponseCache | None) -> ResponseCache | None:
+    """Wrap `cache` in `FailSafeCache` (once); None stays None."""
+    if cache is None or isinstance(cache, FailSafeCache):
+        return cache
+    return FailSafeCache(cache)
 
 
 def _canonical(value: Any) -> Any:
@@ -175,7 +272,7 @@ class InMemoryCache:
                 del self._entries[key]
                 return None
             self._entries.move_to_end(key)
-        value: dict[str, Any] = json.loads(text)
+        value: dict[str, Any] = json.loads(text)  # our own JSON: never damaged in memory
         return value
 
     def set(self, key: str, value: dict[str, Any]) -> None:
@@ -236,9 +333,12 @@ class SQLiteCache:
     - `ttl_s`: entries older than this read as absent (None keeps them forever). Expiry uses wall
       time (`clock`, default `time.time`) because entries outlive the process.
     - `max_entries`: when set, the oldest rows beyond it are pruned on `set`.
+    - `busy_timeout_s`: how long to wait for another process's write lock before failing.
 
     One connection is shared behind a lock; WAL mode and a busy timeout let several processes
-    use the same file.
+    use the same file. A file that is not a valid database (damaged, or something else) is
+    deleted and rebuilt empty, with a warning; other failures (a lock held too long, a full
+    disk) raise `sqlite3.OperationalError`, which the clients' `FailSafeCache` turns into a miss.
 
     >>> with SQLiteCache(":memory:", ttl_s=3600) as cache:
     ...     cache.set("k", {"kind": "chat", "data": {}, "meta": {}})
@@ -252,6 +352,7 @@ class SQLiteCache:
         ttl_s: float | None = None,
         clock: Callable[[], float] = time.time,
         max_entries: int | None = None,
+        busy_timeout_s: float = 1.0,
     ) -> None:
         _check_ttl(ttl_s)
         if max_entries is not None and max_entries < 1:
@@ -261,9 +362,35 @@ class SQLiteCache:
         )
         self.ttl_s = ttl_s
         self.max_entries = max_entries
+        self.busy_timeout_s = busy_timeout_s
         self._clock = clock
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+
+    def _run(self, operation: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run `operation` on the connection (lock held); rebuild a damaged file once."""
+        import sqlite3
+
+        try:
+            return operation(self._connection())
+        except sqlite3.DatabaseError as error:
+            if isinstance(error, sqlite3.OperationalError | sqlite3.IntegrityError):
+                raise  # locked, full disk, read-only: the file itself is fine
+            if not isinstance(self.path, Path):
+                raise
+            self._rebuild(error)
+            return operation(self._connection())
+
+    def _rebuild(self, error: Exception) -> None:
+        assert isinstance(self.path, Path)
+        logger.warning(
+            "response cache file %s is damaged (%s); rebuilding it empty", self.path, error
+        )
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
 
     def _connection(self) -> sqlite3.Connection:
         # Called with the lock held.
@@ -274,33 +401,43 @@ class SQLiteCache:
             import sqlite3  # only for callers who use the SQLite cache
 
             conn = sqlite3.connect(
-                str(self.path), timeout=5.0, check_same_thread=False, isolation_level=None
+                str(self.path),
+                timeout=self.busy_timeout_s,
+                check_same_thread=False,
+                isolation_level=None,
             )
-            if isinstance(self.path, Path):
-                conn.execute("PRAGMA journal_mode=WAL")
-                # A cache may lose its last write on power loss, never its integrity: skip fsyncs.
-                conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(_SCHEMA)
+            try:
+                if isinstance(self.path, Path):
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    # A cache may lose its last write on power loss, never its integrity.
+                    conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute(_SCHEMA)
+            except BaseException:
+                conn.close()  # a connection that could not be set up is not kept half-open
+                raise
             self._conn = conn
         return self._conn
 
     def get(self, key: str) -> dict[str, Any] | None:
         """Return the value under `key` (a fresh dict), or None when absent or expired."""
         now = self._clock()
-        with self._lock:
-            conn = self._connection()
-            row = conn.execute(
+
+        def read(conn: sqlite3.Connection) -> Any:
+            return conn.execute(
                 "SELECT value, expires_at FROM responses WHERE key = ?", (key,)
             ).fetchone()
+
+        with self._lock:
+            row = self._run(read)
             if row is None:
                 return None
             text, expires_at = row
             if expires_at is not None and now >= expires_at:
-                conn.execute("DELETE FROM responses WHERE key = ?", (key,))
+                self._run(lambda conn: conn.execute("DELETE FROM responses WHERE key = ?", (key,)))
                 return None
         try:
             value = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None  # a damaged row is a miss, never a crash
         return value if isinstance(value, dict) else None
 
@@ -309,8 +446,8 @@ class SQLiteCache:
         text = _dumps(value)
         now = self._clock()
         expires_at = None if self.ttl_s is None else now + self.ttl_s
-        with self._lock:
-            conn = self._connection()
+
+        def write(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT OR REPLACE INTO responses (key, value, created_at, expires_at) "
                 "VALUES (?, ?, ?, ?)",
@@ -322,6 +459,9 @@ class SQLiteCache:
                     "(SELECT key FROM responses ORDER BY created_at DESC, rowid DESC LIMIT ?)",
                     (self.max_entries,),
                 )
+
+        with self._lock:
+            self._run(write)
 
     def delete(self, key: str) -> None:
         """Remove `key` if present."""

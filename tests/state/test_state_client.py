@@ -47,7 +47,8 @@ def test_one_option_shares_limiter_and_cache(redis_url: str, hf_fake_router: Fak
     )
     assert isinstance(client._limiter, RedisRateLimiter)
     assert client._limiter.requests_per_minute == 600
-    assert isinstance(client._cache, RedisCache) and client._cache.ttl_s == 60
+    shared = client._cache.backend  # the RedisCache, inside the client's FailSafeCache
+    assert isinstance(shared, RedisCache) and shared.ttl_s == 60
     assert HFClient(api_key="k", rate_limiter=local_limiter)._limiter is local_limiter
 
 
