@@ -137,8 +137,11 @@ class ClientBase:
     def _may_trace(self) -> bool:
         """False when no call of this client can be traced right now (the common, free case)."""
         telemetry = self._telemetry
-        if telemetry is None:  # auto: only once the process has imported OpenTelemetry
-            return "opentelemetry.trace" in sys.modules or "opentelemetry.metrics" in sys.modules
+        if telemetry is None:  # auto: once the process has imported OpenTelemetry and set it up
+            modules = sys.modules
+            if "opentelemetry.trace" not in modules and "opentelemetry.metrics" not in modules:
+                return False
+            return _auto_telemetry() is not None
         return telemetry is not False
 
     def _trace(self, plan: CallPlan, parent: Any = None) -> CallTrace | None:
@@ -150,9 +153,7 @@ class ClientBase:
         if telemetry is False or not self._may_trace():
             return None
         if telemetry is None:
-            from hfproviders._telemetry import auto_telemetry
-
-            telemetry = auto_telemetry()
+            telemetry = _auto_telemetry()
             if telemetry is None:
                 return None
         assert not isinstance(telemetry, bool)
@@ -576,6 +577,15 @@ class ClientBase:
                 self._on_attempt(event)
             except Exception:  # a metrics hook must never break the call
                 logger.exception("on_attempt hook raised; ignored")
+
+
+def _auto_telemetry() -> GenAITelemetry | None:
+    """The process-wide telemetry, once a global provider is configured (else None)."""
+    global _auto_telemetry
+    from hfproviders._telemetry import auto_telemetry
+
+    _auto_telemetry = auto_telemetry  # later calls skip this import
+    return auto_telemetry()
 
 
 def _telemetry_option(telemetry: GenAITelemetry | bool | None) -> GenAITelemetry | bool | None:

@@ -75,18 +75,13 @@ _TGI_PARAMS: _Params = (
 )
 
 
-def otel_in_use() -> bool:
-    """True when something in this process has imported the OpenTelemetry API."""
-    return "opentelemetry.trace" in sys.modules or "opentelemetry.metrics" in sys.modules
-
-
 _AUTO: GenAITelemetry | None = None
 
 
 def auto_telemetry() -> GenAITelemetry | None:
     """The process-wide telemetry once a global tracer or meter provider is configured."""
     global _AUTO
-    if not otel_in_use():
+    if "opentelemetry.trace" not in sys.modules and "opentelemetry.metrics" not in sys.modules:
         return None
     if _AUTO is None:
         _AUTO = GenAITelemetry()
@@ -150,15 +145,16 @@ class GenAITelemetry:
             DURATION_BUCKETS,
         )
         self._configured = self._explicit
+        # A provider named by environment variable is loaded by the getter on first use.
+        trace.get_tracer_provider()
+        metrics.get_meter_provider()
 
     def configured(self) -> bool:
         """True when spans or metrics would go somewhere (a provider other than the no-op)."""
         if not self._configured:
-            from opentelemetry import metrics, trace
-
-            self._configured = _is_real(trace.get_tracer_provider()) or _is_real(
-                metrics.get_meter_provider()
-            )
+            tracer = _global_provider("opentelemetry.trace", "_TRACER_PROVIDER")
+            meter = _global_provider("opentelemetry.metrics._internal", "_METER_PROVIDER")
+            self._configured = _is_real(tracer) or _is_real(meter)
         return self._configured
 
     def call_started(
@@ -567,6 +563,23 @@ def _histogram(meter: Any, name: str, unit: str, description: str, buckets: Sequ
         return meter.create_histogram(name, unit=unit, description=description)
 
 
+def _global_provider(module: str, name: str) -> Any:
+    """The global provider set so far, read without the public getter's environment lookup.
+
+    The getters read `os.environ` on every call while nothing is set (microseconds, on every
+    model call of a process that imports OpenTelemetry without configuring it).
+    """
+    loaded = sys.modules.get(module)
+    if loaded is None:  # never imported, so never set
+        return None
+    if not hasattr(loaded, name):  # another API version: ask the public getter
+        getter = "get_tracer_provider" if module.endswith("trace") else "get_meter_provider"
+        return getattr(loaded, getter)()
+    return getattr(loaded, name)
+
+
 def _is_real(provider: Any) -> bool:
-    name = type(provider).__name__
+    if provider is None:
+        return False
+    name = type(provider).__name__.lstrip("_")  # ProxyTracerProvider, _ProxyMeterProvider, NoOp…
     return not (name.startswith("Proxy") or name.startswith("NoOp"))

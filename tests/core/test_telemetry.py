@@ -500,9 +500,10 @@ def test_telemetry_option_is_checked() -> None:
         HFClient(api_key=FAKE_TOKEN, telemetry="yes")  # type: ignore[arg-type]
 
 
-async def test_telemetry_off_never_traces(h: Harness) -> None:
-    # OpenTelemetry is imported in this process, so the automatic default may trace; False never.
-    assert h.make()._may_trace() is True
+async def test_untraced_streams_take_the_bare_loop(h: Harness, otel: Otel) -> None:
+    assert h.make(telemetry=otel.telemetry())._may_trace() is True
+    # OpenTelemetry is imported in this process but no global provider is set: auto is off.
+    assert h.make()._may_trace() is False
     h.queue(ok_sse(sse(chunk("x", finish="stop"))))
     client = h.make(telemetry=False)
     stream = await h.call("stream", MODEL, USER)
