@@ -25,12 +25,7 @@ from hfproviders import (
     HFProvidersError,
     RateLimiter,
 )
-from langchain_hfproviders._clients import (
-    CHAT_CLIENT_FIELDS,
-    ClientPools,
-    core_options,
-    deepcopy_memo,
-)
+from langchain_hfproviders._clients import ClientPair, core_options, deepcopy_memo
 from langchain_hfproviders._convert import (
     MODEL_PROVIDER,
     StructuredOutputMethod,
@@ -145,7 +140,7 @@ class ChatHFProviders(BaseChatModel):
 
     model_config = ConfigDict(populate_by_name=True, protected_namespaces=(), extra="forbid")
 
-    _pools: ClientPools = PrivateAttr(default_factory=ClientPools)
+    _pools: ClientPair = PrivateAttr(default_factory=ClientPair)
     _profile_discovered: bool = PrivateAttr(default=False)
 
     # -- LangChain identity ----------------------------------------------------------------
@@ -192,7 +187,7 @@ class ChatHFProviders(BaseChatModel):
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         """A copy with clients of its own, made on first use (its settings may differ)."""
         copied = super().model_copy(update=update, deep=deep)
-        copied._pools = ClientPools()
+        copied._pools = ClientPair()
         if update and copied._profile_discovered:  # found for the old settings
             copied.profile, copied._profile_discovered = None, False
         return copied
@@ -202,24 +197,13 @@ class ChatHFProviders(BaseChatModel):
         return super().__deepcopy__(deepcopy_memo(memo, self))
 
     def _sync_client(self) -> HFClient:
-        return self._pools.sync(
-            lambda discovery: HFClient(
-                **core_options(self, CHAT_CLIENT_FIELDS),
-                discovery=discovery,
-                http_client=self.http_client,
-            ),
-            self.discovery_ttl,
-        )
+        return self._pools.sync(self._core_options)
 
     def _async_client(self) -> AsyncHFClient:
-        return self._pools.current_loop(
-            lambda discovery: AsyncHFClient(
-                **core_options(self, CHAT_CLIENT_FIELDS),
-                discovery=discovery,
-                http_async_client=self.http_async_client,
-            ),
-            self.discovery_ttl,
-        )
+        return self._pools.async_(self._core_options)
+
+    def _core_options(self) -> dict[str, Any]:
+        return core_options(self)
 
     def close(self) -> None:
         """Close the connection pool this model opened (a pool you passed in stays open)."""

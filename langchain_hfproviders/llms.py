@@ -17,7 +17,7 @@ from langchain_core.utils import secret_from_env
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
 from hfproviders import AsyncHFClient, HFClient, HFProvidersError, RateLimiter, TextGeneration
-from langchain_hfproviders._clients import ClientPools, core_options, deepcopy_memo
+from langchain_hfproviders._clients import ClientPair, core_options, deepcopy_memo
 from langchain_hfproviders._convert import MODEL_PROVIDER, estimate_tokens
 from langchain_hfproviders._errors import to_langchain_error
 
@@ -42,7 +42,6 @@ _GENERATION_FIELDS = (
     "typical_p",
     "watermark",
 )
-_CLIENT_FIELDS = ("base_url", "router", "bill_to", "timeout", "max_retries", "default_headers")
 
 
 def _generation_info(result: TextGeneration) -> dict[str, Any]:
@@ -129,7 +128,7 @@ class HFProvidersLLM(BaseLLM):
 
     model_config = ConfigDict(populate_by_name=True, protected_namespaces=(), extra="forbid")
 
-    _pools: ClientPools = PrivateAttr(default_factory=ClientPools)
+    _pools: ClientPair = PrivateAttr(default_factory=ClientPair)
 
     @property
     def _llm_type(self) -> str:
@@ -179,7 +178,7 @@ class HFProvidersLLM(BaseLLM):
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         """A copy with clients of its own, made on first use (its settings may differ)."""
         copied = super().model_copy(update=update, deep=deep)
-        copied._pools = ClientPools()
+        copied._pools = ClientPair()
         return copied
 
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
@@ -187,22 +186,13 @@ class HFProvidersLLM(BaseLLM):
         return super().__deepcopy__(deepcopy_memo(memo, self))
 
     def _sync_client(self) -> HFClient:
-        return self._pools.sync(
-            lambda discovery: HFClient(
-                **core_options(self, _CLIENT_FIELDS),
-                discovery=discovery,
-                http_client=self.http_client,
-            )
-        )
+        return self._pools.sync(self._core_options)
 
     def _async_client(self) -> AsyncHFClient:
-        return self._pools.current_loop(
-            lambda discovery: AsyncHFClient(
-                **core_options(self, _CLIENT_FIELDS),
-                discovery=discovery,
-                http_async_client=self.http_async_client,
-            )
-        )
+        return self._pools.async_(self._core_options)
+
+    def _core_options(self) -> dict[str, Any]:
+        return core_options(self)
 
     def close(self) -> None:
         """Close the connection pool this model opened (a pool you passed in stays open)."""

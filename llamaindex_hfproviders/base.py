@@ -7,7 +7,6 @@ the core's job; every chat and completion method is native in both sync and asyn
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Self
 
@@ -27,9 +26,10 @@ from llama_index.core.constants import DEFAULT_NUM_OUTPUTS
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.llm import ToolSelection
 
-import hfproviders
 from hfproviders import (
+    OPTION_NAMES,
     AsyncHFClient,
+    ClientPair,
     HFClient,
     HFProvidersError,
     ModelInfo,
@@ -42,7 +42,7 @@ from llamaindex_hfproviders._structured import JsonSchemaStructuredLLM
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
 
-    from hfproviders import DiscoveryCache, ServingCapabilities
+    from hfproviders import ServingCapabilities
 
 
 __all__ = ["DEFAULT_CONTEXT_WINDOW", "HFProviders"]
@@ -51,11 +51,8 @@ __all__ = ["DEFAULT_CONTEXT_WINDOW", "HFProviders"]
 #: own default (3,900) is far below what router models serve; 32,768 fits common instruct models.
 DEFAULT_CONTEXT_WINDOW = 32_768
 
-# Two threads racing the first call must not build two connection pools for one LLM. One lock
-# for all instances: it is only taken while a client is missing, and a lock in a private
-# attribute would make the LLM impossible to copy or pickle. Reentrant: a client is made while
-# it is held, and asks for the shared catalogue.
-_CLIENT_LOCK = threading.RLock()
+# LlamaIndex's own `rate_limiter` counts calls and is never passed down; `api_key` is a secret.
+_NOT_CORE = frozenset({"api_key", "rate_limiter"})
 
 
 class HFProviders(JsonSchemaStructuredLLM):
@@ -129,6 +126,7 @@ class HFProviders(JsonSchemaStructuredLLM):
         description="hfproviders.RateLimiter, per HTTP attempt and adaptive to rate-limit headers "
         "(LlamaIndex's `rate_limiter` counts calls and is never passed down).",
     )
+
     state: Any | None = Field(
         default=None,
         exclude=True,
@@ -136,10 +134,8 @@ class HFProviders(JsonSchemaStructuredLLM):
         "'redis://host:6379/0' or a hfproviders.RedisState (the core's `state=`).",
     )
 
-    _client: HFClient | None = PrivateAttr(default=None)
-    _aclient: AsyncHFClient | None = PrivateAttr(default=None)
-    # The catalogue both clients share: one load serves the sync and the async side.
-    _discovery: DiscoveryCache | None = PrivateAttr(default=None)
+    # Both clients, made on first use; they share one catalogue (one load serves both sides).
+    _pools: ClientPair = PrivateAttr(default_factory=ClientPair)
     _http_client: Any = PrivateAttr(default=None)
     _http_async_client: Any = PrivateAttr(default=None)
 
@@ -187,7 +183,7 @@ class HFProviders(JsonSchemaStructuredLLM):
     def _serving(self) -> ServingCapabilities | None:
         """What the loaded catalogue says this model's providers can do (no I/O), or None."""
         # Both clients share one catalogue, so either one answers for the LLM.
-        client = self._client if self._client is not None else self._aclient
+        client = self._pools.any
         if client is None:
             return None
         try:
@@ -207,37 +203,21 @@ class HFProviders(JsonSchemaStructuredLLM):
         """Async twin of `load_model_info` (the async calls then route by it)."""
         return await self._async_client().model_info(self.model)
 
-    # -- core clients: created on first use, reused, closed only by close()/aclose()
-
-    def _shared_discovery(self) -> DiscoveryCache:
-        if self._discovery is None:
-            with _CLIENT_LOCK:
-                if self._discovery is None:
-                    self._discovery = hfproviders.DiscoveryCache(ttl_s=self.discovery_ttl)
-        return self._discovery
+    # -- core clients: the core's ClientPair, made on first use, closed by close()/aclose()
 
     def _client_options(self) -> dict[str, Any]:
-        return {
-            "api_key": self.api_key.get_secret_value() if self.api_key else None,
-            "base_url": self.base_url,
-            "router": self.router,
-            "provider": self.provider,
-            "bill_to": self.bill_to,
-            "timeout": self.timeout,
-            "max_retries": self.max_retries,
-            "default_headers": self.default_headers,
-            "routing": self.routing,
-            "discovery_ttl": self.discovery_ttl,
-            "discovery": self._shared_discovery(),
-            "cache": self.cache,
-            "rate_limiter": self.request_rate_limiter,  # never LlamaIndex's own `rate_limiter`
-            "state": self.state,
-        }
+        fields = type(self).model_fields
+        options = {name: getattr(self, name) for name in OPTION_NAMES - _NOT_CORE if name in fields}
+        options["api_key"] = self.api_key.get_secret_value() if self.api_key else None
+        options["rate_limiter"] = self.request_rate_limiter  # never LlamaIndex's `rate_limiter`
+        options["http_client"] = self._http_client
+        options["http_async_client"] = self._http_async_client
+        return options
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         """A copy with core clients of its own, made on first use (its settings may differ)."""
         copied = super().model_copy(update=update, deep=deep)
-        copied._client = copied._aclient = copied._discovery = None
+        copied._pools = ClientPair()
         return copied
 
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
@@ -254,45 +234,25 @@ class HFProviders(JsonSchemaStructuredLLM):
             self.state,
             self._http_client,
             self._http_async_client,
-            # Not copied at all (dropped below), so never deep-copied on the way.
-            self._client,
-            self._aclient,
-            self._discovery,
         )
         for shared in by_reference:
             if shared is not None:
                 memo.setdefault(id(shared), shared)
-        copied = super().__deepcopy__(memo)
-        copied._client = copied._aclient = copied._discovery = None
-        return copied
+        return super().__deepcopy__(memo)
 
     def _sync_client(self) -> HFClient:
-        if self._client is None:
-            with _CLIENT_LOCK:
-                if self._client is None:
-                    self._client = HFClient(**self._client_options(), http_client=self._http_client)
-        return self._client
+        return self._pools.sync(self._client_options)
 
     def _async_client(self) -> AsyncHFClient:
-        if self._aclient is None:
-            with _CLIENT_LOCK:
-                if self._aclient is None:
-                    self._aclient = AsyncHFClient(
-                        **self._client_options(), http_async_client=self._http_async_client
-                    )
-        return self._aclient
+        return self._pools.async_(self._client_options)
 
     def close(self) -> None:
         """Release the sync connection pool (call once, when you are done with the LLM)."""
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        self._pools.close()
 
     async def aclose(self) -> None:
-        """Release the async connection pool."""
-        if self._aclient is not None:
-            await self._aclient.aclose()
-            self._aclient = None
+        """Release the async connection pools."""
+        await self._pools.aclose()
 
     def _params(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         defaults = {"temperature": self.temperature, "max_tokens": self.max_tokens}

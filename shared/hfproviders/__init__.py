@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from hfproviders._client import AsyncHFClient, HFClient
+from hfproviders._client import AsyncHFClient, ClientPair, HFClient
 from hfproviders._errors import (
     AllProvidersFailedError,
     APIConnectionError,
@@ -31,6 +31,7 @@ from hfproviders._errors import (
     ContextLengthError,
     GoneError,
     HFProvidersError,
+    IncompleteStreamError,
     InvalidModelError,
     InvalidParameterError,
     InvalidRequestInputError,
@@ -52,6 +53,8 @@ from hfproviders._errors import (
     UnknownProviderError,
 )
 from hfproviders._normalize import ChunkAccumulator, parse_partial_json
+from hfproviders._observe import CallView, HealthHook, Observer, Observers, SpendHook
+from hfproviders._options import OPTION_NAMES, ClientOptions, set_testing
 from hfproviders._params import CHAT_PARAMS, TEXT_GENERATION_PARAMS
 from hfproviders._retry import RetryPolicy
 from hfproviders._streaming import (
@@ -82,13 +85,7 @@ from hfproviders._types import (
 
 if TYPE_CHECKING:
     from hfproviders._cache import InMemoryCache, ResponseCache, SQLiteCache, cache_key
-    from hfproviders._discovery import (
-        DiscoveryCache,
-        ModelInfo,
-        ProviderInfo,
-        pick_provider,
-        providers_supporting,
-    )
+    from hfproviders._catalog import DiscoveryCache, ModelInfo, ProviderInfo
     from hfproviders._embeddings import (
         EmbeddingResponseError,
         EmbeddingResult,
@@ -105,7 +102,7 @@ if TYPE_CHECKING:
     from hfproviders._hub import ModelAvailability, ProviderMapping
     from hfproviders._ratelimit import RateLimiter
     from hfproviders._redis import RedisCache, RedisRateLimiter, RedisState
-    from hfproviders._routing import ServingCapabilities
+    from hfproviders._routing import ServingCapabilities, pick_provider, providers_supporting
     from hfproviders._spend import (
         InMemorySpendStore,
         SpendLimit,
@@ -121,11 +118,11 @@ _LAZY = {
     "ResponseCache": "_cache",
     "SQLiteCache": "_cache",
     "cache_key": "_cache",
-    "DiscoveryCache": "_discovery",
-    "ModelInfo": "_discovery",
-    "ProviderInfo": "_discovery",
-    "pick_provider": "_discovery",
-    "providers_supporting": "_discovery",
+    "DiscoveryCache": "_catalog",
+    "ModelInfo": "_catalog",
+    "ProviderInfo": "_catalog",
+    "pick_provider": "_routing",
+    "providers_supporting": "_routing",
     "EmbeddingResponseError": "_embeddings",
     "EmbeddingResult": "_embeddings",
     "PartialEmbeddingError": "_embeddings",
@@ -176,6 +173,9 @@ __all__ = [
     "AsyncTextGenerationStream",
     "AttemptEvent",
     "AuthenticationError",
+    "CallView",
+    "ClientOptions",
+    "ClientPair",
     "BadRequestError",
     "BudgetExceededError",
     "ChatCompletion",
@@ -197,11 +197,13 @@ __all__ = [
     "GoneError",
     "HFClient",
     "HFProvidersError",
+    "HealthHook",
     "HealthStore",
     "HealthTracker",
     "InMemoryCache",
     "InMemoryHealthStore",
     "InMemorySpendStore",
+    "IncompleteStreamError",
     "InvalidModelError",
     "InvalidParameterError",
     "InvalidRequestInputError",
@@ -211,6 +213,9 @@ __all__ = [
     "ModelNotFoundError",
     "ModelNotSupportedError",
     "NotFoundError",
+    "OPTION_NAMES",
+    "Observer",
+    "Observers",
     "PartialEmbeddingError",
     "PaymentRequiredError",
     "PermissionDeniedError",
@@ -234,6 +239,7 @@ __all__ = [
     "SQLiteCache",
     "ServerError",
     "ServiceUnavailableError",
+    "SpendHook",
     "SpendLimit",
     "SpendLine",
     "SpendReport",
@@ -253,4 +259,5 @@ __all__ = [
     "parse_partial_json",
     "pick_provider",
     "providers_supporting",
+    "set_testing",
 ]

@@ -1,45 +1,33 @@
-"""`HFClient` and `AsyncHFClient`: the I/O twins.
+"""`HFClient` and `AsyncHFClient`: the I/O twins, short loops over a `Call`.
 
-Every decision lives in pure code they share (`_base`, `_plan`, `_params`, `_retry`,
-`_normalize`, `_streaming`); the two classes below only send, read and sleep, side by side, in
-the same order.
+Every decision is made by the call (`_call.Call`) and the pure modules behind it; the two
+classes below only send, read and sleep, side by side, in the same order. `ClientPair` gives a
+framework adapter one lazily built sync/async pair from one set of options.
 """
 
 from __future__ import annotations
 
-import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Unpack
 
-from hfproviders._base import AttemptHook, ClientBase
-from hfproviders._errors import (
-    MAX_ERROR_BODY,
-    APIError,
-    HFProvidersError,
-)
-from hfproviders._plan import (
-    AttemptState,
-    CallPlan,
-    bare_model,
+from hfproviders._call import Call, needs_catalogue
+from hfproviders._config import ClientConfig
+from hfproviders._errors import MAX_ERROR_BODY, APIError, HFProvidersError
+from hfproviders._options import ClientOptions
+from hfproviders._request import (
+    Request,
     batch_calls,
-    completion_of,
-    fill_meta,
-    generation_of,
-    is_sse,
-    mark_in_stream,
-    replay_cached_stream,
-    text_of,
-    whole_body_as_stream,
+    chat_request,
+    lookup_request,
+    text_generation_request,
 )
-from hfproviders._retry import RetryPolicy
 from hfproviders._streaming import (
     AsyncChatStream,
     AsyncTextGenerationStream,
     ChatStream,
-    ChatStreamDecoder,
     TextGenerationStream,
-    TextGenerationStreamDecoder,
 )
 from hfproviders._transport import (
     AsyncTransport,
@@ -47,30 +35,84 @@ from hfproviders._transport import (
     SyncTransport,
     WireResponse,
 )
-from hfproviders._types import (
-    ChatCompletion,
-    ResponseMeta,
-    TextGeneration,
-)
+from hfproviders._types import ChatCompletion, TextGeneration
 
 if TYPE_CHECKING:
-    from hfproviders._cache import ResponseCache
-    from hfproviders._discovery import DiscoveryCache, ModelInfo
+    from hfproviders._catalog import DiscoveryCache, ModelInfo
     from hfproviders._hub import ModelAvailability
-    from hfproviders._ratelimit import RateLimiter
-    from hfproviders._state import SharedRateLimiter, StateBackend
-    from hfproviders._telemetry import GenAITelemetry
+    from hfproviders._retry import RetryPolicy
+    from hfproviders._routing import ServingCapabilities
 
-__all__ = ["AsyncHFClient", "HFClient"]
-
-logger = logging.getLogger("hfproviders")
+__all__ = ["AsyncHFClient", "ClientPair", "HFClient"]
 
 
-class HFClient(ClientBase):
+class _Shared:
+    """What both twins expose without I/O: their settings and the loaded catalogue."""
+
+    _config: ClientConfig
+
+    @property
+    def base_url(self) -> str:
+        """Where requests go."""
+        return self._config.base_url
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The retry policy in force."""
+        return self._config.retry
+
+    def __repr__(self) -> str:
+        provider = self._config.provider
+        return f"{type(self).__name__}(base_url={self._config.base_url!r}, provider={provider!r})"
+
+    def cached_model_info(self, model: str) -> ModelInfo | None:
+        """What the router's catalogue says about `model`, if this client has loaded it.
+
+        Never touches the network (`model_info` and `list_models` do).
+        """
+        cache = self._config.discovery_cache
+        models = cache.get_models(self._config.base_url) if cache is not None else None
+        if models is None:
+            return None
+        from hfproviders._catalog import find_model
+
+        return find_model(models, model)
+
+    def serving_capabilities(
+        self, model: str, provider: str | Sequence[str] | None = None
+    ) -> ServingCapabilities | None:
+        """What the providers this client may use for `model` can do, from the loaded catalogue.
+
+        Context window and tool / structured-output support, for the client's provider setting
+        (or `provider`). None when the catalogue is not loaded or does not list the model; it
+        never touches the network. Fields are None where the catalogue does not say.
+        """
+        info = self.cached_model_info(model)
+        if info is None or not self._config.is_router:
+            return None
+        from hfproviders._routing import resolve_chain, serving_capabilities
+
+        _, chain = resolve_chain(model, provider or self._config.provider, router=True)
+        return serving_capabilities(info, chain, self._config.routing)
+
+    def _models_request(self) -> Request:
+        return lookup_request(self._config, self._config.models_url(), "")
+
+    def _remember(self, data: Any) -> list[ModelInfo]:
+        from hfproviders._catalog import models_from_json
+        from hfproviders._routing import remember_providers
+
+        models = models_from_json(data, self._config.models_url())
+        self._config.discovery.put_models(self._config.base_url, models)
+        remember_providers(p.provider for m in models for p in m.providers)
+        return models
+
+
+class HFClient(_Shared):
     """A synchronous client for Hugging Face Inference Providers (and any OpenAI/TGI server).
 
     One pooled HTTP connection pool per client, reused across calls; close it with `close()` or a
-    `with` block. Nothing touches the network before the first call.
+    `with` block. Nothing touches the network before the first call. Options: `ClientOptions`.
 
     Example:
         >>> with HFClient(provider="together") as client:  # doctest: +SKIP
@@ -80,49 +122,8 @@ class HFClient(ClientBase):
 
     """
 
-    def __init__(
-        self,
-        *,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        provider: str | Sequence[str] | None = None,
-        bill_to: str | None = None,
-        timeout: float | None = None,
-        max_retries: int | None = None,
-        retry: RetryPolicy | None = None,
-        default_headers: Mapping[str, str] | None = None,
-        http_client: Any | None = None,
-        max_input_chars: int | None = 2_000_000,
-        on_attempt: AttemptHook | None = None,
-        cache: ResponseCache | None = None,
-        rate_limiter: RateLimiter | SharedRateLimiter | None = None,
-        routing: Literal["off", "cached", "auto"] = "cached",
-        discovery_ttl: float = 600.0,
-        discovery: DiscoveryCache | None = None,
-        router: bool = False,
-        telemetry: GenAITelemetry | bool | None = None,
-        state: str | StateBackend | None = None,
-    ) -> None:
-        super().__init__(
-            api_key=api_key,
-            base_url=base_url,
-            provider=provider,
-            bill_to=bill_to,
-            timeout=timeout,
-            max_retries=max_retries,
-            retry=retry,
-            default_headers=default_headers,
-            max_input_chars=max_input_chars,
-            on_attempt=on_attempt,
-            cache=cache,
-            rate_limiter=rate_limiter,
-            routing=routing,
-            discovery_ttl=discovery_ttl,
-            discovery=discovery,
-            router=router,
-            telemetry=telemetry,
-            state=state,
-        )
+    def __init__(self, *, http_client: Any | None = None, **options: Unpack[ClientOptions]) -> None:
+        self._config = ClientConfig.create(options)
         self._transport = SyncTransport(http_client, self._config.timeout)
         self._sleep: Callable[[float], None] = time.sleep
 
@@ -142,39 +143,30 @@ class HFClient(ClientBase):
         self, model: str, messages: Sequence[Mapping[str, Any]], **params: Any
     ) -> ChatCompletion:
         """Send a chat completion and return the whole answer."""
-        plan = self._plan_chat(model, messages, params, stream=False)
-        result: ChatCompletion = self._traced(plan) if self._may_trace() else self._request(plan)
+        request = chat_request(self._config, model, messages, params, stream=False)
+        result: ChatCompletion = self._run(request)
         return result
 
     def stream(
         self, model: str, messages: Sequence[Mapping[str, Any]], **params: Any
     ) -> ChatStream:
         """Stream a chat completion: iterate the returned `ChatStream` for chunks."""
-        plan = self._plan_chat(model, messages, params, stream=True)
-        meta = ResponseMeta()
-        holder: list[ChatStreamDecoder] = []
-        generator = self._traced_stream(
-            plan, self._stream(plan, meta, holder), lambda: completion_of(holder), meta
-        )
-        return ChatStream(generator, meta, lambda: completion_of(holder))
+        call = Call(self._config, chat_request(self._config, model, messages, params, stream=True))
+        return ChatStream(self._stream(call), call)
 
     def text_generation(self, model: str, prompt: str, **params: Any) -> TextGeneration:
         """Call the text-generation (TGI) API: hf-inference, an Inference Endpoint, or TGI."""
-        plan = self._plan_text_generation(model, prompt, params, stream=False)
-        result: TextGeneration = self._traced(plan) if self._may_trace() else self._request(plan)
+        request = text_generation_request(self._config, model, prompt, params, stream=False)
+        result: TextGeneration = self._run(request)
         return result
 
     def text_generation_stream(
         self, model: str, prompt: str, **params: Any
     ) -> TextGenerationStream:
         """Stream tokens from the text-generation (TGI) API."""
-        plan = self._plan_text_generation(model, prompt, params, stream=True)
-        meta = ResponseMeta()
-        holder: list[TextGenerationStreamDecoder] = []
-        generator = self._traced_stream(
-            plan, self._stream(plan, meta, holder), lambda: generation_of(holder, meta), meta
-        )
-        return TextGenerationStream(generator, meta, lambda: text_of(holder))
+        request = text_generation_request(self._config, model, prompt, params, stream=True)
+        call = Call(self._config, request)
+        return TextGenerationStream(self._stream(call), call)
 
     def batch(
         self, requests: Sequence[Mapping[str, Any]], *, max_concurrency: int = 8
@@ -182,8 +174,9 @@ class HFClient(ClientBase):
         """Run many chat requests concurrently; results come back in input order.
 
         Each request is a dict with `model`, `messages` and any chat parameter. A request that
-        fails comes back as its typed error, in place: it is not raised and does not stop the
-        others. Retries, failover and the rate limiter apply to each request as usual.
+        fails comes back as its error, in place (an unexpected exception is wrapped in an
+        `HFProvidersError`): it is not raised and does not stop the others, and every answer
+        already received is kept. Retries, failover and the rate limiter apply to each request.
         """
         from concurrent.futures import ThreadPoolExecutor  # httpx.Client is thread-safe
 
@@ -192,134 +185,101 @@ class HFClient(ClientBase):
         def run(call: tuple[str, Any, dict[str, Any]]) -> ChatCompletion | HFProvidersError:
             try:
                 return self.chat(call[0], call[1], **call[2])
-            except HFProvidersError as error:
-                return error
+            except Exception as error:  # noqa: BLE001 - every failure stays in its place
+                return _as_item_error(error)
 
         with ThreadPoolExecutor(max_workers=min(max_concurrency, len(calls) or 1)) as pool:
             return list(pool.map(run, calls))
 
-    # -- I/O -------------------------------------------------------------------------------
-
     def list_models(self, *, refresh: bool = False) -> list[ModelInfo]:
         """The router's model catalogue (`GET /v1/models`), cached for `discovery_ttl` seconds."""
-        cached = None if refresh else self._discovery.get_models(self._config.base_url)
+        cached = None if refresh else self._config.discovery.get_models(self.base_url)
         if cached is not None:
             return cached
-        return self._remember_models(self._request(self._plan_json(self._config.models_url(), "")))
+        return self._remember(self._run(self._models_request()))
 
     def model_info(self, model: str) -> ModelInfo | None:
         """What the router's catalogue says about `model` (its providers, prices, capabilities)."""
-        from hfproviders._discovery import find_model
+        from hfproviders._catalog import find_model
 
         return find_model(self.list_models(), model)
 
     def model_providers(self, model: str, *, refresh: bool = False) -> ModelAvailability:
         """Ask the Hub which providers serve `model`, and whether this token may use it."""
-        cached = None if refresh else self._discovery.get_availability(bare_model(model))
-        if cached is not None:
-            return cached
-        plan = self._hub_plan(model)
-        try:
-            availability = self._availability_from_json(plan, self._request(plan))
-        except APIError as error:
-            availability = self._availability_from_error(plan, error)
-        if self._needs_access_check(plan, availability):
-            check = self._plan_json(_auth_check_url(model), model, hub=True)
-            try:
-                self._request(check)
-                availability = self._availability_checked(availability, None)
-            except APIError as error:
-                availability = self._availability_checked(availability, error)
-        self._discovery.put_availability(availability)
-        return availability
+        from hfproviders._hub import HubLookup
 
-    def _prepare(self, plan: CallPlan) -> None:
-        if self._catalogue_needed(plan):
+        lookup = HubLookup(self._config, model, refresh)
+        while (request := lookup.next_request()) is not None:
+            try:
+                lookup.answered(self._run(request))
+            except APIError as error:
+                lookup.failed(error)
+        return lookup.result()
+
+    # -- the loops -------------------------------------------------------------------------
+
+    def _load_catalogue(self, request: Request) -> None:
+        if needs_catalogue(self._config, request):
             try:
                 self.list_models()
             except HFProvidersError as error:  # routing is best effort: the call still goes
-                logger.warning("could not load the model catalogue for routing: %s", error)
-        self._route(plan)
+                _log_catalogue_failure(error)
 
-    def _send(self, plan: CallPlan, state: AttemptState) -> WireResponse:
-        state.begin()
-        if self._limiter is not None and plan.kind != "json":  # lookups are not inference
-            self._limiter.acquire(plan.token_estimate)
-        response = self._transport.send(
-            plan.method, plan.url, plan.headers, plan.content(state.provider), plan.timeout
-        )
+    def _send(self, call: Call) -> WireResponse:
+        limiter = call.begin()
+        if limiter is not None:
+            limiter.acquire(call.request.token_estimate)
+        response = self._transport.send(*call.outgoing())
         if response.status_code >= 300:  # 3xx too: redirects are never followed
-            body = response.read(MAX_ERROR_BODY)
-            raise self._status_error(response.status_code, response.headers, body, state.provider)
+            raise call.error_in(
+                response.status_code, response.headers, response.read(MAX_ERROR_BODY)
+            )
+        call.headers_in(response.status_code, response.headers)
         return response
 
-    def _traced(self, plan: CallPlan) -> Any:
-        trace = self._trace(plan)
-        if trace is None:
-            return self._request(plan)
-        try:
-            result = self._request(plan)
-        except BaseException as error:
-            trace.call_ended(None, None, error)
-            raise
-        trace.call_ended(result, None, None)
-        return result
-
-    def _request(self, plan: CallPlan) -> Any:
-        self._prepare(plan)
-        entry = self._cache_lookup(plan, "chat")
-        if entry is not None:
-            return self._from_cache(plan, entry)
-        state = AttemptState(self, plan)
+    def _run(self, request: Request) -> Any:
+        self._load_catalogue(request)
+        call = Call(self._config, request)
+        if call.start():
+            return call.cached_result()
         while True:
             try:
-                response = self._send(plan, state)
-                meta = state.meta(response.status_code, response.headers)
-                body = response.read()
-                meta.latency_s = time.monotonic() - state.started
-                return self._done(plan, self._parse_body(plan, body, meta))
+                response = self._send(call)
+                return call.body_in(response.read(cap=call.max_bytes, deadline=call.deadline))
             except HFProvidersError as error:
-                wait = state.failed(error)
+                wait = call.failed(error)
             if wait > 0:
                 self._sleep(wait)
 
-    def _stream(self, plan: CallPlan, meta: ResponseMeta, holder: list[Any]) -> Iterator[Any]:
-        self._prepare(plan)
-        entry = self._cache_lookup(plan, "stream")
-        if entry is not None:
-            yield from replay_cached_stream(plan, entry, self._cached_meta(entry), meta, holder)
+    def _stream(self, call: Call) -> Iterator[Any]:
+        self._load_catalogue(call.request)
+        if call.start():
+            yield from call.replay()
             return
-        state = AttemptState(self, plan)
         while True:
-            decoder: Any = None
             try:
-                response = self._send(plan, state)
+                response = self._send(call)
                 try:
-                    fill_meta(meta, state.meta(response.status_code, response.headers))
-                    if not is_sse(response.headers):
-                        yield from whole_body_as_stream(self, plan, response.read(), meta, holder)
-                        return
-                    decoder = self._decoder(plan, meta, state.started, holder)
                     for raw in response.iter_bytes():
-                        for chunk in decoder.feed(raw):
-                            decoder.deliver(chunk)
+                        for chunk in call.feed(raw):
+                            call.deliver(chunk)
                             yield chunk
-                    for chunk in decoder.finish():
-                        decoder.deliver(chunk)
+                        if call.done:
+                            break
+                    for chunk in call.finish():
+                        call.deliver(chunk)
                         yield chunk
-                    self._stream_done(plan, decoder)
-                    return
                 finally:
                     response.close()
+                call.stream_ended()
+                return
             except HFProvidersError as error:
-                if decoder is not None and decoder.events > 0:
-                    raise mark_in_stream(error, decoder) from None
-                wait = state.failed(error)
+                wait = call.failed(error)
             if wait > 0:
                 self._sleep(wait)
 
 
-class AsyncHFClient(ClientBase):
+class AsyncHFClient(_Shared):
     """The asyncio twin of `HFClient`: same options, `await` on every call.
 
     Example:
@@ -331,50 +291,11 @@ class AsyncHFClient(ClientBase):
     """
 
     def __init__(
-        self,
-        *,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        provider: str | Sequence[str] | None = None,
-        bill_to: str | None = None,
-        timeout: float | None = None,
-        max_retries: int | None = None,
-        retry: RetryPolicy | None = None,
-        default_headers: Mapping[str, str] | None = None,
-        http_async_client: Any | None = None,
-        max_input_chars: int | None = 2_000_000,
-        on_attempt: AttemptHook | None = None,
-        cache: ResponseCache | None = None,
-        rate_limiter: RateLimiter | SharedRateLimiter | None = None,
-        routing: Literal["off", "cached", "auto"] = "cached",
-        discovery_ttl: float = 600.0,
-        discovery: DiscoveryCache | None = None,
-        router: bool = False,
-        telemetry: GenAITelemetry | bool | None = None,
-        state: str | StateBackend | None = None,
+        self, *, http_async_client: Any | None = None, **options: Unpack[ClientOptions]
     ) -> None:
-        super().__init__(
-            api_key=api_key,
-            base_url=base_url,
-            provider=provider,
-            bill_to=bill_to,
-            timeout=timeout,
-            max_retries=max_retries,
-            retry=retry,
-            default_headers=default_headers,
-            max_input_chars=max_input_chars,
-            on_attempt=on_attempt,
-            cache=cache,
-            rate_limiter=rate_limiter,
-            routing=routing,
-            discovery_ttl=discovery_ttl,
-            discovery=discovery,
-            router=router,
-            telemetry=telemetry,
-            state=state,
-        )
         import asyncio  # here, so `import hfproviders` does not pay for asyncio
 
+        self._config = ClientConfig.create(options)
         self._transport = AsyncTransport(http_async_client, self._config.timeout)
         self._sleep: Callable[[float], Any] = asyncio.sleep
 
@@ -385,10 +306,19 @@ class AsyncHFClient(ClientBase):
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool (a pool passed in as `http_async_client` is left open)."""
+        """Close the connection pools, one per event loop used (yours, if given, stay open)."""
         await self._transport.close()
 
-    close = aclose
+    def close(self) -> None:
+        """Close the pools from synchronous code; inside a running loop, `await aclose()`."""
+        import asyncio
+
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self._transport.close_outside_loop()
+            return
+        raise TypeError("AsyncHFClient.close() inside an event loop: use `await client.aclose()`")
 
     # -- public API ------------------------------------------------------------------------
 
@@ -396,48 +326,38 @@ class AsyncHFClient(ClientBase):
         self, model: str, messages: Sequence[Mapping[str, Any]], **params: Any
     ) -> ChatCompletion:
         """Send a chat completion and return the whole answer."""
-        plan = self._plan_chat(model, messages, params, stream=False)
-        traced = self._may_trace()
-        result: ChatCompletion = await (self._traced(plan) if traced else self._request(plan))
+        request = chat_request(self._config, model, messages, params, stream=False)
+        result: ChatCompletion = await self._run(request)
         return result
 
     def stream(
         self, model: str, messages: Sequence[Mapping[str, Any]], **params: Any
     ) -> AsyncChatStream:
         """Stream a chat completion: `async for chunk in client.stream(...)`."""
-        plan = self._plan_chat(model, messages, params, stream=True)
-        meta = ResponseMeta()
-        holder: list[ChatStreamDecoder] = []
-        generator = self._traced_stream(
-            plan, self._stream(plan, meta, holder), lambda: completion_of(holder), meta
-        )
-        return AsyncChatStream(generator, meta, lambda: completion_of(holder))
+        call = Call(self._config, chat_request(self._config, model, messages, params, stream=True))
+        return AsyncChatStream(self._stream(call), call)
 
     async def text_generation(self, model: str, prompt: str, **params: Any) -> TextGeneration:
         """Call the text-generation (TGI) API: hf-inference, an Inference Endpoint, or TGI."""
-        plan = self._plan_text_generation(model, prompt, params, stream=False)
-        traced = self._may_trace()
-        result: TextGeneration = await (self._traced(plan) if traced else self._request(plan))
+        request = text_generation_request(self._config, model, prompt, params, stream=False)
+        result: TextGeneration = await self._run(request)
         return result
 
     def text_generation_stream(
         self, model: str, prompt: str, **params: Any
     ) -> AsyncTextGenerationStream:
         """Stream tokens from the text-generation (TGI) API."""
-        plan = self._plan_text_generation(model, prompt, params, stream=True)
-        meta = ResponseMeta()
-        holder: list[TextGenerationStreamDecoder] = []
-        generator = self._traced_stream(
-            plan, self._stream(plan, meta, holder), lambda: generation_of(holder, meta), meta
-        )
-        return AsyncTextGenerationStream(generator, meta, lambda: text_of(holder))
+        request = text_generation_request(self._config, model, prompt, params, stream=True)
+        call = Call(self._config, request)
+        return AsyncTextGenerationStream(self._stream(call), call)
 
     async def batch(
         self, requests: Sequence[Mapping[str, Any]], *, max_concurrency: int = 8
     ) -> list[ChatCompletion | HFProvidersError]:
         """Run many chat requests concurrently; results come back in input order.
 
-        The async twin of `HFClient.batch`: failures come back as typed errors in place.
+        The async twin of `HFClient.batch`. Its tasks never outlive it: if the batch itself is
+        cancelled, every task is cancelled and awaited before the cancellation goes on.
         """
         import asyncio
 
@@ -448,139 +368,193 @@ class AsyncHFClient(ClientBase):
             async with gate:
                 try:
                     return await self.chat(call[0], call[1], **call[2])
-                except HFProvidersError as error:
-                    return error
+                except Exception as error:  # noqa: BLE001 - every failure stays in its place
+                    return _as_item_error(error)
 
-        return list(await asyncio.gather(*(run(call) for call in calls)))
-
-    # -- I/O -------------------------------------------------------------------------------
+        tasks = [asyncio.ensure_future(run(call)) for call in calls]
+        try:
+            return list(await asyncio.gather(*tasks))
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def list_models(self, *, refresh: bool = False) -> list[ModelInfo]:
         """The router's model catalogue (`GET /v1/models`), cached for `discovery_ttl` seconds."""
-        cached = None if refresh else self._discovery.get_models(self._config.base_url)
+        cached = None if refresh else self._config.discovery.get_models(self.base_url)
         if cached is not None:
             return cached
-        plan = self._plan_json(self._config.models_url(), "")
-        return self._remember_models(await self._request(plan))
+        return self._remember(await self._run(self._models_request()))
 
     async def model_info(self, model: str) -> ModelInfo | None:
         """What the router's catalogue says about `model` (its providers, prices, capabilities)."""
-        from hfproviders._discovery import find_model
+        from hfproviders._catalog import find_model
 
         return find_model(await self.list_models(), model)
 
     async def model_providers(self, model: str, *, refresh: bool = False) -> ModelAvailability:
         """Ask the Hub which providers serve `model`, and whether this token may use it."""
-        cached = None if refresh else self._discovery.get_availability(bare_model(model))
-        if cached is not None:
-            return cached
-        plan = self._hub_plan(model)
-        try:
-            availability = self._availability_from_json(plan, await self._request(plan))
-        except APIError as error:
-            availability = self._availability_from_error(plan, error)
-        if self._needs_access_check(plan, availability):
-            check = self._plan_json(_auth_check_url(model), model, hub=True)
-            try:
-                await self._request(check)
-                availability = self._availability_checked(availability, None)
-            except APIError as error:
-                availability = self._availability_checked(availability, error)
-        self._discovery.put_availability(availability)
-        return availability
+        from hfproviders._hub import HubLookup
 
-    async def _prepare(self, plan: CallPlan) -> None:
-        if self._catalogue_needed(plan):
+        lookup = HubLookup(self._config, model, refresh)
+        while (request := lookup.next_request()) is not None:
+            try:
+                lookup.answered(await self._run(request))
+            except APIError as error:
+                lookup.failed(error)
+        return lookup.result()
+
+    # -- the loops -------------------------------------------------------------------------
+
+    async def _load_catalogue(self, request: Request) -> None:
+        if needs_catalogue(self._config, request):
             try:
                 await self.list_models()
             except HFProvidersError as error:  # routing is best effort: the call still goes
-                logger.warning("could not load the model catalogue for routing: %s", error)
-        self._route(plan)
+                _log_catalogue_failure(error)
 
-    async def _send(self, plan: CallPlan, state: AttemptState) -> AsyncWireResponse:
-        state.begin()
-        if self._limiter is not None and plan.kind != "json":  # lookups are not inference
-            await self._limiter.aacquire(plan.token_estimate)
-        response = await self._transport.send(
-            plan.method, plan.url, plan.headers, plan.content(state.provider), plan.timeout
-        )
+    async def _send(self, call: Call) -> AsyncWireResponse:
+        limiter = call.begin()
+        if limiter is not None:
+            await limiter.aacquire(call.request.token_estimate)
+        response = await self._transport.send(*call.outgoing())
         if response.status_code >= 300:  # 3xx too: redirects are never followed
-            body = await response.read(MAX_ERROR_BODY)
-            raise self._status_error(response.status_code, response.headers, body, state.provider)
+            raise call.error_in(
+                response.status_code, response.headers, await response.read(MAX_ERROR_BODY)
+            )
+        call.headers_in(response.status_code, response.headers)
         return response
 
-    async def _traced(self, plan: CallPlan) -> Any:
-        trace = self._trace(plan)
-        if trace is None:
-            return await self._request(plan)
-        try:
-            result = await self._request(plan)
-        except BaseException as error:
-            trace.call_ended(None, None, error)
-            raise
-        trace.call_ended(result, None, None)
-        return result
-
-    async def _request(self, plan: CallPlan) -> Any:
-        await self._prepare(plan)
-        entry = self._cache_lookup(plan, "chat")
-        if entry is not None:
-            return self._from_cache(plan, entry)
-        state = AttemptState(self, plan)
+    async def _run(self, request: Request) -> Any:
+        await self._load_catalogue(request)
+        call = Call(self._config, request)
+        if call.start():
+            return call.cached_result()
         while True:
             try:
-                response = await self._send(plan, state)
-                meta = state.meta(response.status_code, response.headers)
-                body = await response.read()
-                meta.latency_s = time.monotonic() - state.started
-                return self._done(plan, self._parse_body(plan, body, meta))
+                response = await self._send(call)
+                return call.body_in(await response.read(cap=call.max_bytes, deadline=call.deadline))
             except HFProvidersError as error:
-                wait = state.failed(error)
+                wait = call.failed(error)
             if wait > 0:
                 await self._sleep(wait)
 
-    async def _stream(
-        self, plan: CallPlan, meta: ResponseMeta, holder: list[Any]
-    ) -> AsyncIterator[Any]:
-        await self._prepare(plan)
-        entry = self._cache_lookup(plan, "stream")
-        if entry is not None:
-            for chunk in replay_cached_stream(plan, entry, self._cached_meta(entry), meta, holder):
+    async def _stream(self, call: Call) -> AsyncIterator[Any]:
+        await self._load_catalogue(call.request)
+        if call.start():
+            for chunk in call.replay():
                 yield chunk
             return
-        state = AttemptState(self, plan)
         while True:
-            decoder: Any = None
             try:
-                response = await self._send(plan, state)
+                response = await self._send(call)
                 try:
-                    fill_meta(meta, state.meta(response.status_code, response.headers))
-                    if not is_sse(response.headers):
-                        body = await response.read()
-                        for chunk in whole_body_as_stream(self, plan, body, meta, holder):
-                            yield chunk
-                        return
-                    decoder = self._decoder(plan, meta, state.started, holder)
                     async for raw in response.iter_bytes():
-                        for chunk in decoder.feed(raw):
-                            decoder.deliver(chunk)
+                        for chunk in call.feed(raw):
+                            call.deliver(chunk)
                             yield chunk
-                    for chunk in decoder.finish():
-                        decoder.deliver(chunk)
+                        if call.done:
+                            break
+                    for chunk in call.finish():
+                        call.deliver(chunk)
                         yield chunk
-                    self._stream_done(plan, decoder)
-                    return
                 finally:
                     await response.close()
+                call.stream_ended()
+                return
             except HFProvidersError as error:
-                if decoder is not None and decoder.events > 0:
-                    raise mark_in_stream(error, decoder) from None
-                wait = state.failed(error)
+                wait = call.failed(error)
             if wait > 0:
                 await self._sleep(wait)
 
 
-def _auth_check_url(model: str) -> str:
-    from hfproviders._hub import hub_auth_check_url
+class ClientPair:
+    """One lazily built `HFClient` / `AsyncHFClient` pair from one set of options.
 
-    return hub_auth_check_url(model)
+    For framework adapters: both clients share one `DiscoveryCache` (a catalogue loaded on one
+    side routes the other), are made on first use, and are closed by `close()` / `aclose()`.
+    `options` (a callable returning `ClientOptions` plus `http_client` / `http_async_client`)
+    is called when a client is first needed, so it reads the adapter's settings as they are
+    then. A copy or a pickle of a pair starts empty.
+    """
+
+    __slots__ = ("_async", "_discovery", "_sync")
+
+    def __init__(self) -> None:
+        self._sync: HFClient | None = None
+        self._async: AsyncHFClient | None = None
+        self._discovery: DiscoveryCache | None = None
+
+    def _options(self, options: Callable[[], dict[str, Any]], drop: str) -> dict[str, Any]:
+        made = options()
+        made.pop(drop, None)
+        if made.get("discovery") is None:
+            if self._discovery is None:
+                from hfproviders._catalog import DiscoveryCache
+
+                self._discovery = DiscoveryCache(ttl_s=made.get("discovery_ttl") or 600.0)
+            made["discovery"] = self._discovery
+        return made
+
+    def sync(self, options: Callable[[], dict[str, Any]]) -> HFClient:
+        """The sync client, made from `options()` on first use."""
+        if self._sync is None:
+            with _LOCK:
+                if self._sync is None:
+                    self._sync = HFClient(**self._options(options, "http_async_client"))
+        return self._sync
+
+    def async_(self, options: Callable[[], dict[str, Any]]) -> AsyncHFClient:
+        """The async client (it keeps one pool per event loop), made on first use."""
+        if self._async is None:
+            with _LOCK:
+                if self._async is None:
+                    self._async = AsyncHFClient(**self._options(options, "http_client"))
+        return self._async
+
+    @property
+    def any(self) -> HFClient | AsyncHFClient | None:
+        """Whichever client exists (they share their catalogue), or None."""
+        return self._sync if self._sync is not None else self._async
+
+    def close(self) -> None:
+        """Close the sync client's pool (and the async one's, outside a running loop)."""
+        if self._sync is not None:
+            self._sync.close()
+            self._sync = None
+
+    async def aclose(self) -> None:
+        """Close the async client's pools."""
+        if self._async is not None:
+            await self._async.aclose()
+            self._async = None
+
+    def __copy__(self) -> ClientPair:
+        return ClientPair()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ClientPair:
+        return ClientPair()
+
+    def __reduce__(self) -> tuple[type[ClientPair], tuple[()]]:
+        return (ClientPair, ())
+
+
+# Two threads racing the first call must not build two pools; reentrant, as a client is made
+# while it is held.
+_LOCK = threading.RLock()
+
+
+def _as_item_error(error: Exception) -> HFProvidersError:
+    if isinstance(error, HFProvidersError):
+        return error
+    wrapped = HFProvidersError(f"{type(error).__name__}: {error}")
+    wrapped.__cause__ = error
+    return wrapped
+
+
+def _log_catalogue_failure(error: HFProvidersError) -> None:
+    import logging
+
+    logging.getLogger("hfproviders").warning(
+        "could not load the model catalogue for routing: %s", error
+    )

@@ -15,12 +15,21 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from hfproviders import __version__
-from hfproviders._errors import ConfigurationError, MissingTokenError
+from hfproviders._errors import ConfigurationError, InvalidParameterError, MissingTokenError
+from hfproviders._observe import Observer
+from hfproviders._options import OPTION_NAMES, ClientOptions
 from hfproviders._retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from hfproviders._cache import ResponseCache
+    from hfproviders._catalog import DiscoveryCache
+    from hfproviders._observe import HealthHook, SpendHook
+    from hfproviders._ratelimit import RateLimiter
+    from hfproviders._state import SharedRateLimiter
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -42,6 +51,10 @@ TOKEN_HELP = (
     "(or run `hf auth login`, or pass api_key=...)."
 )
 USER_AGENT = f"hfproviders/{__version__}"
+DEFAULT_TIMEOUT = 120.0
+DEFAULT_STREAM_IDLE_TIMEOUT = 60.0
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_INPUT_CHARS = 2_000_000
 #: The key for a non-Hugging Face `base_url` when `api_key` is not given.
 API_KEY_ENV = "HFPROVIDERS_API_KEY"
 NO_TOKEN_SENT = (
@@ -92,11 +105,10 @@ def lookup_token() -> str | None:
 
 @dataclass(slots=True)
 class ClientConfig:
-    """Everything a client needs that is not I/O."""
+    """Everything a client needs that is not I/O: the options, checked and resolved."""
 
     base_url: str
     api_key: Secret | None
-    api_key_explicit: bool
     bill_to: str | None
     timeout: float
     retry: RetryPolicy
@@ -104,6 +116,16 @@ class ClientConfig:
     max_input_chars: int | None
     provider: str | tuple[str, ...] | None
     router: bool = False
+    stream_idle_timeout: float = DEFAULT_STREAM_IDLE_TIMEOUT
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    routing: str = "cached"
+    discovery_ttl: float = 600.0
+    discovery_cache: DiscoveryCache | None = None
+    cache: ResponseCache | None = None
+    limiter: RateLimiter | SharedRateLimiter | None = None
+    observer: Observer = field(default_factory=Observer)
+    health: HealthHook | None = None
+    spend: SpendHook | None = None
     is_router: bool = field(init=False)
     host: str = field(init=False)
     _token_resolved: bool = field(init=False, default=False)
@@ -127,50 +149,91 @@ class ClientConfig:
             self._token_resolved = True
         if self.timeout is not None and self.timeout <= 0:
             raise ConfigurationError("timeout must be > 0 seconds")
+        if self.stream_idle_timeout <= 0:
+            raise ConfigurationError("stream_idle_timeout must be > 0 seconds")
+        if self.max_response_bytes <= 0:
+            raise ConfigurationError("max_response_bytes must be > 0")
         if self.max_input_chars is not None and self.max_input_chars <= 0:
             raise ConfigurationError("max_input_chars must be > 0 (or None for no limit)")
+        if self.routing not in ("off", "cached", "auto"):
+            raise InvalidParameterError("routing must be 'off', 'cached' or 'auto'")
 
     @classmethod
-    def create(
-        cls,
-        *,
-        api_key: str | None,
-        base_url: str | None,
-        provider: str | list[str] | tuple[str, ...] | None,
-        bill_to: str | None,
-        timeout: float | None,
-        max_retries: int | None,
-        retry: RetryPolicy | None,
-        default_headers: Mapping[str, str] | None,
-        max_input_chars: int | None,
-        router: bool = False,
-    ) -> ClientConfig:
-        """Build and check the configuration from constructor arguments."""
+    def create(cls, options: ClientOptions) -> ClientConfig:
+        """Build and check the configuration from the constructor's options."""
+        unknown = set(options) - OPTION_NAMES
+        if unknown:
+            raise ConfigurationError(f"unknown client option(s): {', '.join(sorted(unknown))}")
+        retry, max_retries = options.get("retry"), options.get("max_retries")
         if retry is None:
             retry = RetryPolicy(max_retries=2 if max_retries is None else max_retries)
         elif max_retries is not None and max_retries != retry.max_retries:
             raise ConfigurationError("give max_retries or retry=RetryPolicy(...), not both")
+        api_key = options.get("api_key")
         if api_key is not None and (not isinstance(api_key, str) or not api_key.strip()):
             raise ConfigurationError("api_key must be a non-empty string (or None to look it up)")
+        router = options.get("router", False)
         if not isinstance(router, bool):
             raise ConfigurationError("router must be True or False")
+        bill_to = options.get("bill_to")
         if bill_to is None:
             bill_to = os.environ.get("HF_BILL_TO") or None
-        headers = {str(k): str(v) for k, v in (default_headers or {}).items()}
+        headers = {str(k): str(v) for k, v in (options.get("default_headers") or {}).items()}
         if any(k.lower() == "authorization" for k in headers):
             raise ConfigurationError("pass the token as api_key, not as an Authorization header")
-        return cls(
-            base_url=base_url or DEFAULT_BASE_URL,
+        provider = options.get("provider")
+        timeout = options.get("timeout")
+        idle = options.get("stream_idle_timeout")
+        cap = options.get("max_response_bytes")
+        from hfproviders._observe import build_observer
+        from hfproviders._state import share_state
+
+        cache, limiter = share_state(
+            options.get("state"), options.get("cache"), options.get("rate_limiter")
+        )
+        if cache is not None:
+            from hfproviders._cache import fail_safe  # a failing cache never costs an answer
+
+            cache = fail_safe(cache)
+
+        config = cls(
+            base_url=options.get("base_url") or DEFAULT_BASE_URL,
             api_key=Secret(api_key.strip()) if api_key else None,
-            api_key_explicit=api_key is not None,
             bill_to=bill_to,
-            timeout=120.0 if timeout is None else float(timeout),
+            timeout=DEFAULT_TIMEOUT if timeout is None else float(timeout),
             retry=retry,
             default_headers=headers,
-            max_input_chars=max_input_chars,
-            provider=tuple(provider) if isinstance(provider, list) else provider,
+            max_input_chars=options.get("max_input_chars", DEFAULT_MAX_INPUT_CHARS),
+            provider=provider if isinstance(provider, str | None) else tuple(provider),
             router=router,
+            stream_idle_timeout=DEFAULT_STREAM_IDLE_TIMEOUT if idle is None else float(idle),
+            max_response_bytes=DEFAULT_MAX_RESPONSE_BYTES if cap is None else cap,
+            routing=options.get("routing", "cached"),
+            discovery_ttl=options.get("discovery_ttl", 600.0),
+            # Share one DiscoveryCache between clients (a sync and an async twin) to share lookups.
+            discovery_cache=options.get("discovery"),
+            cache=cache,
+            limiter=limiter,
+            observer=build_observer(
+                options.get("on_attempt"), options.get("observer"), options.get("telemetry")
+            ),
+            health=options.get("health"),
+            spend=options.get("spend"),
         )
+        if provider is not None and config.is_router:
+            from hfproviders._routing import resolve_chain
+
+            resolve_chain("org/model", provider, router=True)  # fail fast on a bad provider
+        return config
+
+    @property
+    def discovery(self) -> DiscoveryCache:
+        """The lookup cache (catalogue and Hub answers), made on first use."""
+        if self.discovery_cache is None:
+            from hfproviders._catalog import DiscoveryCache
+
+            self.discovery_cache = DiscoveryCache(ttl_s=self.discovery_ttl)
+        return self.discovery_cache
 
     @property
     def sends_token_to_hf(self) -> bool:
@@ -190,12 +253,25 @@ class ClientConfig:
             return None
         return self.api_key.get()
 
+    def hub_token(self) -> str | None:
+        """The token for Hub lookups.
+
+        The client's token when its host is Hugging Face's, else the token found in the
+        environment: a key given for another server never goes to the Hub.
+        """
+        if self.sends_token_to_hf:
+            try:
+                return self.token()
+            except MissingTokenError:
+                return None
+        return lookup_token()
+
     def secrets(self) -> tuple[str, ...]:
         """Values to scrub from anything we log or raise."""
         return (self.api_key.get(),) if self.api_key is not None else ()
 
     def headers(self, *, stream: bool, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        """Request headers (the token included, when there is one for this host)."""
+        """Inference request headers (the token included, when there is one for this host)."""
         headers = {
             "Content-Type": "application/json",
             "Accept": "text/event-stream" if stream else "application/json",
@@ -209,6 +285,14 @@ class ClientConfig:
             headers["Authorization"] = f"Bearer {token}"
         if self.bill_to:
             headers["X-HF-Bill-To"] = self.bill_to
+        return headers
+
+    def lookup_headers(self, *, hub: bool) -> dict[str, str]:
+        """Headers of a lookup (`/v1/models`, the Hub): never billed, never `default_headers`."""
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        token = self.hub_token() if hub else self.token()
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         return headers
 
     def chat_url(self) -> str:

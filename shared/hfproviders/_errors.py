@@ -24,6 +24,7 @@ HFProvidersError                      every error we raise
 │   ├── ServerError                   5xx
 │   │   └── ServiceUnavailableError   503 (model loading carries `estimated_time`)
 │   └── StreamError                   the stream broke: malformed event, cut mid-event
+│       └── IncompleteStreamError     the connection closed with no [DONE] and no finish_reason
 ├── APIConnectionError                could not talk to the server (connect, reset, protocol)
 │   └── APITimeoutError               a connect/read/write/pool timeout
 ├── RateLimitWaitTooLongError         the client-side rate limiter would wait past its bound
@@ -60,6 +61,7 @@ __all__ = [
     "ContextLengthError",
     "GoneError",
     "HFProvidersError",
+    "IncompleteStreamError",
     "InvalidModelError",
     "InvalidParameterError",
     "InvalidRequestInputError",
@@ -119,6 +121,9 @@ class HFProvidersError(Exception):
     rate_limit: RateLimitInfo | None = None
     in_stream: bool = False
     partial: ChatCompletion | None = None
+    partial_text: str | None = None  # a text-generation stream's text before the error
+    failed_providers: Sequence[HFProvidersError] = ()  # providers of a chain that failed first
+    deadline_exceeded: bool = False  # the call's own time budget ran out
 
     def __init__(
         self,
@@ -256,6 +261,13 @@ class ServiceUnavailableError(ServerError):
 
 class StreamError(APIError):
     """The stream broke: a malformed event, or the connection ended in the middle of an event."""
+
+
+class IncompleteStreamError(StreamError):
+    """The stream stopped (connection closed) with no `[DONE]` and no finish_reason.
+
+    `partial` holds what arrived; it is never cached and never given a made-up finish reason.
+    """
 
 
 class APIConnectionError(HFProvidersError):

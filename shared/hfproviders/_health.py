@@ -47,7 +47,7 @@ from hfproviders._errors import (
 )
 
 if TYPE_CHECKING:
-    from hfproviders._discovery import ModelInfo, ProviderInfo
+    from hfproviders._catalog import ModelInfo, ProviderInfo
 
 __all__ = [
     "BreakerState",

@@ -7,23 +7,30 @@ says whether this token was granted access.
 
 Everything here is sans-I/O: `hub_model_info_request` and `hub_auth_check_url` say what to ask,
 and `availability_from_hub_json`, `availability_from_hub_error` and
-`availability_after_access_check` read the answers into a `ModelAvailability`. The clients send the
-requests on their own transport (`HFClient.model_providers` and its async twin), so the lookup
-shares their connection pool, retries and timeouts, and works the same sync and async.
+`availability_after_access_check` read the answers into a `ModelAvailability`. `HubLookup` drives
+one `model_providers` lookup: the clients send the requests it asks for on their own transport,
+so the lookup shares their connection pool, retries and timeouts, and works the same sync and
+async.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from hfproviders._discovery import opt_bool, opt_str, strip_model_suffix
+from hfproviders._catalog import opt_bool, opt_str, strip_model_suffix
+
+if TYPE_CHECKING:
+    from hfproviders._config import ClientConfig
+    from hfproviders._errors import APIError
+    from hfproviders._request import Request
 
 __all__ = [
     "HUB_ENDPOINT",
     "HUB_EXPAND",
     "HubErrorKind",
+    "HubLookup",
     "ModelAvailability",
     "ProviderMapping",
     "availability_after_access_check",
@@ -315,3 +322,87 @@ def availability_after_access_check(
     if kind is None:
         return None
     return deny_access(availability, "gated" if kind == "not_found" else kind)
+
+
+class HubLookup:
+    """One `model_providers` lookup, sans I/O: the model info, then (gated) the access check.
+
+    ```
+    lookup = HubLookup(config, model, refresh)
+    while (request := lookup.next_request()) is not None:
+        try:
+            lookup.answered(send(request))     # the JSON answer
+        except APIError as error:
+            lookup.failed(error)               # raises it unless it says something about access
+    return lookup.result()
+    ```
+    """
+
+    __slots__ = ("_config", "_model", "_pending", "_token_given", "availability")
+
+    def __init__(self, config: ClientConfig, model: str, refresh: bool) -> None:
+        from hfproviders._request import hub_request
+
+        self._config = config
+        self._model = model
+        cached = None if refresh else config.discovery.get_availability(strip_model_suffix(model))
+        self.availability: ModelAvailability | None = cached
+        self._pending: Request | None = None if cached is not None else hub_request(config, model)
+        self._token_given = self._pending is not None and "Authorization" in self._pending.headers
+
+    def next_request(self) -> Request | None:
+        """The next request to send, or None when the answer is known."""
+        request, self._pending = self._pending, None
+        return request
+
+    def answered(self, data: Any) -> None:
+        """The JSON answer of the last request."""
+        if self.availability is None:
+            if not isinstance(data, Mapping):
+                from hfproviders._errors import APIError
+
+                raise APIError(f"Unexpected Hub answer for {self._model}")
+            self._found(
+                availability_from_hub_json(self._model, data, token_given=self._token_given)
+            )
+        else:
+            self._checked(availability_after_access_check(self.availability, 200, {}), None)
+
+    def failed(self, error: APIError) -> None:
+        """The last request failed: fold what the error says about the model, or raise it."""
+        if self.availability is None:
+            found = availability_from_hub_error(
+                self._model, error.status_code or 0, error.headers, token_given=self._token_given
+            )
+            if found is None:
+                raise error
+            self._found(found)
+        else:
+            checked = availability_after_access_check(
+                self.availability, error.status_code or 0, error.headers
+            )
+            self._checked(checked, error)
+
+    def _found(self, availability: ModelAvailability) -> None:
+        self.availability = availability
+        if availability.accessible is None and needs_access_check(
+            availability, token_given=self._token_given
+        ):
+            from hfproviders._request import lookup_request
+
+            url = hub_auth_check_url(self._model)
+            self._pending = lookup_request(self._config, url, self._model, hub=True)
+        else:
+            self._config.discovery.put_availability(availability)
+
+    def _checked(self, availability: ModelAvailability | None, error: APIError | None) -> None:
+        if availability is None:
+            assert error is not None
+            raise error
+        self.availability = availability
+        self._config.discovery.put_availability(availability)
+
+    def result(self) -> ModelAvailability:
+        """The availability, once `next_request()` returned None."""
+        assert self.availability is not None
+        return self.availability

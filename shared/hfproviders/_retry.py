@@ -43,8 +43,9 @@ class RetryPolicy:
     - `wait_initial` / `wait_max`: the exponential backoff starts at `wait_initial` seconds and
       doubles up to `wait_max`; with `wait_jitter` the actual wait is uniform in [0, that]
       ("full jitter"), so many clients do not retry in lockstep.
-    - `budget`: total seconds for the whole call, attempts and waits included. A wait that
-      would overrun it is not taken.
+    - `budget`: total seconds for the whole call: every attempt, every wait, every byte read,
+      every provider of a failover chain. Default (None): the client's `timeout`. A wait that
+      would overrun it is not taken; a read that would is cut with `APITimeoutError`.
 
     Example: `HFClient(retry=RetryPolicy(max_retries=5, budget=30))`.
     """
@@ -53,15 +54,15 @@ class RetryPolicy:
     wait_initial: float = 0.5
     wait_max: float = 30.0
     wait_jitter: bool = True
-    budget: float = 300.0
+    budget: float | None = None
 
     def __post_init__(self) -> None:
         if self.max_retries < 0:
             raise ValueError("max_retries must be >= 0")
         if self.wait_initial < 0 or self.wait_max < 0:
             raise ValueError("waits must be >= 0")
-        if self.budget <= 0:
-            raise ValueError("budget must be > 0")
+        if self.budget is not None and not self.budget > 0:
+            raise ValueError("budget must be > 0 seconds (or None: the client's timeout)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,10 +130,13 @@ def decide_retry(
     attempts: int,
     elapsed: float,
     rand: Callable[[], float] = random.random,
+    *,
+    budget: float | None = None,
 ) -> RetryDecision:
     """Decide what to do after a failed attempt.
 
-    `attempts` attempts were made so far; the call started `elapsed` seconds ago.
+    `attempts` attempts were made so far; the call started `elapsed` seconds ago and may take
+    `budget` seconds in all (default: the policy's budget, else no limit).
     """
     if not is_retryable(error):
         return RetryDecision(False, 0.0, "not retryable")
@@ -140,7 +144,8 @@ def decide_retry(
         return RetryDecision(False, 0.0, f"gave up after {attempts} attempts")
     requested = server_requested_wait(error)
     wait = requested if requested is not None else backoff_wait(policy, attempts, rand)
-    left = policy.budget - elapsed
+    total = budget if budget is not None else policy.budget
+    left = (total if total is not None else float("inf")) - elapsed
     if wait > left:
         source = "the server asked to wait" if requested is not None else "backoff would wait"
         return RetryDecision(

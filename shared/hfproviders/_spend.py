@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from hfproviders._errors import BudgetExceededError, InvalidParameterError
 
 if TYPE_CHECKING:
-    from hfproviders._discovery import ProviderInfo
+    from hfproviders._catalog import ProviderInfo
     from hfproviders._types import Usage
 
 __all__ = [

@@ -2,14 +2,14 @@
 
 `ChatStreamDecoder` / `TextGenerationStreamDecoder` turn body bytes into result chunks: SSE
 framing, `[DONE]`, JSON, error events inside a 200 stream, and normalisation. The sync and async
-loops in `_client.py` only move bytes into them, so both behave identically.
+loops in `_client.py` move bytes into them through their `Call`, so both behave identically.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, Generic, Self, TypeVar
 
 from hfproviders._errors import HFProvidersError, StreamError, error_from_stream_event
@@ -240,13 +240,14 @@ class TextGenerationStreamDecoder(_EventDecoder):
 
 
 class _SyncStream(Generic[T]):
-    """An iterator over a lazy generator, with `.meta` and early release of the connection."""
+    """An iterator over a lazy generator, with `.meta` and early release of the connection.
 
-    def __init__(
-        self, generator: Iterator[T], meta: ResponseMeta, result: Callable[[], Any]
-    ) -> None:
-        self.meta = meta
-        self._result = result
+    `call` is the stream's `Call` (`hfproviders._call`): its meta, and what was handed out.
+    """
+
+    def __init__(self, generator: Iterator[T], call: Any) -> None:
+        self.meta: ResponseMeta = call.meta
+        self._call = call
         self._generator = generator
 
     def __iter__(self) -> Self:
@@ -263,19 +264,16 @@ class _SyncStream(Generic[T]):
 
     def close(self) -> None:
         """Stop reading and release the connection."""
-        close = getattr(self._generator, "close", None)
-        if close is not None:
-            close()
+        self._generator.close()  # type: ignore[attr-defined]
+        self._call.closed()
 
 
 class _AsyncStream(Generic[T]):
     """The async twin of `_SyncStream`."""
 
-    def __init__(
-        self, generator: AsyncIterator[T], meta: ResponseMeta, result: Callable[[], Any]
-    ) -> None:
-        self.meta = meta
-        self._result = result
+    def __init__(self, generator: AsyncIterator[T], call: Any) -> None:
+        self.meta: ResponseMeta = call.meta
+        self._call = call
         self._generator = generator
 
     def __aiter__(self) -> Self:
@@ -292,9 +290,8 @@ class _AsyncStream(Generic[T]):
 
     async def aclose(self) -> None:
         """Stop reading and release the connection."""
-        aclose = getattr(self._generator, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await self._generator.aclose()  # type: ignore[attr-defined]
+        self._call.closed()
 
 
 class ChatStream(_SyncStream[ChatCompletionChunk]):
@@ -308,7 +305,7 @@ class ChatStream(_SyncStream[ChatCompletionChunk]):
     @property
     def completion(self) -> ChatCompletion | None:
         """The chunks handed out so far, merged into one completion."""
-        result: ChatCompletion | None = self._result()
+        result: ChatCompletion | None = self._call.completion()
         return result
 
     def until_done(self) -> ChatCompletion:
@@ -326,7 +323,7 @@ class AsyncChatStream(_AsyncStream[ChatCompletionChunk]):
     @property
     def completion(self) -> ChatCompletion | None:
         """The chunks handed out so far, merged into one completion."""
-        result: ChatCompletion | None = self._result()
+        result: ChatCompletion | None = self._call.completion()
         return result
 
     async def until_done(self) -> ChatCompletion:
@@ -344,7 +341,7 @@ class TextGenerationStream(_SyncStream[TextGenerationChunk]):
     @property
     def generated_text(self) -> str | None:
         """The full text (the server's `generated_text`, else the tokens joined)."""
-        result: str | None = self._result()
+        result: str | None = self._call.generated_text()
         return result
 
 
@@ -354,5 +351,5 @@ class AsyncTextGenerationStream(_AsyncStream[TextGenerationChunk]):
     @property
     def generated_text(self) -> str | None:
         """The full text (the server's `generated_text`, else the tokens joined)."""
-        result: str | None = self._result()
+        result: str | None = self._call.generated_text()
         return result

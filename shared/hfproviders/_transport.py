@@ -10,10 +10,11 @@ framework adapter) that imports us without calling anything does not pay for the
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from hfproviders._errors import APIConnectionError, APITimeoutError
+from hfproviders._errors import APIConnectionError, APIError, APITimeoutError
 
 if TYPE_CHECKING:
     import httpx
@@ -30,9 +31,17 @@ else:
 
     httpx = _LazyHttpx()
 
-__all__ = ["AsyncTransport", "AsyncWireResponse", "SyncTransport", "WireResponse", "pool_limits"]
+__all__ = [
+    "AsyncTransport",
+    "AsyncWireResponse",
+    "SyncTransport",
+    "WireResponse",
+    "pool_limits",
+    "response_too_large",
+]
 
 _CONNECT_TIMEOUT = 10.0
+_NEVER = float("inf")
 
 
 def pool_limits() -> httpx.Limits:
@@ -49,6 +58,7 @@ def _timeout(seconds: float) -> httpx.Timeout:
 
 
 def _translate(exc: Exception, url: str) -> Exception:
+    """The one place where httpx's exceptions become ours (like httpx's own map_exceptions)."""
     host = httpx.URL(url).host
     if isinstance(exc, httpx.TimeoutException):
         phase = type(exc).__name__.replace("Timeout", "").lower() or "request"
@@ -56,6 +66,27 @@ def _translate(exc: Exception, url: str) -> Exception:
     if isinstance(exc, httpx.HTTPError):
         return APIConnectionError(f"Connection to {host} failed: {type(exc).__name__}: {exc}")
     return exc
+
+
+def response_too_large(cap: int) -> APIError:
+    """The error for a success body over `max_response_bytes` (decompressed size)."""
+    return APIError(f"The answer is larger than max_response_bytes ({cap} bytes)", status_code=200)
+
+
+def _timed_out(url: str) -> APITimeoutError:
+    error = APITimeoutError(
+        f"Timed out: the call's time budget ran out while reading from {httpx.URL(url).host}"
+    )
+    error.deadline_exceeded = True
+    return error
+
+
+def _take(data: bytearray, chunk: bytes, url: str, cap: int | None, deadline: float) -> None:
+    data += chunk
+    if cap is not None and len(data) > cap:
+        raise response_too_large(cap)
+    if time.monotonic() > deadline:
+        raise _timed_out(url)
 
 
 def _lower_headers(headers: httpx.Headers) -> dict[str, str]:
@@ -100,17 +131,21 @@ class WireResponse:
         self.headers = _lower_headers(response.headers)
         self.url = url
 
-    def read(self, limit: int | None = None) -> bytes:
-        """Read the body (at most `limit` bytes), then close the response."""
+    def read(
+        self, limit: int | None = None, *, cap: int | None = None, deadline: float = _NEVER
+    ) -> bytes:
+        """Read the body, then close the response.
+
+        `limit`: keep at most that many bytes (an error body); `cap`: raise when the decoded
+        body grows past it; `deadline` (monotonic): raise `APITimeoutError` once it passed.
+        """
+        data = bytearray()
         try:
-            if limit is None:
-                return self._response.read()
-            data = bytearray()
             for chunk in self._response.iter_bytes():
-                data += chunk
-                if len(data) >= limit:
-                    break
-            return bytes(data[:limit])
+                _take(data, chunk, self.url, cap, deadline)
+                if limit is not None and len(data) >= limit:
+                    return bytes(data[:limit])
+            return bytes(data)
         except httpx.HTTPError as exc:
             raise _translate(exc, self.url) from None
         finally:
@@ -139,17 +174,17 @@ class AsyncWireResponse:
         self.headers = _lower_headers(response.headers)
         self.url = url
 
-    async def read(self, limit: int | None = None) -> bytes:
-        """Read the body (at most `limit` bytes), then close the response."""
+    async def read(
+        self, limit: int | None = None, *, cap: int | None = None, deadline: float = _NEVER
+    ) -> bytes:
+        """Read the body, then close the response (see `WireResponse.read`)."""
+        data = bytearray()
         try:
-            if limit is None:
-                return await self._response.aread()
-            data = bytearray()
             async for chunk in self._response.aiter_bytes():
-                data += chunk
-                if len(data) >= limit:
-                    break
-            return bytes(data[:limit])
+                _take(data, chunk, self.url, cap, deadline)
+                if limit is not None and len(data) >= limit:
+                    return bytes(data[:limit])
+            return bytes(data)
         except httpx.HTTPError as exc:
             raise _translate(exc, self.url) from None
         finally:
@@ -197,14 +232,14 @@ class SyncTransport:
     ) -> WireResponse:
         """Send and return once the response headers are in."""
         client = self._get()
-        request = client.build_request(
-            method,
-            url,
-            headers=headers,
-            content=content,
-            timeout=_timeout(timeout) if timeout is not None else httpx.USE_CLIENT_DEFAULT,
-        )
         try:
+            request = client.build_request(
+                method,
+                url,
+                headers=headers,
+                content=content,
+                timeout=_timeout(timeout) if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+            )
             response = client.send(request, stream=True)
         except httpx.HTTPError as exc:
             raise _translate(exc, url) from None
@@ -218,35 +253,49 @@ class SyncTransport:
 
 
 class AsyncTransport:
-    """Sends requests on one pooled httpx.AsyncClient, created on first use unless one is given.
+    """Sends requests on pooled httpx.AsyncClients: one per event loop, unless one is given.
 
-    Connections belong to the event loop that opened them. When a client we own is used from
-    a new loop (a second `asyncio.run()`, a notebook cell), it gets a fresh pool instead of
-    failing with "Event loop is closed"; the old pool died with its loop.
+    Connections belong to the event loop that opened them, so a client used from several loops
+    (a second `asyncio.run()`, a notebook cell, a thread with its own loop) keeps one pool per
+    loop. `close()` closes them all: the current loop's by awaiting it, another running loop's on
+    that loop, and the pools of loops that are gone are dropped with them.
     """
 
-    __slots__ = ("_client", "_loop", "_owned", "_timeout")
+    __slots__ = ("_given", "_pools", "_timeout")
 
     def __init__(self, client: Any | None, timeout: float) -> None:
         if client is not None and not isinstance(client, httpx.AsyncClient):
             raise TypeError("http_async_client must be an httpx.AsyncClient")
-        self._client: httpx.AsyncClient | None = client
-        self._owned = client is None
+        self._given: httpx.AsyncClient | None = client
+        self._pools: dict[Any, httpx.AsyncClient] = {}
         self._timeout = timeout
-        self._loop: object | None = None
+
+    @property
+    def _client(self) -> httpx.AsyncClient | None:
+        """The current loop's pool (or the one given), if any."""
+        if self._given is not None:
+            return self._given
+        import asyncio
+
+        try:
+            return self._pools.get(asyncio.get_running_loop())
+        except RuntimeError:
+            return None
 
     def _get(self) -> httpx.AsyncClient:
+        if self._given is not None:
+            return self._given
         import asyncio  # already loaded: we are inside a running loop
 
         loop = asyncio.get_running_loop()
-        if self._owned and self._client is not None and self._loop is not loop:
-            self._client = None
-        if self._client is None:
-            self._client = httpx.AsyncClient(
+        client = self._pools.get(loop)
+        if client is None:
+            for old in [old for old in self._pools if old.is_closed()]:
+                del self._pools[old]  # its connections died with it
+            client = self._pools[loop] = httpx.AsyncClient(
                 timeout=_timeout(self._timeout), limits=pool_limits(), cookies=_NoCookies()
             )
-            self._loop = loop
-        return self._client
+        return client
 
     async def send(
         self,
@@ -258,25 +307,39 @@ class AsyncTransport:
     ) -> AsyncWireResponse:
         """Send and return once the response headers are in."""
         client = self._get()
-        request = client.build_request(
-            method,
-            url,
-            headers=headers,
-            content=content,
-            timeout=_timeout(timeout) if timeout is not None else httpx.USE_CLIENT_DEFAULT,
-        )
         try:
+            request = client.build_request(
+                method,
+                url,
+                headers=headers,
+                content=content,
+                timeout=_timeout(timeout) if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+            )
             response = await client.send(request, stream=True)
         except httpx.HTTPError as exc:
             raise _translate(exc, url) from None
         return AsyncWireResponse(response, url)
 
     async def close(self) -> None:
-        """Close the pool if we created it; a client the caller gave us is theirs to close."""
-        if self._owned and self._client is not None:
-            import asyncio
+        """Close every pool we created; a client the caller gave us is theirs to close."""
+        import asyncio
 
-            client, self._client = self._client, None
-            if self._loop is asyncio.get_running_loop():
+        current = asyncio.get_running_loop()
+        pools, self._pools = self._pools, {}
+        for loop, client in pools.items():
+            if loop is current:
                 await client.aclose()
-            # else: the loop that owned its connections is gone, and they went with it
+            elif loop.is_running():
+                asyncio.run_coroutine_threadsafe(client.aclose(), loop)
+            # else: that loop is not running (or gone); its connections go with it
+
+    def close_outside_loop(self) -> None:
+        """Close the pools from synchronous code (no loop running in this thread)."""
+        pools, self._pools = self._pools, {}
+        for loop, client in pools.items():
+            if loop.is_running():
+                import asyncio
+
+                asyncio.run_coroutine_threadsafe(client.aclose(), loop)
+            elif not loop.is_closed():
+                loop.run_until_complete(client.aclose())

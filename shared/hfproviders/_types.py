@@ -331,7 +331,13 @@ class TextGenerationChunk:
 
 @dataclass(slots=True)
 class AttemptEvent:
-    """Passed to the `on_attempt` hook after every HTTP attempt, for your own metrics."""
+    """Passed to the `on_attempt` hook after every HTTP attempt, for your own metrics.
+
+    A failed attempt is reported when it fails; a successful one once its answer was read (a
+    stream: at its end), so `elapsed_s` is the whole attempt and `ttft_s` its first event.
+    `provider` is the provider asked (None: the router chose), `served_by` the one that
+    answered (`x-inference-provider`).
+    """
 
     attempt: int
     model: str
@@ -343,3 +349,5 @@ class AttemptEvent:
     will_retry: bool = False
     wait_s: float | None = None
     request_id: str | None = None
+    served_by: str | None = None
+    ttft_s: float | None = None

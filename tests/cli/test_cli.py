@@ -36,7 +36,7 @@ from hfproviders import (
     TokenInfo,
     Usage,
 )
-from hfproviders._discovery import ModelInfo, parse_models_response
+from hfproviders._catalog import ModelInfo, parse_models_response
 from hfproviders._hub import (
     ModelAvailability,
     availability_from_hub_error,

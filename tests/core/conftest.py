@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from hfproviders import AsyncHFClient, HFClient
+import hfproviders
+from hfproviders import AsyncHFClient, AttemptEvent, HFClient, Observer
 from tests.conftest import FAKE_TOKEN
 
 ROUTER = "https://router.huggingface.co/v1"
@@ -78,6 +79,24 @@ def ok_sse(body: bytes, **headers: str) -> httpx.Response:
 Reply = httpx.Response | Callable[[httpx.Request], httpx.Response] | Exception
 
 
+class WaitRecorder(Observer):
+    """Records the wait decided after each failed attempt that will be retried."""
+
+    def __init__(self, waits: list[float]) -> None:
+        self.waits = waits
+
+    def attempt_ended(self, call: Any, event: AttemptEvent) -> None:
+        if event.will_retry and event.wait_s is not None:
+            self.waits.append(event.wait_s)
+
+
+@pytest.fixture(autouse=True)
+def _no_retry_sleeps() -> Any:
+    """Retries decide their waits as usual, but do not sleep (the public testing switch)."""
+    with hfproviders.set_testing(True):
+        yield
+
+
 class Harness:
     """Drives the sync or the async client through the same awaitable API."""
 
@@ -109,19 +128,14 @@ class Harness:
 
     def make(self, **kwargs: Any) -> Any:
         kwargs.setdefault("api_key", FAKE_TOKEN)
+        kwargs.setdefault("observer", WaitRecorder(self.waits))
         transport = httpx.MockTransport(self._handle)
         if self.is_async:
             self.client = AsyncHFClient(
                 http_async_client=httpx.AsyncClient(transport=transport), **kwargs
             )
-
-            async def sleep(seconds: float) -> None:
-                self.waits.append(seconds)
-
-            self.client._sleep = sleep
         else:
             self.client = HFClient(http_client=httpx.Client(transport=transport), **kwargs)
-            self.client._sleep = self.waits.append
         return self.client
 
     def body(self, n: int = -1) -> dict[str, Any]:

@@ -171,13 +171,14 @@ async def test_async_owned_pool_survives_many_calls() -> None:
     import asyncio
 
     client = AsyncHFClient(api_key=FAKE_TOKEN)
-    client._transport._client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    client._transport._loop = asyncio.get_running_loop()  # as if the client had made it
+    pool = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    client._transport._pools[asyncio.get_running_loop()] = pool  # as if the client had made it
     for _ in range(3):  # LlamaIndex's HF integration dies on the second async call
         await client.chat(MODEL, USER)
         assert (await client.stream(MODEL, USER).until_done()).text == "Hello"
-    assert calls == 6 and not client._transport._client.is_closed
+    assert calls == 6 and not pool.is_closed
     await client.aclose()
+    assert pool.is_closed
 
 
 # --- retries ----------------------------------------------------------------------------------

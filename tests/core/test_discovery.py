@@ -27,16 +27,12 @@ from hfproviders import (
     MissingTokenError,
     ServerError,
 )
-from hfproviders._discovery import (
+from hfproviders._catalog import (
     DiscoveryCache,
     ModelInfo,
     ProviderInfo,
-    check_capabilities,
-    context_length_for,
     find_model,
     parse_models_response,
-    pick_provider,
-    providers_supporting,
 )
 from hfproviders._hub import (
     HUB_EXPAND,
@@ -49,6 +45,12 @@ from hfproviders._hub import (
     hub_model_info_request,
     needs_access_check,
     parse_provider_mapping,
+)
+from hfproviders._routing import (
+    check_capabilities,
+    context_length_for,
+    pick_provider,
+    providers_supporting,
 )
 from tests.conftest import FAKE_TOKEN
 from tests.core.conftest import Harness

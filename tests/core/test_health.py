@@ -23,7 +23,7 @@ from hfproviders import (
     ServiceUnavailableError,
     StreamError,
 )
-from hfproviders._discovery import ModelInfo, ProviderInfo
+from hfproviders._catalog import ModelInfo, ProviderInfo
 from hfproviders._health import CircuitRecord, LatencyStats, failure_kind
 
 MODEL = "org/model"

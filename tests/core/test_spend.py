@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from hfproviders import BudgetExceededError, InvalidParameterError, SpendLimit, Usage
-from hfproviders._discovery import ProviderInfo
+from hfproviders._catalog import ProviderInfo
 from hfproviders._spend import Prices, SpendLedger, call_cost, period_key, worst_case_cost
 
 DAY = 1_800_000_000.0  # 2027-01-15 08:00 UTC

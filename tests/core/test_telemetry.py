@@ -500,14 +500,22 @@ def test_telemetry_option_is_checked() -> None:
         HFClient(api_key=FAKE_TOKEN, telemetry="yes")  # type: ignore[arg-type]
 
 
+def _telemetry_observers(client: Any) -> list[Any]:
+    from hfproviders._observe import Observers, TelemetryObserver
+
+    observer = client._config.observer
+    members = observer.members if isinstance(observer, Observers) else (observer,)
+    return [m for m in members if isinstance(m, TelemetryObserver)]
+
+
 async def test_untraced_streams_take_the_bare_loop(h: Harness, otel: Otel) -> None:
-    assert h.make(telemetry=otel.telemetry())._may_trace() is True
-    # OpenTelemetry is imported in this process but no global provider is set: auto is off.
-    assert h.make()._may_trace() is False
+    # The automatic default has a telemetry observer (it traces once a global provider is set;
+    # here OpenTelemetry is imported but none is set, so it opens no span); False has none.
+    assert _telemetry_observers(h.make())
     h.queue(ok_sse(sse(chunk("x", finish="stop"))))
     client = h.make(telemetry=False)
     stream = await h.call("stream", MODEL, USER)
-    assert client._may_trace() is False
+    assert _telemetry_observers(client) == []
     assert stream._generator.__name__ == "_stream"  # the bare loop: no span wrapper per chunk
     await h.drain(stream)
     await h.close()
@@ -530,7 +538,6 @@ def test_import_does_not_import_opentelemetry() -> None:
         import sys
         import hfproviders
         client = hfproviders.HFClient(api_key="hf_x")
-        assert client._may_trace() is False
         print(sorted(m for m in sys.modules if m.startswith("opentelemetry")))
         """
     )

@@ -577,8 +577,8 @@ def test_async_pool_per_event_loop() -> None:
 
         async def call() -> Any:
             answer = await model.ainvoke("hi")
-            seen.append(model._async_client())
-            assert model._async_client() is seen[-1]  # one pool per loop, reused
+            seen.append(model._async_client()._transport._client)
+            assert model._async_client()._transport._client is seen[-1]  # reused in one loop
             return answer  # not closed: the next loop must not try to reuse it
 
         assert asyncio.run(call()).text

@@ -194,10 +194,10 @@ def test_token_comes_from_hf_token_when_not_given(
 def test_sync_client_is_reused(make_llm: Any) -> None:
     llm = make_llm()
     first = llm.chat([ChatMessage(role="user", content="Say hello.")])
-    client = llm._client
+    client = llm._pools._sync
     second = llm.chat([ChatMessage(role="user", content="Say hello.")])
     assert client is not None
-    assert llm._client is client
+    assert llm._pools._sync is client
     assert first.message.content
     assert second.message.content
 
@@ -206,14 +206,14 @@ def test_sync_client_is_reused(make_llm: Any) -> None:
 async def test_async_client_survives_consecutive_calls(make_llm: Any) -> None:
     llm = make_llm()
     first = await llm.achat([ChatMessage(role="user", content="Say hello.")])
-    client = llm._aclient
+    client = llm._pools._async
     second = await llm.achat([ChatMessage(role="user", content="Say hello.")])
     assert client is not None
-    assert llm._aclient is client
+    assert llm._pools._async is client
     assert first.message.content
     assert second.message.content
     await llm.aclose()
-    assert llm._aclient is None
+    assert llm._pools._async is None
 
 
 # -- metadata and serialisation (no HTTP)
@@ -251,8 +251,8 @@ def test_token_never_serialised_or_shown() -> None:
 
 def test_construction_does_no_io() -> None:
     llm = HFProviders(model=MODEL)
-    assert llm._client is None
-    assert llm._aclient is None
+    assert llm._pools._sync is None
+    assert llm._pools._async is None
 
 
 # -- callbacks: token counting, instrumentation events, rate limiter

@@ -22,7 +22,6 @@ from pydantic import ValidationError
 
 import hfproviders
 from llamaindex_hfproviders import DEFAULT_CONTEXT_WINDOW, HFProviders
-from llamaindex_hfproviders import base as base_module
 from tests.langchain.provider_router import MODEL, ProviderRouter
 
 MODES = ["chat", "achat", "stream_chat", "astream_chat"]
@@ -329,10 +328,10 @@ async def test_gathered_achat_calls_run_concurrently_on_one_client() -> None:
     llm = make(router)
     questions = ["q0", "q1", "bad", "q3", "q4", "q5"]
     first = await llm.achat(ask("warm-up"))
-    client = llm._aclient
+    client = llm._pools._async
     results = await asyncio.gather(*(llm.achat(ask(q)) for q in questions), return_exceptions=True)
     assert router.peak == len(questions)  # all in flight at once, none serialised
-    assert llm._aclient is client
+    assert llm._pools._async is client
     assert first.message.content == "echo: warm-up"
     for question, result in zip(questions, results, strict=True):
         if question == "bad":
@@ -387,8 +386,8 @@ def race(target: Any, threads: int = 4) -> None:
 def test_threads_racing_the_first_call_build_one_pool(monkeypatch: pytest.MonkeyPatch) -> None:
     slow_sync = SlowToBuild(hfproviders.HFClient)
     slow_async = SlowToBuild(hfproviders.AsyncHFClient)
-    monkeypatch.setattr(base_module, "HFClient", slow_sync)
-    monkeypatch.setattr(base_module, "AsyncHFClient", slow_async)
+    monkeypatch.setattr(hfproviders._client, "HFClient", slow_sync)  # what ClientPair builds
+    monkeypatch.setattr(hfproviders._client, "AsyncHFClient", slow_async)
     router = ProviderRouter()
     llm = make(router)
     race(lambda: llm.chat(ask()))
@@ -423,16 +422,16 @@ async def test_a_deep_copy_gets_its_own_clients_and_shares_cache_and_limiters(ca
     llm.chat(ask())
     await llm.achat(ask("async"))
     copied = copy.deepcopy(llm)
-    assert (copied._client, copied._aclient) == (None, None)
+    assert (copied._pools._sync, copied._pools._async) == (None, None)
     assert copied.cache is cache
     assert copied.request_rate_limiter is ours
     assert copied.rate_limiter is theirs
     assert copied.metadata.context_window == DEFAULT_CONTEXT_WINDOW  # its catalogue: not loaded
     assert copied.chat(ask()).additional_kwargs["cached"] is True  # the shared cache answers
     await copied.achat(ask("from the copy"))  # through your own httpx client, shared too
-    assert copied._client is not llm._client
-    assert copied._aclient is not llm._aclient
+    assert copied._pools._sync is not llm._pools._sync
+    assert copied._pools._async is not llm._pools._async
     assert len(router.chats) == 3
     assert ours.slots == 3
     assert llm.chat(ask("original")).message.content == "echo: original"  # still its own
-    assert llm.model_copy(deep=True)._client is None
+    assert llm.model_copy(deep=True)._pools._sync is None

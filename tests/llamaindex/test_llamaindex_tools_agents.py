@@ -186,4 +186,4 @@ async def test_react_agent_completes_two_turns_on_one_client(
     ]
     assert "12" in str(result)
     assert recorded.all_played
-    assert llm._aclient is not None  # the shared async client survived both turns
+    assert llm._pools._async is not None  # the shared async client survived both turns

@@ -277,12 +277,15 @@ COMPLETION_BODY = st.fixed_dictionaries(
 @given(body=COMPLETION_BODY)
 def test_non_stream_body_of_any_shape_only_typed_errors(body: dict[str, Any]) -> None:
     """What `HFClient.chat` does with a 200 body: a ChatCompletion or a typed error."""
-    from hfproviders import HFClient
+    from hfproviders._config import ClientConfig
+    from hfproviders._request import chat_request
 
-    client = HFClient(base_url="http://127.0.0.1:9/v1", api_key="hf_test_FAKE_TOKEN_do_not_use")
-    plan = client._plan_chat("m", [{"role": "user", "content": "x"}], {}, stream=False)
+    config = ClientConfig.create(
+        {"base_url": "http://127.0.0.1:9/v1", "api_key": "hf_test_FAKE_TOKEN_do_not_use"}
+    )
+    request = chat_request(config, "m", [{"role": "user", "content": "x"}], {}, stream=False)
     with contextlib.suppress(HFProvidersError):  # typed: fine; anything else fails
-        client._parse_body(plan, json.dumps(body).encode(), ResponseMeta(status_code=200))
+        request.parse(json.dumps(body).encode(), ResponseMeta(status_code=200))
 
 
 # -- tool-call accumulator --------------------------------------------------------------------

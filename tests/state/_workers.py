@@ -49,8 +49,8 @@ def worker(config: dict[str, Any], ready: Any, go: Any, results: Any) -> None:
     with HFClient(base_url=config["base_url"], api_key="test-key") as warm:
         # The same parameters as the real calls: validation loads what it needs on first use.
         warm.chat(WARM_MODEL, USER, max_tokens=9)
-    if client._limiter is not None:
-        client._limiter.peek_wait()
+    if client._config.limiter is not None:
+        client._config.limiter.peek_wait()
     ready.put(config["worker"])
     if not go.wait(60):
         raise RuntimeError("the test never said go")

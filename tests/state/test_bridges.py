@@ -91,8 +91,8 @@ def test_state_option_on_both_adapters(redis_url: str) -> None:
     chat = ChatHFProviders(
         model="org/model", api_key="k", request_rate_limiter=local, state=redis_url
     )
-    limiter = chat._sync_client()._limiter
+    limiter = chat._sync_client()._config.limiter
     assert isinstance(limiter, RedisRateLimiter) and limiter.requests_per_minute == 60
     llm = HFProviders(model="org/model", api_key="k", request_rate_limiter=local, state=redis_url)
-    assert isinstance(llm._sync_client()._limiter, RedisRateLimiter)
+    assert isinstance(llm._sync_client()._config.limiter, RedisRateLimiter)
     assert "state" not in chat.model_dump() and "state" not in llm.to_dict()

@@ -45,11 +45,11 @@ def test_one_option_shares_limiter_and_cache(redis_url: str, hf_fake_router: Fak
         cache=local_cache,
         state=redis_url,
     )
-    assert isinstance(client._limiter, RedisRateLimiter)
-    assert client._limiter.requests_per_minute == 600
-    shared = client._cache.backend  # the RedisCache, inside the client's FailSafeCache
+    assert isinstance(client._config.limiter, RedisRateLimiter)
+    assert client._config.limiter.requests_per_minute == 600
+    shared = client._config.cache.backend  # the RedisCache, inside the client's FailSafeCache
     assert isinstance(shared, RedisCache) and shared.ttl_s == 60
-    assert HFClient(api_key="k", rate_limiter=local_limiter)._limiter is local_limiter
+    assert HFClient(api_key="k", rate_limiter=local_limiter)._config.limiter is local_limiter
 
 
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])

@@ -1,13 +1,11 @@
-"""Discovery: the router's model catalogue, capability-aware routing helpers, and a TTL cache.
+"""The router's model catalogue (`GET /v1/models`) and the TTL cache of lookups.
 
 The router's `GET {base_url}/models` (WIRE.md §1) lists every chat model with the providers that
 serve it: status, context length, prices, tool and structured-output support, speed.
 `parse_models_response` reads it into `ModelInfo` / `ProviderInfo`; the HTTP call belongs to the
-client (`HFClient.list_models`). The routing helpers (`providers_supporting`, `pick_provider`,
-`check_capabilities`, `context_length_for`) are pure functions over a `ModelInfo`.
-
-The Hub's view (provider mapping, gating, access) lives in `_hub`. `DiscoveryCache` keeps both
-kinds of result in memory for a TTL. Nothing here touches the network.
+clients (`HFClient.list_models`). Choosing providers from it is `_routing`'s job; the Hub's view
+(provider mapping, gating, access) is `_hub`'s. `DiscoveryCache` keeps both kinds of result in
+memory for a TTL. Nothing here touches the network.
 """
 
 from __future__ import annotations
@@ -17,31 +15,24 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from hfproviders._hub import ModelAvailability
 
 __all__ = [
-    "CapabilityMismatch",
     "DiscoveryCache",
     "ModelInfo",
     "ProviderInfo",
-    "RoutingPolicy",
-    "check_capabilities",
-    "context_length_for",
     "find_model",
+    "models_from_json",
     "opt_bool",
     "opt_float",
     "opt_int",
     "opt_str",
     "parse_models_response",
-    "pick_provider",
-    "providers_supporting",
     "strip_model_suffix",
 ]
-
-RoutingPolicy = Literal["fastest", "cheapest", "preferred"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -228,6 +219,16 @@ def parse_models_response(data: object) -> list[ModelInfo]:
     ]
 
 
+def models_from_json(data: object, url: str) -> list[ModelInfo]:
+    """`parse_models_response` for a client: an unrecognised answer is a typed `APIError`."""
+    try:
+        return parse_models_response(data)
+    except ValueError as exc:
+        from hfproviders._errors import APIError
+
+        raise APIError(f"Unexpected answer from {url}: {exc}") from None
+
+
 def strip_model_suffix(model: str) -> str:
     """`"org/name:groq"` -> `"org/name"` (Hub repo ids never contain a colon)."""
     return model.split(":", 1)[0]
@@ -245,166 +246,6 @@ def find_model(models: Iterable[ModelInfo], model: str) -> ModelInfo | None:
         return exact
     folded = wanted.casefold()
     return next((m for m in candidates if m.id.casefold() == folded), None)
-
-
-# ---------------------------------------------------------------------------------------------
-# Capability-aware routing helpers (pure)
-
-
-def _supports(flag: bool | None, required: bool, include_unknown: bool) -> bool:
-    if not required:
-        return True
-    return flag is True or (include_unknown and flag is None)
-
-
-def providers_supporting(
-    model_info: ModelInfo,
-    *,
-    tools: bool = False,
-    structured_output: bool = False,
-    live_only: bool = True,
-    include_unknown: bool = False,
-) -> list[ProviderInfo]:
-    """Return the providers of `model_info` that support what is asked, in the router's order.
-
-    A provider whose flag is missing counts as unsupported unless `include_unknown=True`.
-    """
-    return [
-        p
-        for p in model_info.providers
-        if (p.is_live or not live_only)
-        and _supports(p.supports_tools, tools, include_unknown)
-        and _supports(p.supports_structured_output, structured_output, include_unknown)
-    ]
-
-
-def _fastest_key(p: ProviderInfo) -> tuple[bool, float, float]:
-    # Unknown throughput sorts last; ties go to the lower time to first token.
-    return (
-        p.throughput is None,
-        -(p.throughput or 0.0),
-        p.first_token_latency_ms if p.first_token_latency_ms is not None else math.inf,
-    )
-
-
-def _output_price(p: ProviderInfo) -> float | None:
-    return 0.0 if p.is_free else p.pricing_output
-
-
-def _cheapest_key(p: ProviderInfo) -> tuple[bool, float, float]:
-    output = _output_price(p)
-    input_price = 0.0 if p.is_free else p.pricing_input
-    return (
-        output is None,
-        output if output is not None else math.inf,
-        input_price if input_price is not None else math.inf,
-    )
-
-
-def pick_provider(
-    model_info: ModelInfo,
-    policy: RoutingPolicy = "fastest",
-    *,
-    requires_tools: bool = False,
-    requires_structured: bool = False,
-    preference: Sequence[str] = (),
-) -> ProviderInfo | None:
-    """Choose a live provider for `model_info` the way the router's policies do, or None.
-
-    - `fastest`: highest `throughput` (the router's definition); unknown throughput last.
-    - `cheapest`: lowest output price (free counts as 0), then lowest input price; unknown last.
-    - `preferred`: the first provider in `preference`, else the router's listing order. The
-      router's own `:preferred` follows the account settings, which only the server knows, so
-      prefer sending the suffix when no capability forces a client-side choice.
-
-    Only providers that are live and known to support the required capabilities qualify.
-    Ties keep the router's order.
-    """
-    candidates = providers_supporting(
-        model_info, tools=requires_tools, structured_output=requires_structured
-    )
-    if not candidates:
-        return None
-    if policy == "fastest":
-        return min(candidates, key=_fastest_key)
-    if policy == "cheapest":
-        return min(candidates, key=_cheapest_key)
-    if policy == "preferred":
-        ranked = [name.casefold() for name in preference]
-
-        def rank(p: ProviderInfo) -> int:
-            name = p.provider.casefold()
-            return ranked.index(name) if name in ranked else len(ranked)
-
-        return min(candidates, key=rank)
-    raise ValueError(f"unknown routing policy {policy!r}; use fastest, cheapest or preferred")
-
-
-def context_length_for(model_info: ModelInfo, provider: str | None = None) -> int | None:
-    """Context window in tokens for `provider`, or for whichever live provider the router picks.
-
-    With `provider=None` this is the smallest known window among live providers (falling back to
-    every provider), because the router may pick any of them: the safe value for trimming.
-    """
-    if provider is not None:
-        entry = model_info.provider(provider)
-        return entry.context_length if entry is not None else None
-    for pool in (model_info.live_providers, model_info.providers):
-        lengths = [p.context_length for p in pool if p.context_length is not None]
-        if lengths:
-            return min(lengths)
-    return None
-
-
-@dataclass(frozen=True, slots=True)
-class CapabilityMismatch:
-    """A provider is known not to support what a request needs; `alternatives` do."""
-
-    model: str
-    provider: str
-    missing: tuple[str, ...]
-    alternatives: tuple[str, ...]
-
-    @property
-    def message(self) -> str:
-        """A message for the error the client raises, naming the providers that would work."""
-        needs = " and ".join(self.missing)
-        text = f"Provider {self.provider!r} does not support {needs} for {self.model}."
-        if self.alternatives:
-            return f"{text} Providers that do: {', '.join(self.alternatives)}."
-        return f"{text} No live provider is known to support it."
-
-
-def check_capabilities(
-    model_info: ModelInfo,
-    provider: str,
-    *,
-    requires_tools: bool = False,
-    requires_structured: bool = False,
-) -> CapabilityMismatch | None:
-    """Return a mismatch when `provider` is *known* not to support a required capability.
-
-    Missing flags and providers not listed for the model give None: only the server can say.
-    """
-    entry = model_info.provider(provider)
-    if entry is None:
-        return None
-    missing: list[str] = []
-    if requires_tools and entry.supports_tools is False:
-        missing.append("tool calling")
-    if requires_structured and entry.supports_structured_output is False:
-        missing.append("structured output")
-    if not missing:
-        return None
-    alternatives = providers_supporting(
-        model_info, tools=requires_tools, structured_output=requires_structured
-    )
-    return CapabilityMismatch(
-        model=model_info.id,
-        provider=entry.provider,
-        missing=tuple(missing),
-        alternatives=tuple(p.provider for p in alternatives),
-    )
 
 
 # ---------------------------------------------------------------------------------------------

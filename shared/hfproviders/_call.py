@@ -1,0 +1,582 @@
+"""One call's whole state, sans I/O: deadline, attempts, retry and failover, cache, observer.
+
+Like h11's `Connection`, a `Call` never does I/O and never calls back into the client. The sync
+and async twins in `_client.py` feed it what happened (response headers, body bytes, errors) and
+act on what it decides:
+
+```
+call.start()            -> True: answered from the cache (`cached_result()` / `replay()`)
+call.begin()            -> the rate limiter to wait on (or None); raises once the deadline passed
+call.outgoing()         -> (method, url, headers, body, timeout) for the transport
+call.error_in(...)      -> the typed error for a >= 400 answer (the twin raises it)
+call.headers_in(...)    -> a success's headers: meta, limiter feedback, the stream decoder
+call.body_in(body)      -> the result of a whole answer
+call.feed(raw)          -> a stream's chunks; `call.done` once [DONE] or an error event came
+call.finish()           -> a stream's last chunks (raises IncompleteStreamError if cut short)
+call.failed(error)      -> seconds to sleep before the next attempt, or raises the final error
+```
+
+Every state transition of a call lives in this file. Deadline: one per call,
+`RetryPolicy.budget` (else the client's `timeout`), over every attempt, sleep, byte read and
+provider of a failover chain. The observer, health and spend hooks are called from here only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from hfproviders._config import NO_TOKEN_SENT, ClientConfig
+from hfproviders._errors import (
+    AllProvidersFailedError,
+    APIError,
+    APITimeoutError,
+    HFProvidersError,
+    IncompleteStreamError,
+    InvalidParameterError,
+    error_from_response,
+)
+from hfproviders._headers import parse_rate_limit
+from hfproviders._options import Testing
+from hfproviders._request import CHAT, Request
+from hfproviders._retry import decide_retry, is_failover_eligible
+from hfproviders._routing import POLICIES, concrete_provider
+from hfproviders._types import AttemptEvent, ChatCompletion, ResponseMeta
+
+if TYPE_CHECKING:
+    from hfproviders._ratelimit import RateLimiter
+    from hfproviders._state import SharedRateLimiter
+
+__all__ = ["Call"]
+
+logger = logging.getLogger("hfproviders")
+_monotonic = time.monotonic
+_PROVIDER_ID_HEADERS = ("inference-id", "x-inference-id", "x-trace-id", "fireworks-request-id")
+
+
+class Call:
+    """One request's state from its first attempt to its answer (or its final error)."""
+
+    __slots__ = (
+        "_attempt_started",
+        "_body",
+        "_ended",
+        "_last_event",
+        "_sse",
+        "attempt",
+        "base_url",
+        "body",
+        "budget",
+        "cached",
+        "chain",
+        "config",
+        "deadline",
+        "decoder",
+        "failures",
+        "kind",
+        "meta",
+        "model",
+        "position",
+        "request",
+        "secrets",
+        "started",
+        "stream",
+        "trace",
+        "trace_parent",
+        "url",
+    )
+
+    def __init__(self, config: ClientConfig, request: Request) -> None:
+        self.config = config
+        self.request = request
+        self.kind = request.kind.name
+        self.model = request.model
+        self.url = request.url
+        self.stream = request.stream
+        self.secrets = request.secrets
+        self.body = request.body
+        self.base_url = config.base_url
+        self.trace: Any = None
+        self.trace_parent: Any = None
+        self.chain = request.chain
+        self.position = 0
+        self.attempt = 0
+        self.failures: list[HFProvidersError] = []
+        self.meta = ResponseMeta()
+        self.decoder: Any = None
+        self.cached: dict[str, Any] | None = None
+        self._sse = True
+        self._body: bytearray | None = None
+        self._ended = False
+        timeout = request.timeout
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0
+        ):
+            raise InvalidParameterError("timeout must be a number of seconds > 0")
+        budget = config.retry.budget
+        self.budget = float(budget if budget is not None else timeout or config.timeout)
+        self.started = self.deadline = self._attempt_started = self._last_event = 0.0
+        if self.stream:  # a stream starts on first iteration: observers see where it was asked
+            config.observer.call_created(self)
+
+    # -- what observers see ---------------------------------------------------------------
+
+    @property
+    def provider(self) -> str | None:
+        """The provider of the current attempt (None: the router chooses)."""
+        return self.chain[self.position]
+
+    def __repr__(self) -> str:
+        return f"Call({self.kind}, {self.model!r}, provider={self.provider!r})"
+
+    # -- before the first attempt ---------------------------------------------------------
+
+    def start(self) -> bool:
+        """Start the clock; True when the cache answers (nothing will be sent)."""
+        self.started = _monotonic()
+        self.deadline = self.started + self.budget
+        config = self.config
+        if config.cache is not None and self.request.cache_key is not None:
+            self.cached = self._cache_lookup(config)
+            if self.cached is not None:
+                config.observer.call_started(self)
+                return True
+        if config.routing != "off" and self.request.kind is CHAT and config.is_router:
+            self.chain = _capability_route(config, self.request, self.chain)
+        if config.health is not None and self.request.kind.inference:
+            self.chain = tuple(config.health.order(self, self.chain))
+        if config.spend is not None and self.request.kind.inference:
+            config.spend.check(self)
+        config.observer.call_started(self)
+        return False
+
+    def _cache_lookup(self, config: ClientConfig) -> dict[str, Any] | None:
+        from hfproviders._cache import is_cache_entry
+
+        assert config.cache is not None
+        assert self.request.cache_key is not None
+        entry = config.cache.get(self.request.cache_key)
+        wanted = "stream" if self.stream else "chat"
+        if entry is None or not is_cache_entry(entry) or entry.get("kind") != wanted:
+            return None
+        stored = entry.get("meta") or {}
+        self.meta.provider = stored.get("provider")
+        self.meta.request_id = stored.get("request_id")
+        self.meta.status_code = 200
+        self.meta.cached = True
+        return entry
+
+    def cached_result(self) -> Any:
+        """The answer the cache holds (after `start()` returned True)."""
+        assert self.cached is not None
+        result = self.request.parse(json.dumps(self.cached["data"]).encode(), self.meta)
+        self._ended = True
+        self.config.observer.call_ended(self, result, None)
+        return result
+
+    def replay(self) -> Iterator[Any]:
+        """A cached, complete stream, through the decoder a live one uses."""
+        assert self.cached is not None
+        decoder = self.decoder = self._new_decoder(_monotonic())
+        chunks: list[Any] = []
+        for event in self.cached["data"]:
+            chunks.extend(decoder.feed_event(event))
+        chunks.extend(decoder.finish())
+        for chunk in chunks:
+            decoder.deliver(chunk)
+            yield chunk
+        self._ended = True
+        self.config.observer.call_ended(self, self.result_so_far(), None)
+
+    # -- one attempt ----------------------------------------------------------------------
+
+    def begin(self) -> RateLimiter | SharedRateLimiter | None:
+        """A new attempt: the rate limiter to acquire first (lookups are not rate limited)."""
+        now = _monotonic()
+        if now >= self.deadline:
+            raise self._out_of_time()
+        self.attempt += 1
+        self._attempt_started = now
+        self.decoder = None
+        self._body = None
+        limiter = self.config.limiter
+        return limiter if self.request.kind.inference else None
+
+    def outgoing(self) -> tuple[str, str, dict[str, str], bytes | None, float]:
+        """What the transport sends: method, URL, headers, body, and the read timeout."""
+        request = self.request
+        left = self.deadline - _monotonic()
+        per_attempt = request.timeout or self.config.timeout
+        timeout = min(per_attempt, left)
+        if self.stream:
+            timeout = min(timeout, self.config.stream_idle_timeout)
+        return (
+            request.method,
+            self.url,
+            request.headers,
+            request.content(self.provider),
+            max(timeout, 0.001),
+        )
+
+    def error_in(self, status: int, headers: dict[str, str], body: bytes) -> APIError:
+        """The typed error for an error status (the twin raises it into `failed`)."""
+        rate_limit = parse_rate_limit(headers, time.time())
+        error = error_from_response(
+            status,
+            headers,
+            body,
+            provider=headers.get("x-inference-provider") or concrete_provider(self.provider),
+            rate_limit=rate_limit,
+            retry_after=rate_limit.retry_after_s if rate_limit else None,
+            secrets=self.secrets,
+        )
+        if status == 401 and "Authorization" not in self.request.headers:
+            error.message = f"{error.message} {NO_TOKEN_SENT.format(host=self.config.host)}"
+            error.args = (error.message,)
+        return error
+
+    def headers_in(self, status: int, headers: dict[str, str]) -> None:
+        """A success's headers arrived."""
+        meta = self.meta
+        provider = headers.get("x-inference-provider") or self.provider
+        meta.provider = None if provider in POLICIES else provider
+        meta.request_id = headers.get("x-request-id")
+        meta.provider_request_id = next(
+            (headers[h] for h in _PROVIDER_ID_HEADERS if h in headers), None
+        )
+        meta.status_code = status
+        meta.attempts = self.attempt
+        meta.failed_providers = self.failures
+        meta.headers = headers
+        meta._received_at = time.time()
+        meta._rate_limit = False  # parsed from the headers when first read
+        limiter = self.config.limiter
+        if limiter is not None and self.request.kind.inference:
+            limiter.observe_rate_limit(meta.rate_limit)
+        if self.stream:
+            self._sse = headers.get("content-type", "").startswith("text/event-stream")
+            self.decoder = self._new_decoder(self._attempt_started)
+            self._last_event = _monotonic()
+            if not self._sse:
+                self._body = bytearray()  # a server that ignored `stream: true`: one JSON body
+
+    def _new_decoder(self, started: float) -> Any:
+        factory = self.request.kind.decoder
+        assert factory is not None
+        decoder = factory(self.request, self.meta, started)
+        decoder.secrets = self.secrets
+        return decoder
+
+    @property
+    def max_bytes(self) -> int:
+        """The most a success body may hold, decoded."""
+        return self.config.max_response_bytes
+
+    def body_in(self, body: bytes) -> Any:
+        """A whole success body: its result (accounted, cached, reported)."""
+        self.meta.latency_s = _monotonic() - self.started
+        result = self.request.parse(body, self.meta)
+        if isinstance(result, ChatCompletion):
+            self._store("chat", result.raw)
+        self._succeeded(getattr(result, "usage", None), result)
+        return result
+
+    # -- streams ---------------------------------------------------------------------------
+
+    def feed(self, raw: bytes) -> list[Any]:
+        """Stream bytes in, result chunks out."""
+        now = _monotonic()
+        if now >= self.deadline:
+            raise self._out_of_time()
+        if self._body is not None:
+            self._body += raw
+            if len(self._body) > self.config.max_response_bytes:
+                raise self._too_large()
+            return []
+        decoder = self.decoder
+        events = decoder.events
+        chunks: list[Any] = decoder.feed(raw)
+        if decoder.events != events:
+            if events == 0:
+                self.config.observer.first_chunk(self, now - self.started)
+            self._last_event = now
+        elif now - self._last_event > self.config.stream_idle_timeout:
+            raise self._idle()
+        return chunks
+
+    def deliver(self, chunk: Any) -> None:
+        """`chunk` is about to be handed to the caller: fold it into the merged view."""
+        self.decoder.deliver(chunk)
+
+    @property
+    def done(self) -> bool:
+        """The stream said it is over ([DONE] or an error event): stop reading."""
+        return self.decoder is not None and self.decoder.done
+
+    def finish(self) -> list[Any]:
+        """End of a stream's body: its last chunks (the caller then calls `stream_ended`).
+
+        A stream cut without `[DONE]` is complete only if it said how it finished (a
+        finish_reason; TGI's final `generated_text`); otherwise `IncompleteStreamError`, with
+        what arrived and no made-up finish reason.
+        """
+        decoder = self.decoder
+        if self._body is not None:
+            return self._whole_body_as_stream(bytes(self._body))
+        if decoder.done or decoder.pending_error is not None or decoder.events == 0:
+            return list(decoder.finish())
+        finished = self._said_how_it_finished(decoder)
+        partial = None if finished else self.completion()
+        partial_text = None if finished else self.generated_text()
+        chunks: list[Any] = decoder.finish()  # raises for a stream cut mid-event
+        if not finished and not decoder.done:
+            error = IncompleteStreamError(
+                "The stream ended without [DONE] or a finish_reason: the answer may be cut short",
+                provider=self.meta.provider,
+                request_id=self.meta.request_id,
+                status_code=200,
+            )
+            error.partial, error.partial_text = partial, partial_text
+            raise error
+        return chunks
+
+    def stream_ended(self) -> None:
+        """Every chunk was handed out: account, cache and report the stream."""
+        decoder = self.decoder
+        result = self.result_so_far()
+        if self.request.kind is CHAT and decoder.raw_events is not None:
+            self._store("stream", decoder.raw_events)
+        self._succeeded(getattr(result, "usage", None), result)
+
+    def _said_how_it_finished(self, decoder: Any) -> bool:
+        if self.request.kind is CHAT:
+            states = getattr(decoder.normalizer, "_choices", None) or {}
+            return any(getattr(s, "finish_reason", None) for s in states.values())
+        return decoder.generated_text is not None
+
+    def _whole_body_as_stream(self, body: bytes) -> list[Any]:
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError):
+            data = None
+        if not isinstance(data, dict | list):
+            self.request.parse(body, self.meta)  # raises the typed error for a non-JSON body
+        decoder = self.decoder
+        chunks: list[Any] = decoder.feed_json(data)
+        chunks.extend(decoder.finish())
+        return chunks
+
+    def completion(self) -> ChatCompletion | None:
+        """What a chat stream has handed out so far, merged."""
+        decoder = self.decoder
+        if decoder is None or self.request.kind is not CHAT:
+            return None
+        result: ChatCompletion = decoder.normalizer.accumulator.result(decoder.meta)
+        return result
+
+    def generated_text(self) -> str | None:
+        """What a text-generation stream has handed out so far."""
+        decoder = self.decoder
+        if decoder is None or self.request.kind is CHAT:
+            return None
+        if decoder.generated_text is not None:
+            text: str = decoder.generated_text
+            return text
+        return "".join(decoder.pieces)
+
+    def result_so_far(self) -> Any:
+        """A stream's result from what was handed out (a chat completion, or the text)."""
+        if self.request.kind is CHAT:
+            return self.completion()
+        if self.decoder is None:
+            return None
+        from hfproviders._types import TextGeneration
+
+        return TextGeneration(self.generated_text() or "", meta=self.meta)
+
+    def closed(self) -> None:
+        """The caller closed a stream before its end."""
+        if not self._ended:
+            self._ended = True
+            self.config.observer.call_ended(self, self.result_so_far(), None)
+
+    # -- outcomes --------------------------------------------------------------------------
+
+    def failed(self, error: HFProvidersError) -> float:
+        """After a failed attempt: seconds to sleep before the next one, or raise the error."""
+        decoder = self.decoder
+        if decoder is not None and self._body is None:
+            if decoder.events > 0:  # chunks were handed out: never retried, never failed over
+                self._attempt_ended(error.status_code, error, False, None, _monotonic())
+                raise self._final(self._in_stream(error))
+            error.in_stream = False  # an error before the first chunk counts as its status
+        self.decoder = None
+        if error.deadline_exceeded:
+            raise self._final(error)
+        if error.provider is None:
+            error.provider = concrete_provider(self.provider)
+        limiter = self.config.limiter
+        if limiter is not None and error.rate_limit is not None and self.request.kind.inference:
+            limiter.observe_rate_limit(error.rate_limit, status_code=error.status_code or 0)
+        now = _monotonic()
+        decision = decide_retry(
+            self.config.retry, error, self.attempt, now - self.started, budget=self.budget
+        )
+        self._attempt_ended(error.status_code, error, decision.retry, decision.wait, now)
+        if decision.retry:
+            return 0.0 if Testing.enabled else decision.wait
+        if decision.over_budget:
+            if error.retry_after is None:
+                error.retry_after = decision.wait
+            error.message = f"{error.message} [not retried: {decision.reason}]"
+            error.args = (error.message,)
+        if (
+            self.position + 1 < len(self.chain)
+            and is_failover_eligible(error)
+            and now < self.deadline
+        ):
+            self.failures.append(error)
+            logger.warning(
+                "provider %s failed (%s); failing over to %s",
+                self.provider or "auto",
+                type(error).__name__,
+                self.chain[self.position + 1] or "auto",
+            )
+            self.position += 1
+            self.attempt = 0
+            return 0.0
+        if self.failures and is_failover_eligible(error):
+            raise self._final(AllProvidersFailedError([*self.failures, error])) from error
+        raise self._final(error)
+
+    def _in_stream(self, error: HFProvidersError) -> HFProvidersError:
+        error.in_stream = True
+        if error.partial is None and self.request.kind is CHAT:
+            error.partial = self.completion()
+        if self.request.kind is not CHAT and error.partial_text is None:
+            error.partial_text = self.generated_text()
+        return error
+
+    def _final(self, error: HFProvidersError) -> HFProvidersError:
+        if self.failures and not error.failed_providers:
+            error.failed_providers = list(self.failures)
+        if not self._ended:
+            self._ended = True
+            self.config.observer.call_ended(
+                self, self.result_so_far() if self.stream else None, error
+            )
+        return error
+
+    def _attempt_ended(
+        self,
+        status: int | None,
+        error: HFProvidersError | None,
+        will_retry: bool,
+        wait: float | None,
+        now: float,
+    ) -> None:
+        meta = self.meta
+        event = AttemptEvent(
+            attempt=self.attempt,
+            model=self.model,
+            provider=self.provider,
+            url=self.url,
+            status_code=status,
+            elapsed_s=now - self._attempt_started,
+            error=error,
+            will_retry=will_retry,
+            wait_s=wait,
+            request_id=error.request_id if error is not None else meta.request_id,
+            served_by=meta.provider if error is None else error.provider,
+            ttft_s=meta.ttft_s if error is None else None,
+        )
+        self.config.observer.attempt_ended(self, event)
+        health = self.config.health
+        if health is not None and self.request.kind.inference:
+            health.record(self, event)
+
+    def _succeeded(self, usage: Any, result: Any) -> None:
+        now = _monotonic()
+        meta = self.meta
+        meta.latency_s = now - self.started
+        limiter = self.config.limiter
+        if limiter is not None and usage is not None and self.request.kind.inference:
+            limiter.record_usage(self.request.token_estimate, usage.total_tokens)
+        self._attempt_ended(meta.status_code, None, False, None, now)
+        spend = self.config.spend
+        if spend is not None and self.request.kind.inference:
+            spend.record(self, meta, usage)
+        self._ended = True
+        self.config.observer.call_ended(self, result, None)
+
+    def _store(self, kind: str, data: Any) -> None:
+        cache = self.config.cache
+        key = self.request.cache_key
+        if cache is None or key is None:
+            return
+        stored = {"provider": self.meta.provider, "request_id": self.meta.request_id}
+        cache.set(key, {"kind": kind, "data": data, "meta": stored})
+
+    # -- typed failures of our own ----------------------------------------------------------
+
+    def _out_of_time(self) -> APITimeoutError:
+        error = APITimeoutError(
+            f"Timed out: the call ran out of its {self.budget:g}s time budget "
+            f"(RetryPolicy.budget, else timeout) talking to {self.config.host}",
+            provider=concrete_provider(self.provider),
+        )
+        error.deadline_exceeded = True
+        return error
+
+    def _idle(self) -> APITimeoutError:
+        error = APITimeoutError(
+            f"Timed out: the stream sent no event for {self.config.stream_idle_timeout:g}s "
+            "(stream_idle_timeout)",
+            provider=self.meta.provider,
+            request_id=self.meta.request_id,
+        )
+        error.deadline_exceeded = True
+        return error
+
+    def _too_large(self) -> APIError:
+        return APIError(
+            f"The answer is larger than max_response_bytes ({self.config.max_response_bytes})",
+            status_code=self.meta.status_code,
+            provider=self.meta.provider,
+            request_id=self.meta.request_id,
+        )
+
+
+def _capability_route(
+    config: ClientConfig, request: Request, chain: tuple[str | None, ...]
+) -> tuple[str | None, ...]:
+    """Fit the chain to what the request needs, from the catalogue if loaded (no I/O)."""
+    from hfproviders._routing import needs_of
+
+    assert request.body is not None
+    tools, structured = needs_of(request.body)
+    if not (tools or structured) or config.discovery_cache is None:
+        return chain
+    from hfproviders._catalog import find_model
+
+    models = config.discovery_cache.get_models(config.base_url)
+    info = find_model(models, request.model) if models is not None else None
+    if info is None:
+        return chain
+    from hfproviders._routing import route_chain
+
+    return route_chain(request.model, chain, info, tools, structured)
+
+
+def needs_catalogue(config: ClientConfig, request: Request) -> bool:
+    """Whether the call should load the catalogue first (`routing="auto"` and a need)."""
+    if config.routing != "auto" or request.kind is not CHAT or not config.is_router:
+        return False
+    from hfproviders._routing import needs_of
+
+    assert request.body is not None
+    tools, structured = needs_of(request.body)
+    return (tools or structured) and config.discovery.get_models(config.base_url) is None
