@@ -212,10 +212,7 @@ class RedisState:
             if self.url is not None:
                 found = aioredis.Redis.from_url(self.url, **self._options())
             else:
-                kwargs = dict(self.client.connection_pool.connection_kwargs)
-                kwargs.pop("retry", None)
-                kwargs.update(self._options())
-                found = aioredis.Redis(**kwargs)
+                found = aioredis.Redis(**_async_kwargs(self.client), **self._options())
             self._loop_clients[loop] = found
         return found
 
@@ -289,6 +286,19 @@ class RedisState:
         found = self._loop_clients.pop(loop, None)
         if found is not None:
             await found.aclose()
+
+
+def _async_kwargs(client: redis.Redis) -> dict[str, Any]:
+    """Your sync client's connection settings that the asyncio client also takes."""
+    import inspect
+
+    accepted = set(inspect.signature(aioredis.Redis.__init__).parameters)
+    accepted -= {"self", "retry", "socket_timeout", "socket_connect_timeout"}
+    settings = client.connection_pool.connection_kwargs
+    kwargs = {name: value for name, value in settings.items() if name in accepted}
+    if "path" in settings:  # a unix socket: redis.asyncio takes it as `unix_socket_path`
+        kwargs["unix_socket_path"] = settings["path"]
+    return kwargs
 
 
 class RedisRateLimiter(RateLimiter):

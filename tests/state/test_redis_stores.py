@@ -185,3 +185,16 @@ def test_resolve_state_and_bad_options(redis_url: str) -> None:
     with pytest.raises(ConfigurationError):
         RedisState(redis_url, on_failure="maybe")  # type: ignore[arg-type]
     assert "secret" not in repr(RedisState("redis://:secret@127.0.0.1:1/0"))
+
+
+async def test_state_from_your_own_redis_client(redis_url: str) -> None:
+    own = redis.Redis.from_url(redis_url)
+    state = RedisState(client=own, prefix="mine")
+    limiter = state.rate_limiter(60, burst=1)
+    assert await limiter.aacquire() == 0  # the asyncio client is derived from yours
+    assert limiter.try_acquire() is False  # the sync one is yours: same bucket
+    assert own.exists("{mine:ratelimit:default}:requests") == 1
+    await state.aclose()
+    state.close()
+    assert own.ping()  # a client you passed in is left open
+    own.close()
