@@ -120,15 +120,27 @@ class StateBackend(Protocol):
         ...
 
 
+_BY_URL: dict[str, StateBackend] = {}
+_BY_URL_LOCK = threading.Lock()
+
+
 def resolve_state(state: str | StateBackend | None) -> StateBackend | None:
-    """Return the backend for a client's `state=` option (a URL builds a `RedisState`)."""
+    """Return the backend for a client's `state=` option (a URL builds a `RedisState`).
+
+    One URL gives one backend per process, so every client (and both adapters' client pairs)
+    given the same URL share one connection pool and one view of the server's health.
+    """
     if state is None or isinstance(state, StateBackend):
         return state
     if isinstance(state, str):
         if state.lower().startswith(_REDIS_SCHEMES):
             from hfproviders._redis import RedisState  # redis-py loads only for Redis users
 
-            return RedisState(state)
+            with _BY_URL_LOCK:
+                found = _BY_URL.get(state)
+                if found is None:
+                    found = _BY_URL[state] = RedisState(state)
+            return found
         raise ConfigurationError(
             "state must be a redis:// (or rediss://, unix://, valkey://) URL or a state backend "
             "such as RedisState(...)"

@@ -177,6 +177,7 @@ def test_share_cache_moves_only_process_local_caches(redis_url: str, tmp_path: o
 def test_resolve_state_and_bad_options(redis_url: str) -> None:
     state = resolve_state("valkey://127.0.0.1:1/0")
     assert isinstance(state, RedisState) and state.url == "redis://127.0.0.1:1/0"
+    assert resolve_state("valkey://127.0.0.1:1/0") is state  # one pool per URL and process
     assert resolve_state(None) is None
     with pytest.raises(ConfigurationError):
         resolve_state("http://localhost:6379")
