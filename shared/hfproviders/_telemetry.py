@@ -437,6 +437,17 @@ def meta_attributes(meta: ResponseMeta) -> dict[str, Any]:
 def response_attributes(result: Any) -> dict[str, Any]:
     """`gen_ai.response.*` and `gen_ai.usage.*` of a chat completion or text generation."""
     attributes: dict[str, Any] = {}
+    embeddings = getattr(result, "embeddings", None)
+    if isinstance(embeddings, list):  # an embeddings result: input tokens only
+        model = getattr(result, "model", None)
+        if isinstance(model, str) and model:
+            attributes["gen_ai.response.model"] = model
+        if embeddings and isinstance(embeddings[0], list):
+            attributes["gen_ai.embeddings.dimension.count"] = len(embeddings[0])
+        usage = getattr(result, "usage", None)
+        if usage is not None:
+            attributes["gen_ai.usage.input_tokens"] = usage.prompt_tokens
+        return attributes
     response_id = getattr(result, "id", None)
     if isinstance(response_id, str) and response_id:
         attributes["gen_ai.response.id"] = response_id

@@ -612,3 +612,37 @@ def test_cost_and_hedge_from_meta_when_present() -> None:
         "huggingface.hedge.fired": True,
         "huggingface.hedge.winner": "groq",
     }
+
+
+def test_an_embeddings_span(otel: Otel) -> None:
+    from hfproviders import ResponseMeta, Usage
+
+    class Embedded:  # the shape of an embeddings result: vectors, model, usage, meta
+        embeddings = [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]]
+        model = "BAAI/bge-small-en-v1.5"
+        usage = Usage(prompt_tokens=7, total_tokens=7)
+        meta = ResponseMeta(provider="hf-inference", request_id="e-1")
+
+    telemetry = otel.telemetry(capture_content=True)
+    body = {"inputs": ["a private text", "b"], "dimensions": 3}
+    trace = telemetry.call_started(
+        "embeddings",
+        "BAAI/bge-small-en-v1.5",
+        body,
+        base_url="https://router.huggingface.co/v1",
+        chain=("hf-inference",),
+        stream=False,
+    )
+    assert trace is not None
+    trace.call_ended(Embedded(), None, None)
+    span = otel.span()
+    attributes = dict(span.attributes or {})
+    assert span.name == "embeddings BAAI/bge-small-en-v1.5" and span.kind is SpanKind.CLIENT
+    assert attributes["gen_ai.operation.name"] == "embeddings"
+    assert attributes["gen_ai.embeddings.dimension.count"] == 3
+    assert attributes["gen_ai.usage.input_tokens"] == 7
+    assert attributes["huggingface.provider.served"] == "hf-inference"
+    assert "gen_ai.usage.output_tokens" not in attributes
+    assert "private text" not in otel.everything()  # the conventions record no embeddings input
+    [tokens] = otel.points("gen_ai.client.token.usage")
+    assert tokens.attributes["gen_ai.token.type"] == "input" and tokens.sum == 7
