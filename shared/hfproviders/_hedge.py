@@ -1,0 +1,146 @@
+"""Hedged requests: start a second attempt when the first is slow, keep whichever answers first.
+
+`race` (threads, for the sync client) and `race_async` (tasks) run `attempt(0)`; if it has not
+answered within `delay` seconds, they start `attempt(1)` too. An attempt "answers" when it
+returns: for a plain call that is the parsed answer, for a stream its response with the first
+event read (streams hedge only before their first event). The first attempt to return wins;
+the other is cancelled (a task) or, for a thread, told to stop and its late answer is closed by
+`discard`, so exactly one answer is delivered and only its usage counted. An attempt that fails
+while the other runs is waited out; when both fail the first attempt's error is raised.
+
+Threads are bounded: at most two per hedged call, daemon threads that end with their attempt
+(itself bounded by the call's timeout). Unhedged calls never get here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+__all__ = ["Hedged", "race", "race_async"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Hedged(Generic[T]):
+    """The winning answer, which attempt gave it (0 or 1), and whether a hedge was started."""
+
+    value: T
+    winner: int
+    hedged: bool
+
+
+def race(
+    attempt: Callable[[int, threading.Event], T],
+    delay: float,
+    discard: Callable[[T], None],
+) -> Hedged[T]:
+    """Run `attempt(0, stop)`, hedged by `attempt(1, stop)` after `delay` seconds (threads).
+
+    `stop` is set for the loser: an attempt should check it after each blocking step and give
+    up. A loser's answer that arrives anyway is passed to `discard` (close it, count nothing).
+    """
+    results: queue.Queue[tuple[int, T | None, BaseException | None]] = queue.Queue()
+    stops = (threading.Event(), threading.Event())
+    settled = threading.Lock()
+    won: list[int] = []
+
+    def run(index: int) -> None:
+        try:
+            value = attempt(index, stops[index])
+        except BaseException as exc:  # handed to the caller's thread, never lost
+            results.put((index, None, exc))
+            return
+        with settled:
+            late = bool(won) and won[0] != index
+        if late:
+            discard(value)
+        else:
+            results.put((index, value, None))
+
+    def start(index: int) -> None:
+        threading.Thread(target=run, args=(index,), daemon=True, name=f"hf-hedge-{index}").start()
+
+    start(0)
+    started = 1
+    errors: dict[int, BaseException] = {}
+    try:
+        first = results.get(timeout=delay)
+    except queue.Empty:
+        start(1)
+        started = 2
+        first = results.get()
+    while True:
+        index, value, error = first
+        if error is None:
+            with settled:
+                won.append(index)
+            for other in range(started):
+                if other != index:
+                    stops[other].set()
+            _drain(results, discard)
+            return Hedged(value, index, started == 2)  # type: ignore[arg-type]
+        errors[index] = error
+        if len(errors) == started:
+            raise errors[0]
+        first = results.get()
+
+
+def _drain(
+    results: queue.Queue[tuple[int, T | None, BaseException | None]],
+    discard: Callable[[T], None],
+) -> None:
+    # A loser that finished between the winner's arrival and `won` being set is closed here.
+    while True:
+        try:
+            _, value, error = results.get_nowait()
+        except queue.Empty:
+            return
+        if error is None:
+            discard(value)  # type: ignore[arg-type]
+
+
+async def race_async(
+    attempt: Callable[[int], Awaitable[T]],
+    delay: float,
+    discard: Callable[[T], Awaitable[None]],
+) -> Hedged[T]:
+    """Run `attempt(0)`, hedged by `attempt(1)` after `delay` seconds (tasks); cancel the loser."""
+    tasks = [asyncio.ensure_future(attempt(0))]
+    try:
+        done, _ = await asyncio.wait(tasks, timeout=delay)
+        if not done:
+            tasks.append(asyncio.ensure_future(attempt(1)))
+        pending = set(tasks)
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in sorted(done, key=tasks.index):
+                if task.exception() is None:
+                    winner = tasks.index(task)
+                    await _cancel(pending, discard)
+                    late = [t for t in done if t is not task and t.exception() is None]
+                    for other in late:
+                        await discard(other.result())
+                    return Hedged(task.result(), winner, len(tasks) == 2)
+        raise tasks[0].exception()  # type: ignore[misc]
+    except BaseException:
+        await _cancel({t for t in tasks if not t.done()}, discard)
+        raise
+
+
+async def _cancel(
+    pending: Collection[asyncio.Future[T]], discard: Callable[[T], Awaitable[None]]
+) -> None:
+    if not pending:
+        return
+    for task in pending:
+        task.cancel()
+    await asyncio.wait(pending)
+    for task in pending:
+        if not task.cancelled() and task.exception() is None:
+            await discard(task.result())  # it finished before the cancellation reached it

@@ -1,0 +1,186 @@
+"""The hedging race, both twins: one answer, the loser stopped and its late answer discarded.
+
+No real sleeps: attempts block on events the test releases, and `delay=0` starts the hedge at
+once while a large delay never does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from hfproviders._hedge import race, race_async
+
+NEVER = 3600.0  # a delay no test reaches
+
+
+def test_sync_fast_primary_never_hedges() -> None:
+    calls: list[int] = []
+
+    def attempt(index: int, stop: threading.Event) -> str:
+        calls.append(index)
+        return f"answer {index}"
+
+    result = race(attempt, NEVER, lambda value: None)
+    assert (result.value, result.winner, result.hedged) == ("answer 0", 0, False)
+    assert calls == [0]
+
+
+def test_sync_hedge_wins_and_the_late_primary_is_discarded() -> None:
+    release = threading.Event()
+    discarded: list[str] = []
+    done = threading.Event()
+    stopped: list[bool] = []
+
+    def attempt(index: int, stop: threading.Event) -> str:
+        if index == 0:
+            assert release.wait(10)
+            stopped.append(stop.is_set())
+        return f"answer {index}"
+
+    def discard(value: str) -> None:
+        discarded.append(value)
+        done.set()
+
+    result = race(attempt, 0.0, discard)
+    assert (result.value, result.winner, result.hedged) == ("answer 1", 1, True)
+    release.set()
+    assert done.wait(10)
+    assert discarded == ["answer 0"]
+    assert stopped == [True]  # the loser was told to stop
+
+
+def test_sync_failed_hedge_waits_for_the_primary() -> None:
+    release = threading.Event()
+
+    def attempt(index: int, stop: threading.Event) -> str:
+        if index == 1:
+            release.set()
+            raise ConnectionError("hedge failed")
+        assert release.wait(10)
+        return "primary"
+
+    result = race(attempt, 0.0, lambda value: None)
+    assert (result.value, result.winner, result.hedged) == ("primary", 0, True)
+
+
+def test_sync_both_fail_raises_the_first_attempts_error() -> None:
+    second_failed = threading.Event()
+
+    def attempt(index: int, stop: threading.Event) -> str:
+        if index == 0:
+            assert second_failed.wait(10)
+            raise ValueError("primary failed")
+        second_failed.set()
+        raise ConnectionError("hedge failed")
+
+    with pytest.raises(ValueError, match="primary failed"):
+        race(attempt, 0.0, lambda value: None)
+
+
+def test_sync_primary_failing_before_the_delay_is_raised_unhedged() -> None:
+    calls: list[int] = []
+
+    def attempt(index: int, stop: threading.Event) -> str:
+        calls.append(index)
+        raise ConnectionError("down")
+
+    with pytest.raises(ConnectionError):
+        race(attempt, NEVER, lambda value: None)
+    assert calls == [0]
+
+
+async def test_async_fast_primary_never_hedges() -> None:
+    calls: list[int] = []
+
+    async def attempt(index: int) -> str:
+        calls.append(index)
+        return f"answer {index}"
+
+    async def discard(value: str) -> None:
+        raise AssertionError("nothing to discard")
+
+    result = await race_async(attempt, NEVER, discard)
+    assert (result.value, result.winner, result.hedged) == ("answer 0", 0, False)
+    assert calls == [0]
+
+
+async def test_async_hedge_wins_and_the_primary_is_cancelled() -> None:
+    cancelled = asyncio.Event()
+    forever = asyncio.Event()
+
+    async def attempt(index: int) -> str:
+        if index == 0:
+            try:
+                await forever.wait()
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+        return f"answer {index}"
+
+    async def discard(value: str) -> None:
+        raise AssertionError("a cancelled loser has no answer")
+
+    result = await race_async(attempt, 0.0, discard)
+    assert (result.value, result.winner, result.hedged) == ("answer 1", 1, True)
+    assert cancelled.is_set()  # cancelled and awaited before race_async returned
+
+
+async def test_async_failed_hedge_waits_for_the_primary() -> None:
+    release = asyncio.Event()
+
+    async def attempt(index: int) -> str:
+        if index == 1:
+            release.set()
+            raise ConnectionError("hedge failed")
+        await release.wait()
+        return "primary"
+
+    async def discard(value: str) -> None:
+        raise AssertionError
+
+    result = await race_async(attempt, 0.0, discard)
+    assert (result.value, result.winner, result.hedged) == ("primary", 0, True)
+
+
+async def test_async_both_fail_raises_the_first_attempts_error() -> None:
+    hedge_failed = asyncio.Event()
+
+    async def attempt(index: int) -> str:
+        if index == 0:
+            await hedge_failed.wait()
+            raise ValueError("primary failed")
+        hedge_failed.set()
+        raise ConnectionError("hedge failed")
+
+    async def discard(value: str) -> None:
+        raise AssertionError
+
+    with pytest.raises(ValueError, match="primary failed"):
+        await race_async(attempt, 0.0, discard)
+
+
+async def test_async_caller_cancelled_cancels_both_attempts() -> None:
+    cancelled: list[int] = []
+    forever = asyncio.Event()
+
+    async def attempt(index: int) -> str:
+        try:
+            await forever.wait()
+        except asyncio.CancelledError:
+            cancelled.append(index)
+            raise
+        return "never"
+
+    async def discard(value: str) -> None:
+        raise AssertionError
+
+    task = asyncio.ensure_future(race_async(attempt, 0.0, discard))
+    while len(asyncio.all_tasks()) < 4:  # the race and both attempts are running
+        await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert sorted(cancelled) == [0, 1]
