@@ -486,6 +486,7 @@ class HealthTracker:
         self.store: HealthStore = store if store is not None else InMemoryHealthStore()
         self.clock = clock
         self.alpha = alpha
+        self._seeded: set[str] = set()
 
     # -- the breaker -------------------------------------------------------------------------
 
@@ -598,6 +599,64 @@ class HealthTracker:
             record.retry_at = now + self.breaker.cooldown_s
             record.probe_until = 0.0
         self.store.put_circuit(key, record)
+
+    def plan_chain(
+        self,
+        model: str,
+        chain: Sequence[str | None],
+        info: ModelInfo | None,
+        constraints: ProviderConstraints | None = None,
+        output_tokens: int = 256,
+    ) -> tuple[str | None, ...]:
+        """The chain a call should walk, from the client's provider setting and what is known.
+
+        `lowest-latency` becomes the live providers meeting `constraints`, by expected latency
+        (the router's own choice when the catalogue is not loaded). A router-side policy
+        (`None`, `fastest`, `cheapest`, `preferred`) whose pick may be a provider with an open
+        circuit is replaced by the policy's best provider among those whose circuit is closed.
+        Open providers are then dropped (`available`), which raises when none is left.
+        """
+        planned: list[str | None] = []
+        for provider in chain:
+            if provider == "lowest-latency":
+                if info is None:
+                    planned.append(None)
+                    continue
+                self._seed_once(info)
+                ranked = self.rank_lowest_latency(info, constraints, output_tokens)
+                if not ranked:
+                    raise ProvidersUnavailableError(
+                        f"No live provider of {model} meets the routing constraints"
+                    )
+                planned.extend(ranked)
+            elif is_policy(provider) and info is not None and self.breaker is not None:
+                planned.append(self._policy_avoiding_open(info, provider))
+            else:
+                planned.append(provider)
+        deduped = tuple(dict.fromkeys(planned))
+        return self.available(model, deduped)
+
+    def _policy_avoiding_open(self, info: ModelInfo, policy: str | None) -> str | None:
+        from hfproviders._routing import pick_provider
+
+        now = self.clock()
+        live = info.live_providers
+        closed = [
+            p
+            for p in live
+            if _state_of(self.store.get_circuit((info.id, p.provider)), now) != "open"
+        ]
+        if len(closed) == len(live) or not closed:
+            return policy  # nothing to avoid (or nothing left: `available` will say so)
+        kept = replace(info, providers=tuple(closed))
+        name = policy if policy in ("fastest", "cheapest", "preferred") else "fastest"
+        picked = pick_provider(kept, name)  # type: ignore[arg-type]
+        return picked.provider if picked is not None else policy
+
+    def _seed_once(self, info: ModelInfo) -> None:
+        if info.id not in self._seeded:
+            self._seeded.add(info.id)
+            self.seed(info)
 
     # -- latency -------------------------------------------------------------------------------
 

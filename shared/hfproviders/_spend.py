@@ -17,25 +17,27 @@ plain additions, easy to make atomic in a shared store.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from hfproviders._errors import BudgetExceededError, InvalidParameterError
 
 if TYPE_CHECKING:
-    from hfproviders._catalog import ProviderInfo
+    from hfproviders._catalog import ModelInfo, ProviderInfo
     from hfproviders._types import Usage
 
 __all__ = [
     "InMemorySpendStore",
     "Prices",
     "Reservation",
+    "SpendControl",
     "SpendLedger",
     "SpendLimit",
     "SpendLine",
@@ -363,3 +365,88 @@ class SpendLedger:
     def report(self) -> SpendReport:
         """The totals so far."""
         return SpendReport(tuple(self.store.lines(_ALL)))
+
+
+def estimate_input_tokens(body: Mapping[str, Any]) -> int:
+    """A generous estimate of a chat body's input tokens: about 3 characters a token."""
+    chars = 0
+    for message in body.get("messages") or ():
+        content = message.get("content") if isinstance(message, Mapping) else None
+        if isinstance(content, str):
+            chars += len(content)
+        elif content is not None:
+            chars += len(json.dumps(content, default=str))
+        chars += 16  # role and template tokens
+    if body.get("tools"):
+        chars += len(json.dumps(body["tools"], default=str))
+    return chars // 3 + 1
+
+
+class SpendControl:
+    """One client's spending: the ledger behind `client.spend()` and its optional budget.
+
+    `reserve` runs before a call is sent (it may raise BudgetExceededError), `settle` after it
+    answered (it returns the call's cost), `release` after it failed.
+    """
+
+    def __init__(self, budget: SpendLimit | None = None, ledger: SpendLedger | None = None):
+        """Create the control of one client (a new ledger unless one is given)."""
+        if budget is not None and not isinstance(budget, SpendLimit):
+            raise InvalidParameterError("budget must be a SpendLimit")
+        self.budget = budget
+        self.ledger = ledger if ledger is not None else SpendLedger()
+
+    def reserve(
+        self,
+        model: str,
+        chain: Sequence[str | None],
+        info: ModelInfo | None,
+        body: Mapping[str, Any],
+    ) -> Reservation | None:
+        """Hold the call's worst case against the budget (the priciest provider it may reach)."""
+        if self.budget is None:
+            return None
+        max_tokens = body.get("max_tokens") or body.get("max_completion_tokens")
+        if not isinstance(max_tokens, int) or max_tokens < 1:
+            max_tokens = self.budget.assumed_max_tokens
+        input_tokens = estimate_input_tokens(body)
+        estimates = [
+            worst_case_cost(Prices.of(entry), input_tokens, max_tokens)
+            for entry in _reachable(chain, info)
+        ]
+        known = [e for e in estimates if e is not None]
+        return self.budget.reserve(max(known) if known else None, model)
+
+    def settle(
+        self,
+        reservation: Reservation | None,
+        model: str,
+        provider: str | None,
+        info: ModelInfo | None,
+        usage: Usage | None,
+    ) -> float | None:
+        """Record an answered call; returns its cost in USD (None when a price is unknown)."""
+        entry = info.provider(provider) if info is not None and provider else None
+        cost = call_cost(Prices.of(entry), usage)
+        if usage is not None:
+            self.ledger.record(model, provider or "auto", cost, usage)
+        if self.budget is not None:
+            self.budget.settle(reservation, model, provider or "auto", cost, usage)
+        return cost
+
+    def release(self, reservation: Reservation | None) -> None:
+        """A call that failed: give its reservation back (failed calls are not billed)."""
+        if self.budget is not None and reservation is not None:
+            self.budget.settle(reservation, "", "", None, None)
+
+
+def _reachable(chain: Sequence[str | None], info: ModelInfo | None) -> list[ProviderInfo | None]:
+    if info is None:
+        return []
+    entries: list[ProviderInfo | None] = []
+    for provider in chain:
+        if provider is None or provider in ("fastest", "cheapest", "preferred", "lowest-latency"):
+            entries.extend(info.live_providers)
+        else:
+            entries.append(info.provider(provider))
+    return entries

@@ -317,3 +317,28 @@ def test_p90_hedge_delay_from_measurements() -> None:
     p90 = t.hedge_delay(MODEL, "fast", "p90")
     assert p90 is not None
     assert 0.3 < p90 < 0.6
+
+
+def test_plan_chain_expands_lowest_latency_and_avoids_open_providers() -> None:
+    t = tracker(Clock())
+    info = catalogue()
+    assert t.plan_chain(MODEL, ["lowest-latency"], info) == ("fast", "mid", "slow", "bare")
+    fail(t, "fast", 4)
+    assert t.plan_chain(MODEL, ["lowest-latency"], info) == ("mid", "slow", "bare")
+    only = ProviderConstraints(only=["fast"])
+    with pytest.raises(ProvidersUnavailableError, match="circuit open for fast"):
+        t.plan_chain(MODEL, ["lowest-latency"], info, only)
+    with pytest.raises(ProvidersUnavailableError, match="constraints"):
+        t.plan_chain(MODEL, ["lowest-latency"], info, ProviderConstraints(only=["nobody"]))
+    # Without the catalogue, the router chooses.
+    assert t.plan_chain(MODEL, ["lowest-latency"], None) == (None,)
+
+
+def test_plan_chain_replaces_a_router_policy_that_may_pick_an_open_provider() -> None:
+    t = tracker(Clock())
+    info = catalogue()
+    assert t.plan_chain(MODEL, [None], info) == (None,)  # nothing open: the router chooses
+    fail(t, "fast", 4)  # "fast" has the highest throughput: the router's `fastest` pick
+    assert t.plan_chain(MODEL, [None], info) == ("mid",)
+    assert t.plan_chain(MODEL, ["cheapest"], info) == ("slow",)
+    assert t.plan_chain(MODEL, ["fast", "mid"], info) == ("mid",)

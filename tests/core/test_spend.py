@@ -155,3 +155,40 @@ def test_limit_holds_under_concurrent_reservations() -> None:
 def test_limit_rejects_bad_settings(kwargs: dict[str, object]) -> None:
     with pytest.raises(InvalidParameterError):
         SpendLimit(**kwargs)  # type: ignore[arg-type]
+
+
+def _info() -> object:
+    from hfproviders._catalog import ModelInfo
+
+    return ModelInfo(
+        id="m",
+        providers=(
+            ProviderInfo("cheap", "live", pricing_input=1.0, pricing_output=1.0),
+            ProviderInfo("dear", "live", pricing_input=10.0, pricing_output=100.0),
+            ProviderInfo("unpriced", "live"),
+        ),
+    )
+
+
+def test_control_reserves_the_priciest_reachable_worst_case_and_records_cost() -> None:
+    from hfproviders._spend import SpendControl
+
+    info = _info()
+    body = {"messages": [{"role": "user", "content": "x" * 300}], "max_tokens": 1000}
+    limit = SpendLimit(usd=0.1)
+    control = SpendControl(limit)
+    held = control.reserve("m", ["cheap"], info, body)  # type: ignore[arg-type]
+    assert held is not None
+    assert held.amount_usd == pytest.approx((106 * 1.0 + 1000 * 1.0) / 1e6)
+    with pytest.raises(BudgetExceededError):  # "dear" may be reached: 0.101 + 0.0011 held
+        control.reserve("m", ["cheap", "dear"], info, body)  # type: ignore[arg-type]
+    usage = Usage(prompt_tokens=100, completion_tokens=20, total_tokens=120)
+    cost = control.settle(held, "m", "cheap", info, usage)  # type: ignore[arg-type]
+    assert cost == pytest.approx(120 / 1e6)
+    assert control.ledger.report().total_usd == pytest.approx(120 / 1e6)
+    assert limit.spent() == pytest.approx(120 / 1e6)
+    assert control.settle(None, "m", "unpriced", info, usage) is None  # type: ignore[arg-type]
+    failed = control.reserve("m", [None], info, body)  # type: ignore[arg-type]
+    control.release(failed)
+    assert limit.remaining() == pytest.approx(0.1 - 120 / 1e6)
+    assert control.reserve("m", ["cheap"], info, body) is not None  # type: ignore[arg-type]
