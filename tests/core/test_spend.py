@@ -188,7 +188,7 @@ def test_control_reserves_the_priciest_reachable_worst_case_and_records_cost() -
     assert control.ledger.report().total_usd == pytest.approx(120 / 1e6)
     assert limit.spent() == pytest.approx(120 / 1e6)
     assert control.settle(None, "m", "unpriced", info, usage) is None  # type: ignore[arg-type]
-    failed = control.reserve("m", [None], info, body)  # type: ignore[arg-type]
+    failed = control.reserve("m", ["cheap", "unpriced"], info, body)  # type: ignore[arg-type]
     control.release(failed)
     assert limit.remaining() == pytest.approx(0.1 - 120 / 1e6)
     assert control.reserve("m", ["cheap"], info, body) is not None  # type: ignore[arg-type]
