@@ -3,13 +3,13 @@
     python benchmarks/faults.py            # 2,000 requests at concurrency 20 per client
     python benchmarks/faults.py --quick    # 400 requests, time compressed (about a minute)
 
-A simulated router (`Sim`, served by `serve` in its own process on 127.0.0.1) fronts four
-providers of one model, each with a seeded lognormal time to answer, a background error rate,
-and episodes of outage (503 storms) or slowness, timed from the start of each run so that every
-client meets the same weather. A request without a provider suffix goes where the router sends
-it (its default provider); `model:provider` pins one. 503s come back fast, as storms do.
-The server bills every answer it finished sending (usage x its catalogue price), not requests a
-client gave up on before the answer was ready.
+The simulated router is `hfproviders.testing.FakeRouter` (served on 127.0.0.1 by this process,
+a fresh one per client) fronting four providers of one model, each with a seeded lognormal
+time to answer, a background error rate, and episodes of outage (503 storms, answered at once)
+or slowness, timed from the start of each run so that every client meets the same weather. A
+request without a provider suffix goes where the router sends it (its first live provider);
+`model:provider` pins one. Billed USD counts every answer the router produced (usage x the
+catalogue price), including a hedge's loser that the client cancelled: a provider may bill it.
 
 The same workload (non-streamed chat, one prompt) runs through each client, in a fresh process
 of the peers venv (`benchmarks/.peers-venv`, made by `benchmarks/run.py`; LiteLLM is added to
@@ -27,9 +27,6 @@ failures are not in the percentiles but are in the success rate), requests the s
 per success, and USD billed. Written to `results/faults.md`, `results/faults.json` and
 `results/faults.png`. `tests/core/test_faults_bench.py` runs a reduced form as a test of the
 guarantees (success and request-count bounds, not timings).
-
-The simulation server is written here, compactly: `hfproviders.testing` (the fake router with
-latency distributions and outages) had not landed when this benchmark was written.
 """
 
 from __future__ import annotations
@@ -38,13 +35,11 @@ import argparse
 import asyncio
 import json
 import math
-import random
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,17 +52,11 @@ FAKE_TOKEN = "hf_test_FAKE_TOKEN_for_loopback_only"
 
 
 @dataclass(frozen=True)
-class Episode:
-    """From `start` to `end` seconds into a run: an outage (503 storm) or `slow` times slower."""
-
-    start: float
-    end: float
-    slow: float | None = None
-
-
-@dataclass(frozen=True)
 class SimProvider:
-    """One simulated provider: its real behaviour and what the catalogue says about it."""
+    """One simulated provider: how it behaves, and what the catalogue says about it.
+
+    `episodes` are (start s, end s, slow factor or None for a 503 storm), at time scale 1.
+    """
 
     name: str
     median_s: float
@@ -77,208 +66,51 @@ class SimProvider:
     price_out: float
     listed_ttft_ms: float
     listed_throughput: float
-    episodes: tuple[Episode, ...] = ()
+    episodes: tuple[tuple[float, float, float | None], ...] = ()
 
 
 # The router's default (no suffix) is the first. Times are for the full run (scale 1).
 PROVIDERS = (
-    SimProvider("nebius", 0.12, 0.35, 0.01, 0.13, 0.40, 150, 120, (Episode(3.0, 9.0),)),
-    SimProvider("novita", 0.15, 0.9, 0.02, 0.39, 0.39, 160, 100, (Episode(14.0, 16.0),)),
-    SimProvider("together", 0.18, 0.3, 0.005, 0.88, 0.88, 200, 90, (Episode(9.0, 14.0, 6.0),)),
+    SimProvider("nebius", 0.12, 0.35, 0.01, 0.13, 0.40, 150, 120, ((3.0, 9.0, None),)),
+    SimProvider("novita", 0.15, 0.9, 0.02, 0.39, 0.39, 160, 100, ((14.0, 16.0, None),)),
+    SimProvider("together", 0.18, 0.3, 0.005, 0.88, 0.88, 200, 90, ((9.0, 14.0, 6.0),)),
     SimProvider("groq", 0.25, 0.2, 0.002, 0.59, 0.79, 300, 200),
 )
 
 
-@dataclass
-class Sim:
-    """The simulated router's decisions and its bill (pure but for the random generator)."""
+def build_router(faults: bool, seed: int, scale: float) -> Any:
+    """The simulated router: `hfproviders.testing.FakeRouter` with the four providers."""
+    from hfproviders.testing import Episode, FakeModel, FakeRouter, Latency, Provider
 
-    seed: int = 7
-    scale: float = 1.0
-    faults: bool = True
-    started: float = field(default_factory=time.monotonic)
-    rng: random.Random = field(default_factory=random.Random)
-    requests: Counter[str] = field(default_factory=Counter)
-    answered: Counter[str] = field(default_factory=Counter)
-    abandoned: int = 0
-    billed_usd: float = 0.0
-
-    def reset(self, seed: int, scale: float, faults: bool) -> None:
-        self.__init__(seed=seed, scale=scale, faults=faults)  # type: ignore[misc]
-        self.rng.seed(seed)
-
-    def catalogue(self) -> dict[str, Any]:
-        providers = [
-            {
-                "provider": p.name,
-                "status": "live",
-                "context_length": 131072,
-                "pricing": {"input": p.price_in, "output": p.price_out},
-                "supports_tools": True,
-                "supports_structured_output": True,
-                "first_token_latency_ms": p.listed_ttft_ms * self.scale,
-                "throughput": p.listed_throughput,
-                "is_model_author": False,
-            }
-            for p in PROVIDERS
-        ]
-        return {
-            "object": "list",
-            "data": [{"id": MODEL, "object": "model", "providers": providers}],
-        }
-
-    def decide(self, model: str) -> tuple[SimProvider | None, float, bool]:
-        """(provider, seconds before answering, fails with 503) for one request."""
-        base, _, suffix = model.partition(":")
-        if base != MODEL:
-            return None, 0.0, False
-        wanted = suffix or PROVIDERS[0].name
-        provider = next((p for p in PROVIDERS if p.name == wanted), None)
-        if provider is None:
-            return None, 0.0, False
-        self.requests[provider.name] += 1
-        delay = provider.median_s * math.exp(provider.sigma * self.rng.gauss(0.0, 1.0))
-        failed = self.faults and self.rng.random() < provider.error_rate
-        at = (time.monotonic() - self.started) / self.scale
-        for episode in provider.episodes if self.faults else ():
-            if episode.start <= at < episode.end:
-                if episode.slow is None:
-                    failed = True
-                else:
-                    delay *= episode.slow
-        if failed:
-            delay *= 0.2  # a storm answers 503 fast
-        return provider, delay * self.scale, failed
-
-    def bill(self, provider: SimProvider) -> None:
-        self.answered[provider.name] += 1
-        self.billed_usd += (
-            PROMPT_TOKENS * provider.price_in + COMPLETION_TOKENS * provider.price_out
-        ) / 1e6
-
-    def stats(self) -> dict[str, Any]:
-        return {
-            "requests": sum(self.requests.values()),
-            "per_provider": dict(self.requests),
-            "answered": dict(self.answered),
-            "abandoned": self.abandoned,
-            "billed_usd": self.billed_usd,
-        }
-
-
-def _completion(provider: str, number: int) -> bytes:
-    body = {
-        "id": f"chatcmpl-sim{number}",
-        "object": "chat.completion",
-        "created": 1767225600,
-        "model": MODEL,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": "Hello from the simulation."},
-                "finish_reason": "stop",
-            }
-        ],
-        "usage": {
-            "prompt_tokens": PROMPT_TOKENS,
-            "completion_tokens": COMPLETION_TOKENS,
-            "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS,
-        },
-    }
-    return json.dumps(body).encode()
-
-
-_OVERLOADED = json.dumps(
-    {"error": {"message": "The provider is overloaded, please retry", "type": "server_error"}}
-).encode()
-
-
-def _response(status: int, body: bytes, provider: str | None, number: int) -> bytes:
-    reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}.get(status, "OK")
-    lines = [
-        f"HTTP/1.1 {status} {reason}",
-        "content-type: application/json",
-        f"content-length: {len(body)}",
-        f"x-request-id: SimReq{number:08d}",
+    providers = [
+        Provider(
+            p.name,
+            pricing_input=p.price_in,
+            pricing_output=p.price_out,
+            first_token_latency_ms=p.listed_ttft_ms * scale,
+            throughput=p.listed_throughput,
+            latency=Latency(ttft_s=p.median_s * scale, sigma=p.sigma),
+            error_rate=p.error_rate if faults else 0.0,
+            episodes=tuple(
+                Episode(start * scale, end * scale, slow_factor=slow)
+                for start, end, slow in (p.episodes if faults else ())
+            ),
+            ratelimit=10**9,
+        )
+        for p in PROVIDERS
     ]
-    if provider is not None:
-        lines.append(f"x-inference-provider: {provider}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+    return FakeRouter([FakeModel(MODEL, providers)], strict=True, seed=seed, max_recorded=100_000)
 
 
-async def _handle(sim: Sim, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    number = 0
-    try:
-        while True:
-            head = await reader.readuntil(b"\r\n\r\n")
-            request_line, *header_lines = head.decode("latin-1").split("\r\n")
-            method, path, _ = request_line.split(" ", 2)
-            headers = {
-                k.strip().lower(): v.strip()
-                for k, _, v in (h.partition(":") for h in header_lines if h)
-            }
-            body = await reader.readexactly(int(headers.get("content-length") or 0))
-            number += 1
-            if method == "GET" and path.endswith("/models"):
-                data = json.dumps(sim.catalogue()).encode()
-                writer.write(_response(200, data, None, number))
-            elif method == "GET" and path == "/__stats":
-                writer.write(_response(200, json.dumps(sim.stats()).encode(), None, number))
-            elif method == "POST" and path == "/__reset":
-                options = json.loads(body)
-                sim.reset(options["seed"], options["scale"], options["faults"])
-                writer.write(_response(200, b"{}", None, number))
-            elif method == "POST" and path.endswith("/chat/completions"):
-                model = str(json.loads(body).get("model", ""))
-                provider, delay, failed = sim.decide(model)
-                if provider is None:
-                    writer.write(_response(404, b'{"error":"model not found"}', None, number))
-                else:
-                    # Answer after `delay`, unless the client hangs up first (a hedge's loser).
-                    hung_up = asyncio.ensure_future(reader.read(1))
-                    done, _ = await asyncio.wait({hung_up}, timeout=delay)
-                    if done:
-                        sim.abandoned += 1
-                        return
-                    hung_up.cancel()
-                    if failed:
-                        writer.write(_response(503, _OVERLOADED, provider.name, number))
-                    else:
-                        writer.write(
-                            _response(
-                                200, _completion(provider.name, number), provider.name, number
-                            )
-                        )
-                        await writer.drain()
-                        sim.bill(provider)
-                        continue
-            else:
-                writer.write(_response(404, b"{}", None, number))
-            await writer.drain()
-    except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError, ValueError):
-        pass
-    finally:
-        writer.close()
-
-
-async def serve_forever(port: int, ready_file: str | None, idle_timeout: float) -> None:
-    """Serve the simulation on 127.0.0.1 until idle for `idle_timeout` seconds."""
-    sim = Sim()
-    last = [time.monotonic()]
-
-    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        last[0] = time.monotonic()
-        await _handle(sim, reader, writer)
-        last[0] = time.monotonic()
-
-    server = await asyncio.start_server(on_connect, "127.0.0.1", port)
-    bound = server.sockets[0].getsockname()[1]
-    if ready_file:
-        Path(ready_file).write_text(str(bound))
-    print(f"SIM_PORT={bound}", flush=True)
-    async with server:
-        while time.monotonic() - last[0] < idle_timeout:
-            await asyncio.sleep(1.0)
+def billed_usd(router: Any, usage: tuple[int, int]) -> float:
+    """USD for every answer the router produced (hedge losers included: a provider may bill them)."""
+    prices = {p.name: (p.price_in, p.price_out) for p in PROVIDERS}
+    total = 0.0
+    for request in router.requests:
+        if request.kind == "chat" and request.status == 200 and request.provider in prices:
+            price_in, price_out = prices[request.provider]
+            total += (usage[0] * price_in + usage[1] * price_out) / 1e6
+    return total
 
 
 # ------------------------------------------------------------------------------ the clients
@@ -441,7 +273,7 @@ def summarise(outcomes: list[float | None], stats: dict[str, Any]) -> dict[str, 
         "requests": stats["requests"],
         "requests_per_success": stats["requests"] / len(ok) if ok else math.inf,
         "billed_usd": stats["billed_usd"],
-        "per_provider": stats["per_provider"],
+        "per_provider": stats["by_provider"],
     }
     for q in (0.5, 0.95, 0.99):
         row[f"p{round(q * 100)}"] = _percentile(ok, q) if ok else math.nan
@@ -458,32 +290,40 @@ CLIENTS = (
 )
 
 
-def _request(base: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    import urllib.request
-
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(base + path, data=data, method=method)
-    with urllib.request.urlopen(req, timeout=10) as response:  # noqa: S310 (loopback only)
-        return json.loads(response.read())
-
-
 def measure(
-    name: str, base: str, n: int, concurrency: int, scale: float, seed: int, python: str
+    name: str, n: int, concurrency: int, scale: float, seed: int, python: str
 ) -> dict[str, Any]:
-    """Reset the simulation, run one client in a fresh process, and summarise."""
-    _request(
-        base, "POST", "/__reset", {"seed": seed, "scale": scale, "faults": name != "fault-free"}
-    )
-    args = [python, __file__, "--client", name, "--base", base, f"--n={n}"]
-    args += [f"--concurrency={concurrency}", f"--timeout={10 * scale + 2}"]
-    done = subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=HERE)
-    if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-        return {"error": " | ".join(tail)[:300]}
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    row = summarise(result.pop("outcomes"), _request(base, "GET", "/__stats"))
+    """Run one client in a fresh process against a fresh simulated router; summarise."""
+    router = build_router(name != "fault-free", seed, scale)
+    with router.serve() as server:
+        usage = _usage_of_one_answer(server.url)
+        router.reset()  # episodes count from here; the probe is forgotten
+        args = [python, __file__, "--client", name, "--base", server.url, f"--n={n}"]
+        args += [f"--concurrency={concurrency}", f"--timeout={10 * scale + 2}"]
+        done = subprocess.run(args, capture_output=True, text=True, timeout=900, cwd=HERE)
+        if done.returncode != 0:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+            return {"error": " | ".join(tail)[:300]}
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        stats = router.stats()
+        stats["billed_usd"] = billed_usd(router, usage)
+    row = summarise(result.pop("outcomes"), stats)
     row.update(result)
     return row
+
+
+def _usage_of_one_answer(base: str) -> tuple[int, int]:
+    import urllib.request
+
+    body = json.dumps({"model": f"{MODEL}:groq", "messages": MESSAGES, "max_tokens": 64})
+    request = urllib.request.Request(
+        f"{base}/v1/chat/completions",
+        data=body.encode(),
+        headers={"content-type": "application/json", "authorization": f"Bearer {FAKE_TOKEN}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback)
+        usage = json.loads(response.read())["usage"]
+    return usage["prompt_tokens"], usage["completion_tokens"]
 
 
 def render(rows: dict[str, dict[str, Any]], n: int, concurrency: int, scale: float) -> str:
@@ -562,43 +402,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="400 requests, time scale 0.25")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--clients", default=",".join(CLIENTS))
-    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--ready-file", help=argparse.SUPPRESS)
     parser.add_argument("--client", help=argparse.SUPPRESS)
     parser.add_argument("--base", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=2000, help=argparse.SUPPRESS)
     parser.add_argument("--concurrency", type=int, default=20, help=argparse.SUPPRESS)
     parser.add_argument("--timeout", type=float, default=12.0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.serve:
-        asyncio.run(serve_forever(0, args.ready_file, idle_timeout=120))
-        return 0
     if args.client:
         result = run_client(args.client, args.base, args.n, args.concurrency, args.timeout)
         print(json.dumps(result))
         return 0
     n, scale = (400, 0.25) if args.quick else (2000, 1.0)
     python = _peers_python()
-    with tempfile.TemporaryDirectory() as tmp:
-        ready = Path(tmp) / "port"
-        server = subprocess.Popen(
-            [sys.executable, __file__, "--serve", "--ready-file", str(ready)],
-            stdout=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.monotonic() + 30
-            while not ready.exists() or not ready.read_text():
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the simulation server did not start")
-                time.sleep(0.05)
-            base = f"http://127.0.0.1:{ready.read_text()}"
-            rows = {}
-            for name in args.clients.split(","):
-                print(f"running {name} ...", file=sys.stderr, flush=True)
-                rows[name] = measure(name, base, n, 20, scale, args.seed, python)
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+    rows = {}
+    for name in args.clients.split(","):
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        rows[name] = measure(name, n, 20, scale, args.seed, python)
     table = render(rows, n, 20, scale)
     print(table)
     RESULTS.mkdir(exist_ok=True)
