@@ -766,3 +766,70 @@ def _state_of(record: CircuitRecord | None, now: float) -> BreakerState:
 def is_policy(provider: str | None) -> bool:
     """True for a chain entry that names a routing policy rather than a provider."""
     return provider is None or provider in _POLICY_NAMES
+
+
+class HealthHook:
+    """A client's health component: the `Call` asks it to order the chain and tells it outcomes.
+
+    Built by the client from its `breaker=`, `constraints=` and `hedge_after=` options (or pass
+    a `HealthTracker` to share one between clients). `catalogue(model)` returns the loaded
+    catalogue entry of a model, or None; it never does I/O.
+    """
+
+    def __init__(
+        self,
+        tracker: HealthTracker,
+        catalogue: Callable[[str], ModelInfo | None],
+        constraints: ProviderConstraints | None = None,
+        hedge_after: float | str | None = None,
+    ) -> None:
+        """Wrap `tracker` for one client."""
+        self.tracker = tracker
+        self.catalogue = catalogue
+        self.constraints = constraints
+        self.hedge_after = hedge_after
+
+    def order(self, call: Any, chain: tuple[str | None, ...]) -> tuple[str | None, ...]:
+        """The chain to walk: planned (`plan_chain`), a half-open provider's probe first."""
+        body = getattr(call.request, "body", None) or {}
+        max_tokens = body.get("max_tokens") or body.get("max_completion_tokens")
+        output = max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else 256
+        model = call.model
+        planned = self.tracker.plan_chain(
+            model, chain, self.catalogue(model), self.constraints, output
+        )
+        if self.tracker.breaker is None:
+            return planned
+        probes, closed = [], []
+        for provider in planned:
+            state = self.tracker.state(model, provider or "auto")
+            if state == "closed":
+                closed.append(provider)
+            elif self.tracker.admit(model, provider):
+                probes.append(provider)
+        if not probes and not closed:
+            return self.tracker.available(model, planned)  # raises, naming each provider
+        return (*probes, *closed)
+
+    def record(self, call: Any, event: Any) -> None:
+        """One attempt's outcome."""
+        error = event.error
+        latency = event.elapsed_s if error is None else None
+        ttft = event.ttft_s if error is None else None
+        if error is None and ttft is None and not call.stream:
+            ttft = latency  # a whole answer: its first byte came with the rest
+        self.tracker.record(
+            call.model,
+            event.provider,
+            event.served_by,
+            error,
+            ttft_s=ttft,
+            latency_s=latency,
+            output_tokens=getattr(event, "output_tokens", None),
+        )
+
+    def hedge_delay(self, model: str, provider: str | None) -> float | None:
+        """Seconds before hedging a call's first attempt on `provider` (None: no hedge)."""
+        if self.hedge_after is None:
+            return None
+        return self.tracker.hedge_delay(model, provider, self.hedge_after)

@@ -450,3 +450,38 @@ def _reachable(chain: Sequence[str | None], info: ModelInfo | None) -> list[Prov
         else:
             entries.append(info.provider(provider))
     return entries
+
+
+class SpendHook:
+    """A client's spend component: the `Call` checks before sending and records after.
+
+    `check` reserves the call's worst case against the budget (raising BudgetExceededError),
+    `record` turns the reservation into the call's cost (set on `meta.cost`) and adds it to the
+    ledger, `release` gives a failed or abandoned call's reservation back.
+    """
+
+    def __init__(self, control: SpendControl, catalogue: Callable[[str], ModelInfo | None]):
+        """Wrap `control` for one client; `catalogue(model)` never does I/O."""
+        self.control = control
+        self.catalogue = catalogue
+        self._held: dict[int, Reservation] = {}
+
+    def check(self, call: Any) -> None:
+        """Before sending: hold the worst case (raises BudgetExceededError)."""
+        if self.control.budget is None:
+            return
+        body = getattr(call.request, "body", None) or {}
+        held = self.control.reserve(call.model, call.chain, self.catalogue(call.model), body)
+        if held is not None:
+            self._held[id(call)] = held
+
+    def record(self, call: Any, meta: Any, usage: Usage | None) -> None:
+        """An answered call: its cost goes on `meta.cost`, the ledger and the budget."""
+        held = self._held.pop(id(call), None)
+        meta.cost = self.control.settle(
+            held, call.model, meta.provider, self.catalogue(call.model), usage
+        )
+
+    def release(self, call: Any) -> None:
+        """A call that ended without an answer."""
+        self.control.release(self._held.pop(id(call), None))
