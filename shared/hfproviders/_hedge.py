@@ -28,11 +28,15 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Hedged(Generic[T]):
-    """The winning answer, which attempt gave it (0 or 1), and whether a hedge was started."""
+    """How a race ended: the winning answer, its attempt (0 or 1), whether a hedge started.
+
+    `loser_error` is the error of the other attempt when it failed before the winner answered.
+    """
 
     value: T
     winner: int
     hedged: bool
+    loser_error: BaseException | None = None
 
 
 def race(
@@ -84,7 +88,8 @@ def race(
                 if other != index:
                     stops[other].set()
             _drain(results, discard)
-            return Hedged(value, index, started == 2)  # type: ignore[arg-type]
+            failed = errors.get(1 - index)
+            return Hedged(value, index, started == 2, failed)  # type: ignore[arg-type]
         errors[index] = error
         if len(errors) == started:
             raise errors[0]
@@ -124,9 +129,15 @@ async def race_async(
                     winner = tasks.index(task)
                     await _cancel(pending, discard)
                     late = [t for t in done if t is not task and t.exception() is None]
-                    for other in late:
-                        await discard(other.result())
-                    return Hedged(task.result(), winner, len(tasks) == 2)
+                    for finished in late:
+                        await discard(finished.result())
+                    loser = tasks[1 - winner] if len(tasks) == 2 else None
+                    failed = (
+                        loser.exception()
+                        if loser is not None and loser.done() and not loser.cancelled()
+                        else None
+                    )
+                    return Hedged(task.result(), winner, len(tasks) == 2, failed)
         raise tasks[0].exception()  # type: ignore[misc]
     except BaseException:
         await _cancel({t for t in tasks if not t.done()}, discard)

@@ -46,6 +46,7 @@ def test_sync_hedge_wins_and_the_late_primary_is_discarded() -> None:
 
     result = race(attempt, 0.0, discard)
     assert (result.value, result.winner, result.hedged) == ("answer 1", 1, True)
+    assert result.loser_error is None
     release.set()
     assert done.wait(10)
     assert discarded == ["answer 0"]
@@ -64,6 +65,7 @@ def test_sync_failed_hedge_waits_for_the_primary() -> None:
 
     result = race(attempt, 0.0, lambda value: None)
     assert (result.value, result.winner, result.hedged) == ("primary", 0, True)
+    assert isinstance(result.loser_error, ConnectionError)
 
 
 def test_sync_both_fail_raises_the_first_attempts_error() -> None:
@@ -143,6 +145,7 @@ async def test_async_failed_hedge_waits_for_the_primary() -> None:
 
     result = await race_async(attempt, 0.0, discard)
     assert (result.value, result.winner, result.hedged) == ("primary", 0, True)
+    assert isinstance(result.loser_error, ConnectionError)
 
 
 async def test_async_both_fail_raises_the_first_attempts_error() -> None:
