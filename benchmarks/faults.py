@@ -35,6 +35,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import subprocess
 import sys
 import time
@@ -153,6 +154,15 @@ def _drive_threads(call: Any, n: int, concurrency: int) -> list[float | None]:
         return list(pool.map(one, range(n)))
 
 
+def _start_clock(base: str) -> None:
+    """Reset the router: its counters and the episodes' clock start now, with the workload."""
+    import urllib.request
+
+    request = urllib.request.Request(f"{base}/__fake/reset", data=b"{}", method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback)
+        response.read()
+
+
 def run_client(name: str, base: str, n: int, concurrency: int, timeout: float) -> dict[str, Any]:
     """Run the workload through one client; the outcomes and what the client reported."""
     extra: dict[str, Any] = {}
@@ -172,6 +182,7 @@ def run_client(name: str, base: str, n: int, concurrency: int, timeout: float) -
                     )
                     r.raise_for_status()
 
+                _start_clock(base)
                 return await _drive(call, n, concurrency)
 
         outcomes = asyncio.run(raw())
@@ -179,10 +190,12 @@ def run_client(name: str, base: str, n: int, concurrency: int, timeout: float) -
         from huggingface_hub import InferenceClient
 
         hub = InferenceClient(base_url=base, api_key=FAKE_TOKEN, timeout=timeout)
+        _start_clock(base)
         outcomes = _drive_threads(
             lambda: hub.chat_completion(MESSAGES, model=MODEL, max_tokens=64), n, concurrency
         )
     elif name == "litellm":
+        os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"  # no download of its price list
         from litellm import Router
 
         names = [p.name for p in PROVIDERS]
@@ -209,6 +222,7 @@ def run_client(name: str, base: str, n: int, concurrency: int, timeout: float) -
         async def call_litellm() -> None:
             await router.acompletion(model=names[0], messages=MESSAGES, max_tokens=64)
 
+        _start_clock(base)
         outcomes = asyncio.run(_drive(call_litellm, n, concurrency))
     else:
         from hfproviders import AsyncHFClient, SpendLimit
@@ -241,6 +255,7 @@ def run_client(name: str, base: str, n: int, concurrency: int, timeout: float) -
                         costs.append(answer.meta.cost)
                     hedges[0] += bool(answer.meta.hedged)
 
+                _start_clock(base)
                 result = await _drive(call, n, concurrency)
                 extra["health"] = [
                     {"provider": h.provider, "state": h.state, "error_rate": h.error_rate}
@@ -297,7 +312,6 @@ def measure(
     router = build_router(name != "fault-free", seed, scale)
     with router.serve() as server:
         usage = _usage_of_one_answer(server.url)
-        router.reset()  # episodes count from here; the probe is forgotten
         args = [python, __file__, "--client", name, "--base", server.url, f"--n={n}"]
         args += [f"--concurrency={concurrency}", f"--timeout={10 * scale + 2}"]
         done = subprocess.run(args, capture_output=True, text=True, timeout=900, cwd=HERE)

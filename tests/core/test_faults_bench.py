@@ -36,7 +36,6 @@ def _run(name: str, scale: float = 0.1) -> dict[str, Any]:
     router = faults.build_router(True, 7, scale)
     with router.serve() as server:
         usage = faults._usage_of_one_answer(server.url)
-        router.reset()
         result = faults.run_client(name, server.url, CALLS, CONCURRENCY, 10 * scale + 2)
         stats = router.stats()
         stats["billed_usd"] = faults.billed_usd(router, usage)
