@@ -344,7 +344,8 @@ def render(rows: dict[str, dict[str, Any]], n: int, concurrency: int, scale: flo
     """The Markdown table of a run."""
     lines = [
         f"Tail latency under provider faults: {n} requests per client at concurrency "
-        f"{concurrency}, time scale {scale} (loopback simulation, seeded; `benchmarks/faults.py`).",
+        f"{concurrency}, time scale {scale} (loopback simulation, seeded; `benchmarks/faults.py`); "
+        f"machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores.",
         "",
         "| client | success | p50 s | p95 s | p99 s | requests / success | billed USD |",
         "|---|---|---|---|---|---|---|",
