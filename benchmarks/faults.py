@@ -72,7 +72,7 @@ class SimProvider:
 
 # The router's default (no suffix) is the first. Times are for the full run (scale 1).
 PROVIDERS = (
-    SimProvider("nebius", 0.12, 0.35, 0.01, 0.13, 0.40, 150, 120, ((3.0, 9.0, None),)),
+    SimProvider("cerebras", 0.12, 0.35, 0.01, 0.13, 0.40, 150, 120, ((3.0, 9.0, None),)),
     SimProvider("novita", 0.15, 0.9, 0.02, 0.39, 0.39, 160, 100, ((14.0, 16.0, None),)),
     SimProvider("together", 0.18, 0.3, 0.005, 0.88, 0.88, 200, 90, ((9.0, 14.0, 6.0),)),
     SimProvider("groq", 0.25, 0.2, 0.002, 0.59, 0.79, 300, 200),

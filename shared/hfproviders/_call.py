@@ -23,6 +23,7 @@ provider of a failover chain. The observer, health and spend hooks are called fr
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import time
@@ -47,6 +48,7 @@ from hfproviders._routing import POLICIES, concrete_provider
 from hfproviders._types import AttemptEvent, ChatCompletion, ResponseMeta
 
 if TYPE_CHECKING:
+    from hfproviders._hedge import Hedged
     from hfproviders._ratelimit import RateLimiter
     from hfproviders._state import SharedRateLimiter
 
@@ -144,10 +146,11 @@ class Call:
             if self.cached is not None:
                 config.observer.call_started(self)
                 return True
-        if config.routing != "off" and self.request.kind is CHAT and config.is_router:
-            self.chain = _capability_route(config, self.request, self.chain)
+        # Health first: it expands client-side policies (lowest-latency) into providers.
         if config.health is not None and self.request.kind.inference:
             self.chain = tuple(config.health.order(self, self.chain))
+        if config.routing != "off" and self.request.kind is CHAT and config.is_router:
+            self.chain = _capability_route(config, self.request, self.chain)
         if config.spend is not None and self.request.kind.inference:
             config.spend.check(self)
         config.observer.call_started(self)
@@ -401,7 +404,59 @@ class Call:
         """The caller closed a stream before its end."""
         if not self._ended:
             self._ended = True
+            self._release()
             self.config.observer.call_ended(self, self.result_so_far(), None)
+
+    # -- hedging ---------------------------------------------------------------------------
+
+    def hedge_delay(self) -> float | None:
+        """Seconds the first attempt gets before it is raced on the next provider (None: no race).
+
+        Only a call's first attempt is hedged, and only when the client has `hedge_after`.
+        """
+        health = self.config.health
+        if self.attempt or self.position or health is None or not self.request.kind.inference:
+            return None
+        delay = getattr(health, "hedge_delay", None)
+        return delay(self.model, self.provider) if delay is not None else None
+
+    def twin(self) -> Call:
+        """The hedge: this request on the next provider (the same one at the chain's end)."""
+        request = copy.copy(self.request)
+        if request.body is not None:
+            request.body = dict(request.body)  # `content()` writes the provider into it
+        twin = Call(self.config, request)
+        twin.chain, twin.budget = self.chain, self.budget
+        twin.started, twin.deadline = self.started, self.deadline
+        twin.position = min(self.position + 1, len(self.chain) - 1)
+        twin._ended = True  # reported through this call, never as a call of its own
+        return twin
+
+    def raced(self, race: Hedged[tuple[Call, Any]], twin: Call) -> Any:
+        """The race is over: go on with the winner's attempt; its value (body or chunks)."""
+        winner, value = race.value
+        if winner is twin:
+            if race.loser_error is None:
+                health = self.config.health
+                outran = getattr(health, "outran", None)
+                if outran is not None:  # the slow attempt's wait is a latency sample too
+                    outran(self.model, self.provider, _monotonic() - self._attempt_started)
+            elif isinstance(race.loser_error, HFProvidersError):
+                self.attempt_lost(race.loser_error)
+            self.meta.copy_from(twin.meta)
+            self.position, self.attempt = twin.position, twin.attempt
+            self._attempt_started, self._last_event = twin._attempt_started, twin._last_event
+            self._sse, self._body, self.decoder = twin._sse, twin._body, twin.decoder
+            if self.decoder is not None:
+                self.decoder.meta = self.meta
+        self.meta.hedged = race.hedged
+        return value
+
+    def attempt_lost(self, error: HFProvidersError) -> None:
+        """A raced attempt failed while the other went on: report it, decide nothing."""
+        if error.provider is None:
+            error.provider = concrete_provider(self.provider)
+        self._attempt_ended(error.status_code, error, False, None, _monotonic())
 
     # -- outcomes --------------------------------------------------------------------------
 
@@ -465,10 +520,16 @@ class Call:
             error.failed_providers = list(self.failures)
         if not self._ended:
             self._ended = True
+            self._release()
             self.config.observer.call_ended(
                 self, self.result_so_far() if self.stream else None, error
             )
         return error
+
+    def _release(self) -> None:
+        spend = self.config.spend
+        if spend is not None and self.request.kind.inference:
+            spend.release(self)
 
     def _attempt_ended(
         self,
@@ -477,6 +538,7 @@ class Call:
         will_retry: bool,
         wait: float | None,
         now: float,
+        usage: Any = None,
     ) -> None:
         meta = self.meta
         event = AttemptEvent(
@@ -492,6 +554,7 @@ class Call:
             request_id=error.request_id if error is not None else meta.request_id,
             served_by=meta.provider if error is None else error.provider,
             ttft_s=meta.ttft_s if error is None else None,
+            output_tokens=getattr(usage, "completion_tokens", None),
         )
         self.config.observer.attempt_ended(self, event)
         health = self.config.health
@@ -505,7 +568,7 @@ class Call:
         limiter = self.config.limiter
         if limiter is not None and usage is not None and self.request.kind.inference:
             limiter.record_usage(self.request.token_estimate, usage.total_tokens)
-        self._attempt_ended(meta.status_code, None, False, None, now)
+        self._attempt_ended(meta.status_code, None, False, None, now, usage)
         spend = self.config.spend
         if spend is not None and self.request.kind.inference:
             spend.record(self, meta, usage)
@@ -572,8 +635,17 @@ def _capability_route(
 
 
 def needs_catalogue(config: ClientConfig, request: Request) -> bool:
-    """Whether the call should load the catalogue first (`routing="auto"` and a need)."""
-    if config.routing != "auto" or request.kind is not CHAT or not config.is_router:
+    """Whether the call should load the catalogue first.
+
+    It does for `routing="auto"` and a need (tools, structured output), and for the health and
+    spend hooks when they ask (`provider="lowest-latency"`, a budget).
+    """
+    if request.kind is not CHAT or not config.is_router:
+        return False
+    wants = [getattr(h, "wants_catalogue", None) for h in (config.health, config.spend)]
+    if any(w is not None and w(request.chain) for w in wants):
+        return config.discovery.get_models(config.base_url) is None
+    if config.routing != "auto":
         return False
     from hfproviders._routing import needs_of
 

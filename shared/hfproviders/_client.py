@@ -39,9 +39,11 @@ from hfproviders._types import ChatCompletion, TextGeneration
 
 if TYPE_CHECKING:
     from hfproviders._catalog import DiscoveryCache, ModelInfo
+    from hfproviders._health import ProviderHealth
     from hfproviders._hub import ModelAvailability
     from hfproviders._retry import RetryPolicy
     from hfproviders._routing import ServingCapabilities
+    from hfproviders._spend import SpendReport
 
 __all__ = ["AsyncHFClient", "ClientPair", "HFClient"]
 
@@ -64,6 +66,22 @@ class _Shared:
     def __repr__(self) -> str:
         provider = self._config.provider
         return f"{type(self).__name__}(base_url={self._config.base_url!r}, provider={provider!r})"
+
+    def health(self) -> list[ProviderHealth]:
+        """Provider health as this client has seen it: one row per (model, provider).
+
+        Circuit state, error rate and calls in the breaker's window, latency EWMAs, last error.
+        Empty when a custom `health=` hook is in use.
+        """
+        tracker = getattr(self._config.health, "tracker", None)
+        return tracker.report() if tracker is not None else []
+
+    def spend(self) -> SpendReport:
+        """What this client's calls cost, per model and provider (USD from the catalogue)."""
+        from hfproviders._spend import SpendReport
+
+        control = getattr(self._config.spend, "control", None)
+        return control.ledger.report() if control is not None else SpendReport(())
 
     def cached_model_info(self, model: str) -> ModelInfo | None:
         """What the router's catalogue says about `model`, if this client has loaded it.
@@ -244,12 +262,34 @@ class HFClient(_Shared):
             return call.cached_result()
         while True:
             try:
+                delay = call.hedge_delay()
+                if delay is not None:
+                    return call.body_in(self._hedged(call, delay))
                 response = self._send(call)
                 return call.body_in(response.read(cap=call.max_bytes, deadline=call.deadline))
             except HFProvidersError as error:
                 wait = call.failed(error)
             if wait > 0:
                 self._sleep(wait)
+
+    def _hedged(self, call: Call, delay: float) -> bytes:
+        """The first attempt, raced after `delay` s by the same request on the next provider."""
+        from hfproviders._hedge import race
+
+        twin = call.twin()
+
+        def attempt(index: int, stop: threading.Event) -> tuple[Call, bytes]:
+            racer = twin if index else call
+            try:
+                response = self._send(racer)
+                return racer, response.read(cap=racer.max_bytes, deadline=racer.deadline)
+            except HFProvidersError as error:
+                if index:
+                    twin.attempt_lost(error)
+                raise
+
+        body: bytes = call.raced(race(attempt, delay, _ignore), twin)
+        return body
 
     def _stream(self, call: Call) -> Iterator[Any]:
         self._load_catalogue(call.request)
@@ -432,12 +472,34 @@ class AsyncHFClient(_Shared):
             return call.cached_result()
         while True:
             try:
+                delay = call.hedge_delay()
+                if delay is not None:
+                    return call.body_in(await self._hedged(call, delay))
                 response = await self._send(call)
                 return call.body_in(await response.read(cap=call.max_bytes, deadline=call.deadline))
             except HFProvidersError as error:
                 wait = call.failed(error)
             if wait > 0:
                 await self._sleep(wait)
+
+    async def _hedged(self, call: Call, delay: float) -> bytes:
+        """The first attempt, raced after `delay` s by the same request on the next provider."""
+        from hfproviders._hedge import race_async
+
+        twin = call.twin()
+
+        async def attempt(index: int) -> tuple[Call, bytes]:
+            racer = twin if index else call
+            try:
+                response = await self._send(racer)
+                return racer, await response.read(cap=racer.max_bytes, deadline=racer.deadline)
+            except HFProvidersError as error:
+                if index:
+                    twin.attempt_lost(error)
+                raise
+
+        body: bytes = call.raced(await race_async(attempt, delay, _aignore), twin)
+        return body
 
     async def _stream(self, call: Call) -> AsyncIterator[Any]:
         await self._load_catalogue(call.request)
@@ -542,6 +604,14 @@ class ClientPair:
 # Two threads racing the first call must not build two pools; reentrant, as a client is made
 # while it is held.
 _LOCK = threading.RLock()
+
+
+def _ignore(value: object) -> None:
+    """A hedge's late loser: its body was read whole, nothing to close."""
+
+
+async def _aignore(value: object) -> None:
+    """A hedge's loser that answered as it was cancelled: nothing to close."""
 
 
 def _as_item_error(error: Exception) -> HFProvidersError:

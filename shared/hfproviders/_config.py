@@ -26,7 +26,7 @@ from hfproviders._retry import RetryPolicy
 
 if TYPE_CHECKING:
     from hfproviders._cache import ResponseCache
-    from hfproviders._catalog import DiscoveryCache
+    from hfproviders._catalog import DiscoveryCache, ModelInfo
     from hfproviders._observe import HealthHook, SpendHook
     from hfproviders._ratelimit import RateLimiter
     from hfproviders._state import SharedRateLimiter
@@ -217,14 +217,27 @@ class ClientConfig:
             observer=build_observer(
                 options.get("on_attempt"), options.get("observer"), options.get("telemetry")
             ),
-            health=options.get("health"),
-            spend=options.get("spend"),
         )
         if provider is not None and config.is_router:
             from hfproviders._routing import resolve_chain
 
             resolve_chain("org/model", provider, router=True)  # fail fast on a bad provider
+        from hfproviders._health import health_hook
+        from hfproviders._spend import spend_hook
+
+        config.health = health_hook(options, config.catalogue_entry)
+        config.spend = spend_hook(options, config.catalogue_entry)
         return config
+
+    def catalogue_entry(self, model: str) -> ModelInfo | None:
+        """What the loaded catalogue says about `model` (None: not loaded or not listed; no I/O)."""
+        cache = self.discovery_cache
+        models = cache.get_models(self.base_url) if cache is not None else None
+        if models is None:
+            return None
+        from hfproviders._catalog import find_model
+
+        return find_model(models, model)
 
     @property
     def discovery(self) -> DiscoveryCache:

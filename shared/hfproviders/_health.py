@@ -31,13 +31,14 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from hfproviders._errors import (
     APIConnectionError,
+    ConfigurationError,
     HFProvidersError,
     InvalidParameterError,
     ProvidersUnavailableError,
@@ -54,6 +55,7 @@ __all__ = [
     "CircuitBreaker",
     "CircuitRecord",
     "HealthStore",
+    "HealthHook",
     "HealthTracker",
     "InMemoryHealthStore",
     "LatencyStats",
@@ -61,6 +63,7 @@ __all__ = [
     "ProviderHealth",
     "WindowCounts",
     "failure_kind",
+    "health_hook",
 ]
 
 BreakerState = Literal["closed", "open", "half_open"]
@@ -81,7 +84,7 @@ class CircuitBreaker:
     """
 
     failure_rate: float = 0.5
-    min_calls: int = 5
+    min_calls: int = 10
     window_s: float = 60.0
     cooldown_s: float = 30.0
 
@@ -660,6 +663,17 @@ class HealthTracker:
 
     # -- latency -------------------------------------------------------------------------------
 
+    def record_wait(self, model: str, provider: str | None, waited_s: float) -> None:
+        """A first token still missing after `waited_s` (a hedged attempt that lost the race).
+
+        Counted as a time to first token of `waited_s`, a lower bound: a provider that keeps
+        losing races drifts down the lowest-latency order instead of staying first.
+        """
+        if waited_s > 0:
+            sample = (waited_s, waited_s, None)
+            key = (model, provider or "auto")
+            self.store.update_latency(key, partial(_fold, self.alpha, sample))
+
     def seed(self, info: ModelInfo) -> None:
         """Fill unknown statistics from the catalogue (`first_token_latency_ms`, `throughput`)."""
         for entry in info.providers:
@@ -828,8 +842,45 @@ class HealthHook:
             output_tokens=getattr(event, "output_tokens", None),
         )
 
+    def wants_catalogue(self, chain: Sequence[str | None]) -> bool:
+        """Whether calls on `chain` need the catalogue loaded first (lowest-latency does)."""
+        return "lowest-latency" in chain
+
+    def outran(self, model: str, provider: str | None, waited_s: float) -> None:
+        """A hedge answered first: the slow attempt waited at least `waited_s` for nothing."""
+        self.tracker.record_wait(model, provider, waited_s)
+
     def hedge_delay(self, model: str, provider: str | None) -> float | None:
         """Seconds before hedging a call's first attempt on `provider` (None: no hedge)."""
         if self.hedge_after is None:
             return None
         return self.tracker.hedge_delay(model, provider, self.hedge_after)
+
+
+_DEFAULT_BREAKER = CircuitBreaker()
+
+
+def health_hook(options: Mapping[str, Any], catalogue: Callable[[str], ModelInfo | None]) -> Any:
+    """The health component of a client, from its health options.
+
+    Those are `breaker`, `health`, `constraints` and `hedge_after`; a `health=` that is not a
+    `HealthTracker` is a hook of the caller's own, used as it is.
+    """
+    given = options.get("health")
+    if given is not None and not isinstance(given, HealthTracker):
+        return given
+    if given is not None and "breaker" in options:
+        raise ConfigurationError("give breaker= or health=HealthTracker(...), not both")
+    breaker = options.get("breaker", _DEFAULT_BREAKER)
+    if breaker is not None and not isinstance(breaker, CircuitBreaker):
+        raise ConfigurationError("breaker must be a CircuitBreaker (or None to turn it off)")
+    constraints = options.get("constraints")
+    if constraints is not None and not isinstance(constraints, ProviderConstraints):
+        raise ConfigurationError("constraints must be a ProviderConstraints")
+    hedge_after = options.get("hedge_after")
+    if hedge_after is not None and hedge_after != "p90":
+        valid = isinstance(hedge_after, int | float) and not isinstance(hedge_after, bool)
+        if not valid or not math.isfinite(hedge_after) or hedge_after < 0:
+            raise ConfigurationError("hedge_after must be seconds >= 0, 'p90' or None")
+    tracker = given if given is not None else HealthTracker(breaker)
+    return HealthHook(tracker, catalogue, constraints, hedge_after)

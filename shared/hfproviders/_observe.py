@@ -282,3 +282,7 @@ class SpendHook(Protocol):
     def record(self, call: CallView, meta: ResponseMeta, usage: Usage | None) -> None:
         """A call ended with an answer; `meta.provider` served it, `usage` may be None."""
         ...
+
+    def release(self, call: CallView) -> None:
+        """A call ended without an answer (failed, or a stream closed early)."""
+        ...

@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Literal, TypedDict
 if TYPE_CHECKING:
     from hfproviders._cache import ResponseCache
     from hfproviders._catalog import DiscoveryCache
+    from hfproviders._health import CircuitBreaker, HealthTracker, ProviderConstraints
     from hfproviders._observe import AttemptHook, HealthHook, Observer, SpendHook
     from hfproviders._ratelimit import RateLimiter
     from hfproviders._retry import RetryPolicy
+    from hfproviders._spend import SpendLimit
     from hfproviders._state import SharedRateLimiter, StateBackend
     from hfproviders._telemetry import GenAITelemetry
 
@@ -31,7 +33,8 @@ class ClientOptions(TypedDict, total=False):
       only; `HFPROVIDERS_API_KEY` for any other `base_url`.
     - `base_url`: default `https://router.huggingface.co/v1`; any OpenAI-compatible or TGI server.
     - `router`: treat a custom `base_url` (gateway, proxy, the fake router) as the HF router.
-    - `provider`: a provider, a policy (`fastest`, `cheapest`, `preferred`) or a failover list.
+    - `provider`: a provider, a policy (`fastest`, `cheapest`, `preferred`, `lowest-latency`) or
+      a failover list.
     - `bill_to`: organisation billed (`X-HF-Bill-To`, inference only). Default `HF_BILL_TO`.
     - `timeout`: seconds; bounds each attempt, and the whole call unless `retry.budget` is set.
     - `max_retries` or `retry=RetryPolicy(...)`: retries after the first attempt, backoff, budget.
@@ -42,8 +45,15 @@ class ClientOptions(TypedDict, total=False):
     - `cache`, `rate_limiter`: opt-in response cache and client-side rate limiter.
     - `routing` (`"off"`, `"cached"`, `"auto"`), `discovery_ttl`, `discovery`: capability routing
       from the router's catalogue, and the lookup cache (share one between clients).
-    - `health`, `spend`: hooks that order the provider chain and learn from each attempt, and
-      check and record spend (see `_observe`).
+    - `breaker`: a `CircuitBreaker` per (model, provider), on by default; None turns it off.
+    - `health`: a `HealthTracker` shared by several clients (breaker state, latency statistics),
+      or your own `HealthHook` (see `_observe`). Default: one tracker per client.
+    - `constraints`: `ProviderConstraints` (prices, throughput, only/ignore) for
+      `provider="lowest-latency"`.
+    - `hedge_after`: seconds, or `"p90"` of the measured time to first token, before a slow
+      first attempt is raced on the next provider (default None: no hedging).
+    - `budget`: a `SpendLimit` (pass one object to several clients to share it); `spend`: your
+      own `SpendHook` instead of the built-in cost ledger.
     - `telemetry`: OpenTelemetry GenAI spans and metrics (None: on once a provider is
       configured; False: never; True or a `GenAITelemetry`: always).
     - `state`: where the limiter and cache live (`"redis://…"` shares them between workers).
@@ -68,7 +78,11 @@ class ClientOptions(TypedDict, total=False):
     routing: Literal["off", "cached", "auto"]
     discovery_ttl: float
     discovery: DiscoveryCache | None
-    health: HealthHook | None
+    breaker: CircuitBreaker | None
+    health: HealthTracker | HealthHook | None
+    constraints: ProviderConstraints | None
+    hedge_after: float | str | None
+    budget: SpendLimit | None
     spend: SpendHook | None
     telemetry: GenAITelemetry | bool | None
     state: str | StateBackend | None

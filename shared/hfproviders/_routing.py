@@ -29,6 +29,7 @@ from hfproviders._errors import (
 
 __all__ = [
     "KNOWN_PROVIDERS",
+    "CLIENT_POLICIES",
     "POLICIES",
     "REMOVED_PROVIDERS",
     "CapabilityMismatch",
@@ -53,6 +54,8 @@ logger = logging.getLogger("hfproviders")
 RoutingPolicy = Literal["fastest", "cheapest", "preferred"]
 #: The router's routing policies (`auto` is accepted as an alias of `fastest`).
 POLICIES: frozenset[str] = frozenset({"fastest", "cheapest", "preferred"})
+#: Policies the client applies itself (`_health`): expanded to providers before the first attempt.
+CLIENT_POLICIES: frozenset[str] = frozenset({"lowest-latency"})
 KNOWN_PROVIDERS = frozenset(
     {
         "baseten",
@@ -94,7 +97,8 @@ def _check_provider(name: str) -> str:
     if not isinstance(name, str) or not name:
         raise UnknownProviderError(f"provider must be a non-empty string, got {name!r}")
     lowered = name.strip().lower()
-    if lowered == "auto" or lowered in POLICIES or lowered in KNOWN_PROVIDERS | _discovered:
+    known = POLICIES | CLIENT_POLICIES | KNOWN_PROVIDERS | _discovered
+    if lowered == "auto" or lowered in known:
         return "fastest" if lowered == "auto" else lowered
     if lowered in REMOVED_PROVIDERS:
         raise UnknownProviderError(
@@ -103,7 +107,7 @@ def _check_provider(name: str) -> str:
         )
     import difflib
 
-    options = sorted(POLICIES | KNOWN_PROVIDERS | _discovered | {"auto"})
+    options = sorted(known | {"auto"})
     close = difflib.get_close_matches(lowered, options, n=3)
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     raise UnknownProviderError(

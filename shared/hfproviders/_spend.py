@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from hfproviders._errors import BudgetExceededError, InvalidParameterError
+from hfproviders._errors import BudgetExceededError, ConfigurationError, InvalidParameterError
 
 if TYPE_CHECKING:
     from hfproviders._catalog import ModelInfo, ProviderInfo
@@ -38,12 +38,14 @@ __all__ = [
     "Prices",
     "Reservation",
     "SpendControl",
+    "SpendHook",
     "SpendLedger",
     "SpendLimit",
     "SpendLine",
     "SpendReport",
     "SpendStore",
     "call_cost",
+    "spend_hook",
     "worst_case_cost",
 ]
 
@@ -466,6 +468,10 @@ class SpendHook:
         self.catalogue = catalogue
         self._held: dict[int, Reservation] = {}
 
+    def wants_catalogue(self, chain: Sequence[str | None]) -> bool:
+        """A budget needs the catalogue's prices before the first call."""
+        return self.control.budget is not None
+
     def check(self, call: Any) -> None:
         """Before sending: hold the worst case (raises BudgetExceededError)."""
         if self.control.budget is None:
@@ -485,3 +491,14 @@ class SpendHook:
     def release(self, call: Any) -> None:
         """A call that ended without an answer."""
         self.control.release(self._held.pop(id(call), None))
+
+
+def spend_hook(options: Mapping[str, Any], catalogue: Callable[[str], ModelInfo | None]) -> Any:
+    """The spend component of a client, from its `budget` option (or the `spend=` hook given)."""
+    given = options.get("spend")
+    if given is not None:
+        return given
+    budget = options.get("budget")
+    if budget is not None and not isinstance(budget, SpendLimit):
+        raise ConfigurationError("budget must be a SpendLimit")
+    return SpendHook(SpendControl(budget), catalogue)

@@ -62,7 +62,9 @@ class ResponseMeta:
     """Facts about how a call was served: who, how fast, how many attempts.
 
     `rate_limit` is parsed from `headers` the first time it is read: most callers never look,
-    and the parse costs more than the rest of this object.
+    and the parse costs more than the rest of this object. `cost` is the call's price in USD
+    from the catalogue (None when unknown); `hedged` says a hedged request was started
+    (`provider` is then the one that won).
     """
 
     __slots__ = (
@@ -70,8 +72,10 @@ class ResponseMeta:
         "_received_at",
         "attempts",
         "cached",
+        "cost",
         "failed_providers",
         "headers",
+        "hedged",
         "latency_s",
         "provider",
         "provider_request_id",
@@ -105,6 +109,8 @@ class ResponseMeta:
         self.failed_providers = failed_providers if failed_providers is not None else []
         self.headers = headers if headers is not None else {}
         self.cached = cached
+        self.cost: float | None = None
+        self.hedged = False
         # With `received_at` (epoch seconds) and no explicit value, parse on first read.
         self._received_at = received_at
         self._rate_limit: RateLimitInfo | None | bool = (
@@ -351,3 +357,4 @@ class AttemptEvent:
     request_id: str | None = None
     served_by: str | None = None
     ttft_s: float | None = None
+    output_tokens: int | None = None

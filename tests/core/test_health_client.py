@@ -57,7 +57,9 @@ def listed(
 
 
 CATALOGUE = catalogue(
-    listed("slow", 900, 0.1, 0.2), listed("fast", 200, 2.0, 6.0), listed("mid", 400, 0.5, 1.0)
+    listed("novita", 900, 0.1, 0.2),
+    listed("cerebras", 200, 2.0, 6.0),
+    listed("fireworks-ai", 400, 0.5, 1.0),
 )
 
 
@@ -75,13 +77,19 @@ class Router:
         model = json.loads(request.content)["model"]
         provider = model.partition(":")[2] or "auto"
         self.asked.append(provider)
-        served = provider if provider != "auto" else "fast"
+        served = provider if provider != "auto" else "cerebras"
         status = self.behaviour.get(served, 200)
         headers = {"x-inference-provider": served}
         if status != 200:
             body = {"error": {"message": "overloaded", "type": "server_error"}}
             return httpx.Response(status, json=body, headers=headers)
         return httpx.Response(200, json=completion("Hi"), headers=headers)
+
+
+async def load_catalogue(h: Harness) -> None:
+    loaded = h.client.list_models()
+    if h.is_async:
+        await loaded
 
 
 def serve(h: Harness, router: Router, calls: int = 50, **options: Any) -> Any:
@@ -91,24 +99,30 @@ def serve(h: Harness, router: Router, calls: int = 50, **options: Any) -> Any:
 
 
 async def test_open_circuit_skips_the_failing_provider(h: Harness) -> None:
-    router = Router({"a": 503})
-    client = serve(h, router, provider=["a", "b"], breaker=BREAKER)
+    router = Router({"groq": 503})
+    client = serve(h, router, provider=["groq", "together"], breaker=BREAKER)
     for _ in range(3):
         answer = await h.chat(MODEL, USER)
-        assert answer.meta.provider == "b"
-    assert router.asked == ["a", "b", "a", "b", "b"]  # after two failures "a" is skipped
+        assert answer.meta.provider == "together"
+    assert router.asked == [
+        "groq",
+        "together",
+        "groq",
+        "together",
+        "together",
+    ]  # after two failures "groq" is skipped
     rows = {row.provider: row for row in client.health()}
-    assert rows["a"].state == "open"
-    assert rows["a"].error_rate == 1.0
-    assert rows["a"].last_error == "ServiceUnavailableError 503"
-    assert rows["a"].retry_at is not None
-    assert rows["b"].state == "closed"
-    assert rows["b"].latency_s is not None
+    assert rows["groq"].state == "open"
+    assert rows["groq"].error_rate == 1.0
+    assert rows["groq"].last_error == "ServiceUnavailableError 503"
+    assert rows["groq"].retry_at is not None
+    assert rows["together"].state == "closed"
+    assert rows["together"].latency_s is not None
 
 
 async def test_every_provider_open_fails_fast_without_sending(h: Harness) -> None:
-    router = Router({"a": 503, "b": 502})
-    serve(h, router, provider=["a", "b"], health=HealthTracker(BREAKER, clock=Clock()))
+    router = Router({"groq": 503, "together": 502})
+    serve(h, router, provider=["groq", "together"], health=HealthTracker(BREAKER, clock=Clock()))
     for _ in range(2):
         with pytest.raises(Exception, match="All providers failed"):
             await h.chat(MODEL, USER)
@@ -116,57 +130,57 @@ async def test_every_provider_open_fails_fast_without_sending(h: Harness) -> Non
     with pytest.raises(ProvidersUnavailableError) as info:
         await h.chat(MODEL, USER)
     assert len(router.asked) == sent  # nothing was sent
-    assert {name for name, _ in info.value.unavailable} == {"a", "b"}
-    assert "a (retried in 30.0s)" in str(info.value)
+    assert {name for name, _ in info.value.unavailable} == {"groq", "together"}
+    assert "groq (retried in 30.0s)" in str(info.value)
 
 
 async def test_half_open_probe_closes_the_circuit_after_the_cooldown(h: Harness) -> None:
     clock = Clock()
-    router = Router({"a": 503})
-    serve(h, router, provider=["a", "b"], health=HealthTracker(BREAKER, clock=clock))
+    router = Router({"groq": 503})
+    serve(h, router, provider=["groq", "together"], health=HealthTracker(BREAKER, clock=clock))
     await h.chat(MODEL, USER)
     await h.chat(MODEL, USER)
     await h.chat(MODEL, USER)
-    assert router.asked[-1:] == ["b"]
+    assert router.asked[-1:] == ["together"]
     clock.now += 30
-    router.behaviour = {}  # "a" has recovered
+    router.behaviour = {}  # "groq" has recovered
     answer = await h.chat(MODEL, USER)
-    assert answer.meta.provider == "a"  # the probe goes first
+    assert answer.meta.provider == "groq"  # the probe goes first
     router.asked.clear()
     await h.chat(MODEL, USER)
-    assert router.asked == ["a"]
+    assert router.asked == ["groq"]
 
 
 async def test_errors_the_request_caused_never_open_the_circuit(h: Harness) -> None:
-    router = Router({"a": 400})
-    serve(h, router, provider="a", breaker=BREAKER)
+    router = Router({"groq": 400})
+    serve(h, router, provider="groq", breaker=BREAKER)
     for _ in range(5):
         with pytest.raises(Exception, match="overloaded"):
             await h.chat(MODEL, USER)
-    assert router.asked == ["a"] * 5
+    assert router.asked == ["groq"] * 5
 
 
 async def test_breaker_none_keeps_sending(h: Harness) -> None:
-    router = Router({"a": 503})
-    serve(h, router, provider="a", breaker=None)
+    router = Router({"groq": 503})
+    serve(h, router, provider="groq", breaker=None)
     for _ in range(5):
         with pytest.raises(Exception, match="overloaded"):
             await h.chat(MODEL, USER)
-    assert router.asked == ["a"] * 5
+    assert router.asked == ["groq"] * 5
 
 
 async def test_policy_is_replaced_when_its_pick_is_open(h: Harness) -> None:
-    router = Router({"fast": 503})
+    router = Router({"cerebras": 503})
     client = serve(h, router, breaker=BREAKER)
-    await h.call("list_models")
+    await load_catalogue(h)
     for _ in range(2):
         with pytest.raises(Exception, match="overloaded"):
-            await h.chat(MODEL, USER)  # the router's pick ("fast") fails
+            await h.chat(MODEL, USER)  # the router's pick ("cerebras") fails
     answer = await h.chat(MODEL, USER)
-    # The router's `fastest` would pick "fast" again; the client picks among healthy ones.
-    assert router.asked == ["auto", "auto", "slow"]
-    assert answer.meta.provider == "slow"
-    assert {row.provider: row.state for row in client.health()}["fast"] == "open"
+    # The router's `fastest` would pick "cerebras" again; the client picks among healthy ones.
+    assert router.asked == ["auto", "auto", "fireworks-ai"]  # the fastest healthy one
+    assert answer.meta.provider == "fireworks-ai"
+    assert {row.provider: row.state for row in client.health()}["cerebras"] == "open"
 
 
 # -- lowest-latency ------------------------------------------------------------------------------
@@ -176,17 +190,20 @@ async def test_lowest_latency_orders_by_expected_latency(h: Harness) -> None:
     router = Router({})
     serve(h, router, provider="lowest-latency")
     answer = await h.chat(MODEL, USER)
-    assert answer.meta.provider == "fast"  # the catalogue was loaded first, then used
+    assert answer.meta.provider == "cerebras"  # the catalogue was loaded first, then used
     assert h.requests[0].url.path.endswith("/models")
 
 
 async def test_lowest_latency_honours_constraints_and_fails_over(h: Harness) -> None:
-    router = Router({"mid": 503})
+    router = Router({"fireworks-ai": 503})
     constraints = ProviderConstraints(max_output_price=1.0)
     serve(h, router, provider="lowest-latency", constraints=constraints)
     answer = await h.chat(MODEL, USER)
-    assert router.asked == ["mid", "slow"]  # "fast" is too dear; "mid" failed over to "slow"
-    assert answer.meta.provider == "slow"
+    assert router.asked == [
+        "fireworks-ai",
+        "novita",
+    ]  # "cerebras" is too dear; "fireworks-ai" failed over to "novita"
+    assert answer.meta.provider == "novita"
 
 
 async def test_lowest_latency_learns_from_measurements(h: Harness) -> None:
@@ -194,10 +211,10 @@ async def test_lowest_latency_learns_from_measurements(h: Harness) -> None:
     router = Router({})
     serve(h, router, provider="lowest-latency", health=tracker)
     await h.chat(MODEL, USER)
-    for _ in range(30):  # "fast" turns out slow in practice
-        tracker.record(MODEL, "fast", "fast", None, ttft_s=5.0, latency_s=6.0)
+    for _ in range(30):  # "cerebras" turns out slow in practice
+        tracker.record(MODEL, "cerebras", "cerebras", None, ttft_s=5.0, latency_s=6.0)
     answer = await h.chat(MODEL, USER)
-    assert answer.meta.provider == "mid"
+    assert answer.meta.provider == "fireworks-ai"
 
 
 # -- cost and budgets -------------------------------------------------------------------------
@@ -205,14 +222,14 @@ async def test_lowest_latency_learns_from_measurements(h: Harness) -> None:
 
 async def test_cost_is_usage_times_the_serving_providers_price(h: Harness) -> None:
     router = Router({})
-    client = serve(h, router, provider="mid")
+    client = serve(h, router, provider="fireworks-ai")
     first = await h.chat(MODEL, USER)
     assert first.meta.cost is None  # the catalogue was not loaded: unknown, never guessed
-    await h.call("list_models")
+    await load_catalogue(h)
     answer = await h.chat(MODEL, USER)
     assert answer.meta.cost == pytest.approx((9 * 0.5 + 3 * 1.0) / 1e6)
     report = client.spend()
-    (line,) = [x for x in report.lines if x.provider == "mid"]
+    (line,) = [x for x in report.lines if x.provider == "fireworks-ai"]
     assert (line.calls, line.input_tokens, line.output_tokens) == (2, 18, 6)
     assert line.unpriced_calls == 1
     assert report.total_usd == pytest.approx(answer.meta.cost)
@@ -221,9 +238,9 @@ async def test_cost_is_usage_times_the_serving_providers_price(h: Harness) -> No
 async def test_budget_refuses_a_call_before_sending(h: Harness) -> None:
     router = Router({})
     budget = SpendLimit(usd=0.001)
-    serve(h, router, provider="fast", budget=budget)
+    serve(h, router, provider="cerebras", budget=budget)
     with pytest.raises(BudgetExceededError) as info:
-        await h.chat(MODEL, USER, max_tokens=1000)  # up to $0.006 at fast's output price
+        await h.chat(MODEL, USER, max_tokens=1000)  # up to $0.006 at cerebras's output price
     assert router.asked == []  # only the catalogue was fetched
     assert info.value.limit_usd == 0.001
     answer = await h.chat(MODEL, USER, max_tokens=100)  # worst case $0.0006: goes
@@ -231,30 +248,31 @@ async def test_budget_refuses_a_call_before_sending(h: Harness) -> None:
 
 
 async def test_budget_is_shared_between_clients_and_failed_calls_are_released() -> None:
-    budget = SpendLimit(usd=0.0007)
-    router = Router({"mid": 503})
+    budget = SpendLimit(usd=120e-6)
+    router = Router({"fireworks-ai": 503})
     sync = HFClient(
         api_key=FAKE_TOKEN,
-        provider="fast",
+        provider="cerebras",
         budget=budget,
         http_client=httpx.Client(transport=httpx.MockTransport(router)),
     )
     failing = AsyncHFClient(
         api_key=FAKE_TOKEN,
-        provider="mid",
+        provider="fireworks-ai",
         budget=budget,
         max_retries=0,
         http_async_client=httpx.AsyncClient(transport=httpx.MockTransport(router)),
     )
-    sync.chat(MODEL, USER, max_tokens=100)
-    spent = budget.spent()
-    assert spent > 0
-    for _ in range(3):  # failed calls give their reservation back
+    for _ in range(3):  # each holds ~$104e-6 while it runs, and gives it back when it fails
         with pytest.raises(Exception, match="overloaded"):
             await failing.chat(MODEL, USER, max_tokens=100)
-    assert budget.spent() == spent
+    assert budget.spent() == 0.0
+    answer = sync.chat(MODEL, USER, max_tokens=10)  # the other client spends $36e-6
+    assert budget.spent() == pytest.approx(answer.meta.cost) == pytest.approx(36e-6)
+    asked = len(router.asked)
     with pytest.raises(BudgetExceededError):
-        await failing.chat(MODEL, USER, max_tokens=100)  # the other client's spend counts
+        await failing.chat(MODEL, USER, max_tokens=100)  # 36 + 104 > 120: refused
+    assert len(router.asked) == asked
     sync.close()
     await failing.aclose()
 
@@ -268,7 +286,7 @@ def _hedge_router(release: threading.Event, seen: list[str]) -> Callable[[httpx.
             return httpx.Response(200, json=CATALOGUE)
         provider = json.loads(request.content)["model"].partition(":")[2]
         seen.append(provider)
-        if provider == "fast":  # the first choice hangs until the test lets it go
+        if provider == "cerebras":  # the first choice hangs until the test lets it go
             assert release.wait(10)
         return httpx.Response(
             200, json=completion(provider), headers={"x-inference-provider": provider}
@@ -288,12 +306,12 @@ def test_sync_hedge_wins_once_and_counts_once() -> None:
     client.list_models()
     answer = client.chat(MODEL, USER)
     release.set()
-    assert answer.text == "mid"
-    assert answer.meta.provider == "mid"
+    assert answer.text == "fireworks-ai"
+    assert answer.meta.provider == "fireworks-ai"
     assert answer.meta.hedged is True
-    assert sorted(seen) == ["fast", "mid"]
+    assert sorted(seen) == ["cerebras", "fireworks-ai"]
     (line,) = client.spend().lines
-    assert (line.provider, line.calls) == ("mid", 1)
+    assert (line.provider, line.calls) == ("fireworks-ai", 1)
     client.close()
 
 
@@ -306,7 +324,7 @@ async def test_async_hedge_wins_and_the_loser_is_cancelled() -> None:
             return httpx.Response(200, json=CATALOGUE)
         provider = json.loads(request.content)["model"].partition(":")[2]
         seen.append(provider)
-        if provider == "fast":
+        if provider == "cerebras":
             try:
                 await asyncio.Event().wait()
             except asyncio.CancelledError:
@@ -324,7 +342,11 @@ async def test_async_hedge_wins_and_the_loser_is_cancelled() -> None:
     )
     await client.list_models()
     answer = await client.chat(MODEL, USER)
-    assert (answer.text, answer.meta.provider, answer.meta.hedged) == ("mid", "mid", True)
+    assert (answer.text, answer.meta.provider, answer.meta.hedged) == (
+        "fireworks-ai",
+        "fireworks-ai",
+        True,
+    )
     assert cancelled.is_set()
     (line,) = client.spend().lines
     assert line.calls == 1
@@ -336,4 +358,4 @@ async def test_no_hedge_when_the_first_answer_is_in_time(h: Harness) -> None:
     serve(h, router, provider="lowest-latency", hedge_after=3600.0)
     answer = await h.chat(MODEL, USER)
     assert answer.meta.hedged is False
-    assert router.asked == ["fast"]
+    assert router.asked == ["cerebras"]
