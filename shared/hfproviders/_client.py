@@ -298,9 +298,12 @@ class HFClient(_Shared):
             return
         while True:
             try:
-                response = self._send(call)
+                response, raws, first = self._open(call)
                 try:
-                    for raw in response.iter_bytes():
+                    for chunk in first:  # what a hedged race read to pick its winner
+                        call.deliver(chunk)
+                        yield chunk
+                    for raw in () if call.done else raws:
                         for chunk in call.feed(raw):
                             call.deliver(chunk)
                             yield chunk
@@ -317,6 +320,36 @@ class HFClient(_Shared):
                 wait = call.failed(error)
             if wait > 0:
                 self._sleep(wait)
+
+    def _open(self, call: Call) -> tuple[WireResponse, Iterator[bytes], list[Any]]:
+        """Send a stream's request. Hedged, each racer reads up to its first event (or end)."""
+        delay = call.hedge_delay()
+        if delay is None:
+            response = self._send(call)
+            return response, response.iter_bytes(), []
+        from hfproviders._hedge import race
+
+        twin = call.twin()
+
+        def attempt(index: int, stop: threading.Event) -> tuple[Call, Any]:
+            racer = twin if index else call
+            try:
+                response = self._send(racer)
+                try:
+                    raws = response.iter_bytes()
+                    return racer, (response, raws, _first_chunks(racer, raws))
+                except BaseException:
+                    response.close()
+                    raise
+            except HFProvidersError as error:
+                if index:
+                    twin.attempt_lost(error)
+                raise
+
+        opened: tuple[WireResponse, Iterator[bytes], list[Any]] = call.raced(
+            race(attempt, delay, _close_opened), twin
+        )
+        return opened
 
 
 class AsyncHFClient(_Shared):
@@ -509,9 +542,12 @@ class AsyncHFClient(_Shared):
             return
         while True:
             try:
-                response = await self._send(call)
+                response, raws, first = await self._open(call)
                 try:
-                    async for raw in response.iter_bytes():
+                    for chunk in first:  # what a hedged race read to pick its winner
+                        call.deliver(chunk)
+                        yield chunk
+                    async for raw in _nothing() if call.done else raws:
                         for chunk in call.feed(raw):
                             call.deliver(chunk)
                             yield chunk
@@ -528,6 +564,36 @@ class AsyncHFClient(_Shared):
                 wait = call.failed(error)
             if wait > 0:
                 await self._sleep(wait)
+
+    async def _open(self, call: Call) -> tuple[AsyncWireResponse, AsyncIterator[bytes], list[Any]]:
+        """Send a stream's request. Hedged, each racer reads up to its first event (or end)."""
+        delay = call.hedge_delay()
+        if delay is None:
+            response = await self._send(call)
+            return response, response.iter_bytes(), []
+        from hfproviders._hedge import race_async
+
+        twin = call.twin()
+
+        async def attempt(index: int) -> tuple[Call, Any]:
+            racer = twin if index else call
+            try:
+                response = await self._send(racer)
+                try:
+                    raws = response.iter_bytes()
+                    return racer, (response, raws, await _afirst_chunks(racer, raws))
+                except BaseException:
+                    await response.close()
+                    raise
+            except HFProvidersError as error:
+                if index:
+                    twin.attempt_lost(error)
+                raise
+
+        opened: tuple[AsyncWireResponse, AsyncIterator[bytes], list[Any]] = call.raced(
+            await race_async(attempt, delay, _aclose_opened), twin
+        )
+        return opened
 
 
 class ClientPair:
@@ -604,6 +670,39 @@ class ClientPair:
 # Two threads racing the first call must not build two pools; reentrant, as a client is made
 # while it is held.
 _LOCK = threading.RLock()
+
+
+def _first_chunks(call: Call, raws: Iterator[bytes]) -> list[Any]:
+    """Read a raced stream up to its first chunks (or its end): the race's finish line."""
+    for raw in raws:
+        chunks: list[Any] = call.feed(raw)
+        if chunks or call.done:
+            return chunks
+    return []
+
+
+async def _afirst_chunks(call: Call, raws: AsyncIterator[bytes]) -> list[Any]:
+    """Read a raced stream up to its first chunks (or its end): the race's finish line."""
+    async for raw in raws:
+        chunks: list[Any] = call.feed(raw)
+        if chunks or call.done:
+            return chunks
+    return []
+
+
+async def _nothing() -> AsyncIterator[bytes]:
+    return
+    yield b""  # an empty async iterator
+
+
+def _close_opened(value: tuple[Call, Any]) -> None:
+    """A raced stream that lost: close its response."""
+    value[1][0].close()
+
+
+async def _aclose_opened(value: tuple[Call, Any]) -> None:
+    """A raced stream that lost: close its response."""
+    await value[1][0].close()
 
 
 def _ignore(value: object) -> None:

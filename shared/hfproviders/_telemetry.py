@@ -421,16 +421,14 @@ def meta_attributes(meta: ResponseMeta) -> dict[str, Any]:
     failed = [e.provider or "auto" for e in meta.failed_providers]
     if failed:
         attributes["huggingface.failed_providers"] = failed
-    # Filled by the health and spend features when they are present on the meta.
-    cost = getattr(meta, "cost", None)
+    # Filled by the health and spend features (`_health`, `_spend`).
+    cost = meta.cost
     if isinstance(cost, int | float) and not isinstance(cost, bool):
         attributes["huggingface.cost.usd"] = float(cost)
-    hedged = getattr(meta, "hedged", None)
-    if isinstance(hedged, bool):
-        attributes["huggingface.hedge.fired"] = hedged
-    winner = getattr(meta, "hedge_winner", None)
-    if isinstance(winner, str):
-        attributes["huggingface.hedge.winner"] = winner
+    if meta.hedged is True:  # a hedge fired; the provider that served is the one that won
+        attributes["huggingface.hedge.fired"] = True
+        if meta.provider:
+            attributes["huggingface.hedge.winner"] = meta.provider
     return attributes
 
 

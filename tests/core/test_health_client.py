@@ -26,7 +26,7 @@ from hfproviders import (
     SpendLimit,
 )
 from tests.conftest import FAKE_TOKEN
-from tests.core.conftest import MODEL, USER, Harness, completion
+from tests.core.conftest import MODEL, USER, Harness, chunk, completion, ok_sse, sse, texts
 
 BASE = "https://router.huggingface.co/v1"
 BREAKER = CircuitBreaker(failure_rate=0.5, min_calls=2, window_s=60, cooldown_s=30)
@@ -359,3 +359,86 @@ async def test_no_hedge_when_the_first_answer_is_in_time(h: Harness) -> None:
     answer = await h.chat(MODEL, USER)
     assert answer.meta.hedged is False
     assert router.asked == ["cerebras"]
+
+
+def _stream_body(provider: str) -> bytes:
+    usage = {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11}
+    return sse(
+        chunk(content=f"from {provider}"),
+        chunk(finish="stop"),
+        {**chunk(), "choices": [], "usage": usage},
+    )
+
+
+def test_sync_stream_hedges_before_its_first_event() -> None:
+    release, seen = threading.Event(), []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/models"):
+            return httpx.Response(200, json=CATALOGUE)
+        provider = json.loads(request.content)["model"].partition(":")[2]
+        seen.append(provider)
+        if provider == "cerebras":
+            assert release.wait(10)
+        headers = {"content-type": "text/event-stream", "x-inference-provider": provider}
+        return httpx.Response(200, content=_stream_body(provider), headers=headers)
+
+    client = HFClient(
+        api_key=FAKE_TOKEN,
+        provider="lowest-latency",
+        hedge_after=0.0,
+        http_client=httpx.Client(transport=httpx.MockTransport(handle)),
+    )
+    client.list_models()
+    stream = client.stream(MODEL, USER)
+    text = texts(list(stream))
+    release.set()
+    assert text == "from fireworks-ai"
+    assert (stream.meta.provider, stream.meta.hedged) == ("fireworks-ai", True)
+    assert stream.meta.cost == pytest.approx((9 * 0.5 + 2 * 1.0) / 1e6)
+    (line,) = client.spend().lines
+    assert (line.provider, line.calls, line.output_tokens) == ("fireworks-ai", 1, 2)
+    client.close()
+
+
+async def test_async_stream_hedges_before_its_first_event() -> None:
+    cancelled = asyncio.Event()
+
+    async def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/models"):
+            return httpx.Response(200, json=CATALOGUE)
+        provider = json.loads(request.content)["model"].partition(":")[2]
+        if provider == "cerebras":
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+        headers = {"content-type": "text/event-stream", "x-inference-provider": provider}
+        return httpx.Response(200, content=_stream_body(provider), headers=headers)
+
+    client = AsyncHFClient(
+        api_key=FAKE_TOKEN,
+        provider="lowest-latency",
+        hedge_after=0.0,
+        http_async_client=httpx.AsyncClient(transport=httpx.MockTransport(handle)),
+    )
+    await client.list_models()
+    stream = client.stream(MODEL, USER)
+    text = texts([c async for c in stream])
+    assert text == "from fireworks-ai"
+    assert (stream.meta.provider, stream.meta.hedged) == ("fireworks-ai", True)
+    assert cancelled.is_set()
+    (line,) = client.spend().lines
+    assert line.calls == 1
+    await client.aclose()
+
+
+async def test_a_stream_answering_in_time_is_not_hedged(h: Harness) -> None:
+    router = Router({})
+    h.queue(router, lambda request: ok_sse(_stream_body("cerebras")))
+    h.make(provider="lowest-latency", hedge_after=3600.0)
+    chunks, stream = await h.stream(MODEL, USER)
+    assert texts(chunks) == "from cerebras"
+    assert stream.meta.hedged is False
+    assert len(h.requests) == 2  # the catalogue, then one stream
