@@ -42,12 +42,13 @@ def core_options(model: Any) -> dict[str, Any]:
 def deepcopy_memo(memo: dict[int, Any] | None, model: Any) -> dict[int, Any]:
     """A `copy.deepcopy` memo that makes copies of `model` share what must not be duplicated.
 
-    Both rate limiters (one budget, whoever spends it) and your own httpx clients (yours, never
-    ours to copy) hold locks and connections: a copy refers to the same objects.
+    Both rate limiters (one budget, whoever spends it), the health tracker, the spend limit and
+    your own httpx clients (yours, never ours to copy) hold locks and connections: a copy refers
+    to the same objects.
     """
     memo = {} if memo is None else memo
     shared_names = ("request_rate_limiter", "rate_limiter", "http_client", "http_async_client")
-    for name in (*shared_names, "state"):
+    for name in (*shared_names, "state", "health", "budget"):
         shared = getattr(model, name, None)
         if shared is not None:
             memo.setdefault(id(shared), shared)

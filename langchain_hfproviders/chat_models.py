@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
 from hfproviders import (
     AsyncHFClient,
+    CircuitBreaker,
     HFClient,
     HFProvidersError,
     RateLimiter,
@@ -106,6 +107,14 @@ class ChatHFProviders(BaseChatModel):
     state: Any | None = Field(default=None, exclude=True)
     """Where the limiter and cache live: None (this process) or shared, `"redis://host:6379/0"`
     or a `hfproviders.RedisState` (see the core's `state=`)."""
+    breaker: Any | None = Field(default_factory=CircuitBreaker, exclude=True)
+    health: Any | None = Field(default=None, exclude=True)
+    constraints: Any | None = Field(default=None, exclude=True)
+    hedge_after: float | str | None = None
+    budget: Any | None = Field(default=None, exclude=True)
+    """Provider health and spend, the core's options: `breaker` (None: off), `health` (a shared
+    `HealthTracker`), `constraints` (for `provider="lowest-latency"`), `hedge_after`, `budget`
+    (a `SpendLimit`, shared when the same object is given to several models)."""
 
     temperature: float | None = None
     """Sampling temperature (0 is sent, not dropped)."""

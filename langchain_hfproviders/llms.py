@@ -16,7 +16,14 @@ from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 from langchain_core.utils import secret_from_env
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
-from hfproviders import AsyncHFClient, HFClient, HFProvidersError, RateLimiter, TextGeneration
+from hfproviders import (
+    AsyncHFClient,
+    CircuitBreaker,
+    HFClient,
+    HFProvidersError,
+    RateLimiter,
+    TextGeneration,
+)
 from langchain_hfproviders._clients import ClientPair, core_options, deepcopy_memo
 from langchain_hfproviders._convert import MODEL_PROVIDER, estimate_tokens
 from langchain_hfproviders._errors import to_langchain_error
@@ -96,6 +103,14 @@ class HFProvidersLLM(BaseLLM):
     state: Any | None = Field(default=None, exclude=True)
     """Where the limiter and cache live: None (this process) or shared, `"redis://host:6379/0"`
     or a `hfproviders.RedisState` (see the core's `state=`)."""
+    breaker: Any | None = Field(default_factory=CircuitBreaker, exclude=True)
+    health: Any | None = Field(default=None, exclude=True)
+    constraints: Any | None = Field(default=None, exclude=True)
+    hedge_after: float | str | None = None
+    budget: Any | None = Field(default=None, exclude=True)
+    """Provider health and spend, the core's options: `breaker` (None: off), `health` (a shared
+    `HealthTracker`), `constraints` (for `provider="lowest-latency"`), `hedge_after`, `budget`
+    (a `SpendLimit`, shared when the same object is given to several models)."""
 
     max_new_tokens: int | None = None
     """Maximum tokens to generate; unset means the server's default (never a hidden cap)."""

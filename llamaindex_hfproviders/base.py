@@ -29,6 +29,7 @@ from llama_index.core.llms.llm import ToolSelection
 from hfproviders import (
     OPTION_NAMES,
     AsyncHFClient,
+    CircuitBreaker,
     ClientPair,
     HFClient,
     HFProvidersError,
@@ -133,6 +134,16 @@ class HFProviders(JsonSchemaStructuredLLM):
         description="Where the limiter and cache live: None (this process) or shared, "
         "'redis://host:6379/0' or a hfproviders.RedisState (the core's `state=`).",
     )
+    breaker: Any | None = Field(default_factory=CircuitBreaker, exclude=True)
+    health: Any | None = Field(default=None, exclude=True)
+    constraints: Any | None = Field(default=None, exclude=True)
+    hedge_after: float | str | None = None
+    budget: Any | None = Field(
+        default=None,
+        exclude=True,
+        description="Provider health and spend, the core's options: breaker (None: off), health "
+        "(a shared HealthTracker), constraints, hedge_after, budget (a SpendLimit).",
+    )
 
     # Both clients, made on first use; they share one catalogue (one load serves both sides).
     _pools: ClientPair = PrivateAttr(default_factory=ClientPair)
@@ -232,6 +243,8 @@ class HFProviders(JsonSchemaStructuredLLM):
             self.request_rate_limiter,
             self.rate_limiter,
             self.state,
+            self.health,
+            self.budget,
             self._http_client,
             self._http_async_client,
         )

@@ -863,14 +863,13 @@ _DEFAULT_BREAKER = CircuitBreaker()
 def health_hook(options: Mapping[str, Any], catalogue: Callable[[str], ModelInfo | None]) -> Any:
     """The health component of a client, from its health options.
 
-    Those are `breaker`, `health`, `constraints` and `hedge_after`; a `health=` that is not a
+    Those are `breaker`, `health`, `constraints` and `hedge_after`. A `health=HealthTracker`
+    brings its own breaker (`breaker` is then not used); a `health=` that is not a
     `HealthTracker` is a hook of the caller's own, used as it is.
     """
     given = options.get("health")
     if given is not None and not isinstance(given, HealthTracker):
         return given
-    if given is not None and "breaker" in options:
-        raise ConfigurationError("give breaker= or health=HealthTracker(...), not both")
     breaker = options.get("breaker", _DEFAULT_BREAKER)
     if breaker is not None and not isinstance(breaker, CircuitBreaker):
         raise ConfigurationError("breaker must be a CircuitBreaker (or None to turn it off)")
