@@ -19,8 +19,8 @@ it here when it installs, and is no dependency of ours):
 - `raw httpx`: one provider (the router's default), no retries: what a plain client sees;
 - `huggingface_hub`: `InferenceClient.chat_completion`, its defaults;
 - `litellm`: LiteLLM's `Router`, the four providers as fallbacks, 2 retries, cooldowns;
-- `ours, failover`: `AsyncHFClient(provider=[all four], breaker=None)`: a fixed chain;
-- `ours, health`: the default circuit breaker, `provider="lowest-latency"`, `hedge_after="p90"`.
+- `ours (failover)`: `AsyncHFClient(provider=[all four], breaker=None)`: a fixed chain;
+- `ours (health)`: the default circuit breaker, `provider="lowest-latency"`, `hedge_after="p90"`.
 
 Reported per client: success rate, p50/p95/p99 of the time to a successful answer (seconds;
 failures are not in the percentiles but are in the success rate), requests the server received
@@ -72,10 +72,10 @@ class SimProvider:
 
 # The router's default (no suffix) is the first. Times are for the full run (scale 1).
 PROVIDERS = (
-    SimProvider("cerebras", 0.12, 0.35, 0.01, 0.13, 0.40, 150, 120, ((3.0, 9.0, None),)),
-    SimProvider("novita", 0.15, 0.9, 0.02, 0.39, 0.39, 160, 100, ((14.0, 16.0, None),)),
-    SimProvider("together", 0.18, 0.3, 0.005, 0.88, 0.88, 200, 90, ((9.0, 14.0, 6.0),)),
-    SimProvider("groq", 0.25, 0.2, 0.002, 0.59, 0.79, 300, 200),
+    SimProvider("cerebras", 0.12, 0.35, 0.01, 0.13, 0.40, 150, 150, ((3.0, 9.0, None),)),
+    SimProvider("novita", 0.15, 0.9, 0.02, 0.39, 0.39, 160, 150, ((14.0, 16.0, None),)),
+    SimProvider("together", 0.18, 0.3, 0.005, 0.88, 0.88, 200, 150, ((9.0, 14.0, 6.0),)),
+    SimProvider("groq", 0.25, 0.2, 0.002, 0.59, 0.79, 300, 150),
 )
 
 
@@ -163,7 +163,15 @@ def _start_clock(base: str) -> None:
         response.read()
 
 
-def run_client(name: str, base: str, n: int, concurrency: int, timeout: float) -> dict[str, Any]:
+def run_client(
+    name: str,
+    base: str,
+    n: int,
+    concurrency: int,
+    timeout: float,
+    scale: float = 1.0,
+    hedge_after: str = "p90",
+) -> dict[str, Any]:
     """Run the workload through one client; the outcomes and what the client reported."""
     extra: dict[str, Any] = {}
     if name in ("fault-free", "raw httpx"):
@@ -225,15 +233,18 @@ def run_client(name: str, base: str, n: int, concurrency: int, timeout: float) -
         _start_clock(base)
         outcomes = asyncio.run(_drive(call_litellm, n, concurrency))
     else:
-        from hfproviders import AsyncHFClient, SpendLimit
+        from hfproviders import AsyncHFClient, CircuitBreaker, SpendLimit
 
-        if name == "ours, failover":
+        if name == "ours (failover)":
             options: dict[str, Any] = {
                 "provider": [p.name for p in PROVIDERS],
                 "breaker": None,
             }
         else:
-            options = {"provider": "lowest-latency", "hedge_after": "p90"}
+            # The breaker's windows fit the simulation's time scale: its outages last seconds,
+            # real ones minutes (the defaults are 60 s and 30 s).
+            breaker = CircuitBreaker(min_calls=5, window_s=10 * scale, cooldown_s=3 * scale)
+            options = {"provider": "lowest-latency", "hedge_after": hedge_after, "breaker": breaker}
         budget = SpendLimit(usd=100.0)
         costs: list[float] = []
         hedges = [0]
@@ -300,20 +311,27 @@ CLIENTS = (
     "raw httpx",
     "huggingface_hub",
     "litellm",
-    "ours, failover",
-    "ours, health",
+    "ours (failover)",
+    "ours (health)",
 )
 
 
 def measure(
-    name: str, n: int, concurrency: int, scale: float, seed: int, python: str
+    name: str,
+    n: int,
+    concurrency: int,
+    scale: float,
+    seed: int,
+    python: str,
+    hedge_after: str = "p90",
 ) -> dict[str, Any]:
     """Run one client in a fresh process against a fresh simulated router; summarise."""
     router = build_router(name != "fault-free", seed, scale)
     with router.serve() as server:
         usage = _usage_of_one_answer(server.url)
         args = [python, __file__, "--client", name, "--base", server.url, f"--n={n}"]
-        args += [f"--concurrency={concurrency}", f"--timeout={10 * scale + 2}"]
+        args += [f"--concurrency={concurrency}", f"--timeout={10 * scale + 2}", f"--scale={scale}"]
+        args += [f"--hedge-after={hedge_after}"]
         done = subprocess.run(args, capture_output=True, text=True, timeout=900, cwd=HERE)
         if done.returncode != 0:
             tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
@@ -359,11 +377,11 @@ def render(rows: dict[str, dict[str, Any]], n: int, concurrency: int, scale: flo
             f"{row['p99']:.3f} | {row['requests_per_success']:.3f} | {row['billed_usd']:.4f} |"
         )
     base_p99 = rows.get("fault-free", {}).get("p99")
-    health = rows.get("ours, health", {})
+    health = rows.get("ours (health)", {})
     if base_p99 and "p99" in health:
         lines += [
             "",
-            f"Targets for `ours, health`: success >= 99.9% ({health['success_rate']:.2%}), "
+            f"Targets for `ours (health)`: success >= 99.9% ({health['success_rate']:.2%}), "
             f"p99 <= 1.5x fault-free ({health['p99'] / base_p99:.2f}x), "
             f"requests per success <= 1.15 ({health['requests_per_success']:.3f}).",
         ]
@@ -422,9 +440,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=2000, help=argparse.SUPPRESS)
     parser.add_argument("--concurrency", type=int, default=20, help=argparse.SUPPRESS)
     parser.add_argument("--timeout", type=float, default=12.0, help=argparse.SUPPRESS)
+    parser.add_argument("--scale", type=float, default=1.0, help=argparse.SUPPRESS)
+    parser.add_argument("--hedge-after", default="p90", help="ours (health): p90, p95, seconds")
     args = parser.parse_args(argv)
     if args.client:
-        result = run_client(args.client, args.base, args.n, args.concurrency, args.timeout)
+        result = run_client(
+            args.client,
+            args.base,
+            args.n,
+            args.concurrency,
+            args.timeout,
+            args.scale,
+            args.hedge_after,
+        )
         print(json.dumps(result))
         return 0
     n, scale = (400, 0.25) if args.quick else (2000, 1.0)
@@ -432,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = {}
     for name in args.clients.split(","):
         print(f"running {name} ...", file=sys.stderr, flush=True)
-        rows[name] = measure(name, n, 20, scale, args.seed, python)
+        rows[name] = measure(name, n, 20, scale, args.seed, python, args.hedge_after)
     table = render(rows, n, 20, scale)
     print(table)
     RESULTS.mkdir(exist_ok=True)

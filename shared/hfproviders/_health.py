@@ -29,11 +29,13 @@ a store shared by several processes compares like with like. Nothing here does I
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
+from statistics import NormalDist
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from hfproviders._errors import (
@@ -68,7 +70,9 @@ __all__ = [
 
 BreakerState = Literal["closed", "open", "half_open"]
 _BUCKETS = 10  # the sliding window is kept as this many counters
-_P90_Z = 1.2815515655446004  # the standard normal's 90th percentile
+# The log-latency statistics behind percentiles move slower than the averages: a steadier tail.
+_LOG_ALPHA = 0.05
+_PERCENTILE = re.compile(r"p([5-9][0-9])")
 _MIN_P90_SAMPLES = 5
 # A 429 whose Retry-After is at most this is a healthy provider asking for patience.
 _USABLE_RETRY_AFTER_S = 60.0
@@ -235,9 +239,10 @@ class LatencyStats:
             if self.log_ttft_mean is None:
                 new.log_ttft_mean = log
             else:
+                weight = min(alpha, _LOG_ALPHA)
                 delta = log - self.log_ttft_mean
-                new.log_ttft_mean = self.log_ttft_mean + alpha * delta
-                new.log_ttft_var = (1 - alpha) * (self.log_ttft_var + alpha * delta * delta)
+                new.log_ttft_mean = self.log_ttft_mean + weight * delta
+                new.log_ttft_var = (1 - weight) * (self.log_ttft_var + weight * delta * delta)
         if latency_s is not None and latency_s >= 0:
             new.latency_s = _ewma(self.latency_s, latency_s, alpha)
         if throughput is not None and throughput > 0:
@@ -248,18 +253,31 @@ class LatencyStats:
     @property
     def p90_ttft_s(self) -> float | None:
         """The estimated 90th percentile of time to first token (None before 5 measurements)."""
+        return self.ttft_quantile_s(0.9)
+
+    def ttft_quantile_s(self, q: float) -> float | None:
+        """The estimated `q` quantile of time to first token, from a lognormal fit.
+
+        None before 5 measurements.
+        """
         if self.samples < _MIN_P90_SAMPLES or self.log_ttft_mean is None:
             return None
-        return math.exp(self.log_ttft_mean + _P90_Z * math.sqrt(max(self.log_ttft_var, 0.0)))
+        z = NormalDist().inv_cdf(q)
+        return math.exp(self.log_ttft_mean + z * math.sqrt(max(self.log_ttft_var, 0.0)))
 
     def expected_s(self, output_tokens: int) -> float | None:
-        """Expected seconds for a call producing `output_tokens` (None when TTFT is unknown)."""
-        base = self.ttft_s if self.ttft_s is not None else self.latency_s
-        if base is None:
+        """Expected seconds to a whole answer of `output_tokens` (None when nothing is known).
+
+        Measured calls say it directly (the latency EWMA); before any, the catalogue's time to
+        first token plus `output_tokens` at its throughput.
+        """
+        if self.samples and self.latency_s is not None:
+            return self.latency_s
+        if self.ttft_s is None:
             return None
         if self.throughput:
-            return base + output_tokens / self.throughput
-        return base
+            return self.ttft_s + output_tokens / self.throughput
+        return self.ttft_s
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -697,17 +715,19 @@ class HealthTracker:
     ) -> float | None:
         """Seconds to wait for a first byte before hedging; None: do not hedge this call.
 
-        `"p90"` uses the measured p90 of time to first token; before 5 measurements, twice the
-        catalogue's (or measured) average; with nothing known, no hedge.
+        `"p90"` (or `"p95"`, any `"p50"`…`"p99"`) uses that percentile of the measured time to
+        first token; before 5 measurements, twice the catalogue's (or measured) average; with
+        nothing known, no hedge.
         """
         if not isinstance(hedge_after, str):
             return float(hedge_after)
         stats = self.latency(model, provider)
         if stats is None:
             return None
-        p90 = stats.p90_ttft_s
-        if p90 is not None:
-            return p90
+        found = _PERCENTILE.fullmatch(hedge_after)
+        quantile = stats.ttft_quantile_s(int(found.group(1)) / 100 if found else 0.9)
+        if quantile is not None:
+            return quantile
         return 2 * stats.ttft_s if stats.ttft_s is not None else None
 
     def rank_lowest_latency(
@@ -877,9 +897,11 @@ def health_hook(options: Mapping[str, Any], catalogue: Callable[[str], ModelInfo
     if constraints is not None and not isinstance(constraints, ProviderConstraints):
         raise ConfigurationError("constraints must be a ProviderConstraints")
     hedge_after = options.get("hedge_after")
-    if hedge_after is not None and hedge_after != "p90":
+    if hedge_after is not None and not (
+        isinstance(hedge_after, str) and _PERCENTILE.fullmatch(hedge_after)
+    ):
         valid = isinstance(hedge_after, int | float) and not isinstance(hedge_after, bool)
         if not valid or not math.isfinite(hedge_after) or hedge_after < 0:
-            raise ConfigurationError("hedge_after must be seconds >= 0, 'p90' or None")
+            raise ConfigurationError("hedge_after must be seconds >= 0, 'p90' (p50…p99) or None")
     tracker = given if given is not None else HealthTracker(breaker)
     return HealthHook(tracker, catalogue, constraints, hedge_after)

@@ -36,7 +36,7 @@ def _run(name: str, scale: float = 0.1) -> dict[str, Any]:
     router = faults.build_router(True, 7, scale)
     with router.serve() as server:
         usage = faults._usage_of_one_answer(server.url)
-        result = faults.run_client(name, server.url, CALLS, CONCURRENCY, 10 * scale + 2)
+        result = faults.run_client(name, server.url, CALLS, CONCURRENCY, 10 * scale + 2, scale)
         stats = router.stats()
         stats["billed_usd"] = faults.billed_usd(router, usage)
     row: dict[str, Any] = faults.summarise(result.pop("outcomes"), stats)
@@ -45,7 +45,7 @@ def _run(name: str, scale: float = 0.1) -> dict[str, Any]:
 
 
 def test_with_health_every_call_is_answered_with_few_extra_requests() -> None:
-    row = _run("ours, health")
+    row = _run("ours (health)")
     assert row["success_rate"] >= 0.995, row
     assert row["requests_per_success"] <= 1.3, row
     assert row["meta_cost_usd"] == pytest.approx(row["billed_usd"], rel=0.35)
@@ -53,7 +53,7 @@ def test_with_health_every_call_is_answered_with_few_extra_requests() -> None:
 
 
 def test_plain_failover_answers_too_but_sends_more() -> None:
-    row = _run("ours, failover")
+    row = _run("ours (failover)")
     assert row["success_rate"] >= 0.995, row
     assert row["requests"] >= CALLS
 
