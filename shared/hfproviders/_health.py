@@ -232,7 +232,14 @@ class LatencyStats:
         throughput: float | None = None,
     ) -> LatencyStats:
         """A new record with one measurement folded in (pure: stores call this to update)."""
-        new = replace(self)
+        new = LatencyStats(
+            self.ttft_s,
+            self.latency_s,
+            self.throughput,
+            self.log_ttft_mean,
+            self.log_ttft_var,
+            self.samples,
+        )
         if ttft_s is not None and ttft_s > 0:
             new.ttft_s = _ewma(self.ttft_s, ttft_s, alpha)
             log = math.log(ttft_s)
@@ -317,7 +324,9 @@ class HealthStore(Protocol):
 
     Keys are (model, provider). Every method is one small, independent operation; the ones a
     shared store must make atomic are `add_outcome` (counter increments) and `claim_probe`
-    (compare-and-set). Read-modify-write races elsewhere only lose a sample.
+    (compare-and-set). Read-modify-write races elsewhere only lose a sample. A store may also
+    offer `any_open(model) -> bool` (some circuit of the model is open), a fast path that lets
+    healthy calls skip looking at every provider's circuit.
     """
 
     def add_outcome(
@@ -361,38 +370,63 @@ class HealthStore(Protocol):
         ...
 
 
+class _Window:
+    """One circuit's counters per bucket, with running totals over the live buckets."""
+
+    __slots__ = ("buckets", "calls", "current", "failures", "oldest")
+
+    def __init__(self) -> None:
+        self.buckets: dict[int, list[int]] = {}
+        self.current = self.oldest = 0
+        self.calls = self.failures = 0
+
+    def slide(self, bucket: int, oldest: int) -> None:
+        for stale in [b for b in self.buckets if b < oldest]:
+            del self.buckets[stale]
+        self.calls = sum(c[0] for c in self.buckets.values())
+        self.failures = sum(c[1] for c in self.buckets.values())
+        self.current, self.oldest = bucket, oldest
+
+
 class InMemoryHealthStore:
     """The default `HealthStore`: dicts behind one lock (thread-safe, one process)."""
 
     def __init__(self) -> None:
         """Create an empty store."""
         self._lock = threading.Lock()
-        self._buckets: dict[tuple[str, str], dict[int, list[int]]] = {}
+        self._buckets: dict[tuple[str, str], _Window] = {}
         self._circuits: dict[tuple[str, str], CircuitRecord] = {}
         self._latency: dict[tuple[str, str], LatencyStats] = {}
+        self._open: set[tuple[str, str]] = set()
 
     def add_outcome(
         self, key: tuple[str, str], bucket: int, failed: bool, oldest: int
     ) -> WindowCounts:
         """Count one call (failed or not) in `bucket`; return the totals of buckets >= oldest."""
         with self._lock:
-            buckets = self._buckets.setdefault(key, {})
-            for stale in [b for b in buckets if b < oldest]:
-                del buckets[stale]
-            counts = buckets.setdefault(bucket, [0, 0])
+            window = self._buckets.get(key)
+            if window is None:
+                window = self._buckets[key] = _Window()
+            if bucket != window.current or oldest != window.oldest:
+                window.slide(bucket, oldest)
+            counts = window.buckets.get(bucket)
+            if counts is None:
+                counts = window.buckets[bucket] = [0, 0]
             counts[0] += 1
-            counts[1] += failed
-            return self._sum(buckets, oldest)
+            window.calls += 1
+            if failed:
+                counts[1] += 1
+                window.failures += 1
+            return WindowCounts(window.calls, window.failures)
 
     def window(self, key: tuple[str, str], oldest: int) -> WindowCounts:
         """The totals of buckets >= oldest."""
         with self._lock:
-            return self._sum(self._buckets.get(key, {}), oldest)
-
-    @staticmethod
-    def _sum(buckets: dict[int, list[int]], oldest: int) -> WindowCounts:
-        live = [c for b, c in buckets.items() if b >= oldest]
-        return WindowCounts(sum(c[0] for c in live), sum(c[1] for c in live))
+            window = self._buckets.get(key)
+            if window is None:
+                return WindowCounts()
+            live = [c for b, c in window.buckets.items() if b >= oldest]
+            return WindowCounts(sum(c[0] for c in live), sum(c[1] for c in live))
 
     def reset_window(self, key: tuple[str, str]) -> None:
         """Forget every counted call."""
@@ -401,14 +435,30 @@ class InMemoryHealthStore:
 
     def get_circuit(self, key: tuple[str, str]) -> CircuitRecord | None:
         """The circuit's record (a copy), None when never written."""
+        record = self._circuits.get(key)  # a dict read is atomic; copy under the lock
+        if record is None:
+            return None
         with self._lock:
-            record = self._circuits.get(key)
-            return replace(record) if record is not None else None
+            return CircuitRecord(
+                record.state,
+                record.retry_at,
+                record.probe_until,
+                record.last_error,
+                record.last_error_at,
+            )
 
     def put_circuit(self, key: tuple[str, str], record: CircuitRecord) -> None:
         """Write the circuit's record."""
         with self._lock:
             self._circuits[key] = replace(record)
+            if record.state == "open":
+                self._open.add(key)
+            else:
+                self._open.discard(key)
+
+    def any_open(self, model: str) -> bool:
+        """Whether some circuit of `model` is open."""
+        return any(key[0] == model for key in self._open)
 
     def claim_probe(self, key: tuple[str, str], now: float, until: float) -> bool:
         """Take the probe when none is in flight."""
@@ -524,30 +574,39 @@ class HealthTracker:
         record = self.store.get_circuit((model, provider))
         return _state_of(record, self.clock() if now is None else now)
 
-    def available(self, model: str, chain: Sequence[str | None]) -> tuple[str | None, ...]:
+    def available(
+        self, model: str, chain: Sequence[str | None], *, claim: bool = False
+    ) -> tuple[str | None, ...]:
         """The chain without open providers; raises ProvidersUnavailableError when none is left.
 
-        Half-open providers stay in (their probe is claimed by `admit`). A chain entry None (the
-        router's own choice) is checked under the name "auto".
+        A half-open provider (cooldown over, no probe in flight) stays in; with `claim`, its
+        probe is taken now and it goes first. A chain entry None (the router's own choice) is
+        checked under the name "auto".
         """
         if self.breaker is None:
             return tuple(chain)
         now = self.clock()
+        probes: list[str | None] = []
         kept: list[str | None] = []
         closed: list[tuple[str, float]] = []
         for provider in chain:
-            record = self.store.get_circuit((model, provider or "auto"))
-            state = _state_of(record, now)
-            probing = record is not None and record.probe_until > now
-            if state == "closed" or (state == "half_open" and not probing):
+            key = (model, provider or "auto")
+            record = self.store.get_circuit(key)
+            if record is None or record.state == "closed":
                 kept.append(provider)
-            else:
-                assert record is not None
-                retry_at = record.retry_at if state == "open" else record.probe_until
-                closed.append((provider or "auto", retry_at))
-        if not kept:
+            elif now < record.retry_at:
+                closed.append((key[1], record.retry_at))
+            elif record.probe_until > now:
+                closed.append((key[1], record.probe_until))
+            elif not claim:
+                kept.append(provider)
+            elif self.store.claim_probe(key, now, now + self.breaker.cooldown_s):
+                probes.append(provider)
+            else:  # another caller took the probe a moment ago
+                closed.append((key[1], now + self.breaker.cooldown_s))
+        if not probes and not kept:
             raise ProvidersUnavailableError.for_providers(model, closed, now)
-        return tuple(kept)
+        return (*probes, *kept)
 
     def admit(self, model: str, provider: str | None) -> bool:
         """Whether an attempt may go to `provider` now; claims the probe of a half-open circuit."""
@@ -603,6 +662,8 @@ class HealthTracker:
         assert self.breaker is not None
         bucket, oldest = self._window_bounds(now)
         counts = self.store.add_outcome(key, bucket, kind is not None, oldest)
+        if kind is None and not self._any_open(key[0]):
+            return  # a success while every circuit of the model is closed: nothing changes
         record = self.store.get_circuit(key) or CircuitRecord()
         state = _state_of(record, now)
         if kind is None:
@@ -628,6 +689,8 @@ class HealthTracker:
         info: ModelInfo | None,
         constraints: ProviderConstraints | None = None,
         output_tokens: int = 256,
+        *,
+        claim: bool = False,
     ) -> tuple[str | None, ...]:
         """The chain a call should walk, from the client's provider setting and what is known.
 
@@ -635,7 +698,8 @@ class HealthTracker:
         (the router's own choice when the catalogue is not loaded). A router-side policy
         (`None`, `fastest`, `cheapest`, `preferred`) whose pick may be a provider with an open
         circuit is replaced by the policy's best provider among those whose circuit is closed.
-        Open providers are then dropped (`available`), which raises when none is left.
+        Open providers are then dropped (`available`, which claims half-open probes with
+        `claim`), which raises when none is left.
         """
         planned: list[str | None] = []
         for provider in chain:
@@ -650,12 +714,17 @@ class HealthTracker:
                         f"No live provider of {model} meets the routing constraints"
                     )
                 planned.extend(ranked)
-            elif is_policy(provider) and info is not None and self.breaker is not None:
+            elif (
+                is_policy(provider)
+                and info is not None
+                and self.breaker is not None
+                and self._any_open(model)
+            ):
                 planned.append(self._policy_avoiding_open(info, provider))
             else:
                 planned.append(provider)
-        deduped = tuple(dict.fromkeys(planned))
-        return self.available(model, deduped)
+        deduped = tuple(dict.fromkeys(planned)) if len(planned) > 1 else tuple(planned)
+        return self.available(model, deduped, claim=claim)
 
     def _policy_avoiding_open(self, info: ModelInfo, policy: str | None) -> str | None:
         from hfproviders._routing import pick_provider
@@ -673,6 +742,11 @@ class HealthTracker:
         name = policy if policy in ("fastest", "cheapest", "preferred") else "fastest"
         picked = pick_provider(kept, name)  # type: ignore[arg-type]
         return picked.provider if picked is not None else policy
+
+    def _any_open(self, model: str) -> bool:
+        # An optional fast path of a store (the in-memory one has it); without it, look.
+        any_open = getattr(self.store, "any_open", None)
+        return True if any_open is None else bool(any_open(model))
 
     def _seed_once(self, info: ModelInfo) -> None:
         if info.id not in self._seeded:
@@ -829,21 +903,11 @@ class HealthHook:
         max_tokens = body.get("max_tokens") or body.get("max_completion_tokens")
         output = max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else 256
         model = call.model
-        planned = self.tracker.plan_chain(
-            model, chain, self.catalogue(model), self.constraints, output
-        )
-        if self.tracker.breaker is None:
-            return planned
-        probes, closed = [], []
-        for provider in planned:
-            state = self.tracker.state(model, provider or "auto")
-            if state == "closed":
-                closed.append(provider)
-            elif self.tracker.admit(model, provider):
-                probes.append(provider)
-        if not probes and not closed:
-            return self.tracker.available(model, planned)  # raises, naming each provider
-        return (*probes, *closed)
+        info = self.catalogue(model) if self._needs_catalogue(chain) else None
+        return self.tracker.plan_chain(model, chain, info, self.constraints, output, claim=True)
+
+    def _needs_catalogue(self, chain: tuple[str | None, ...]) -> bool:
+        return self.tracker.breaker is not None or "lowest-latency" in chain
 
     def record(self, call: Any, event: Any) -> None:
         """One attempt's outcome."""

@@ -23,7 +23,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -194,7 +194,9 @@ class InMemorySpendStore:
     def __init__(self) -> None:
         """Create an empty store."""
         self._lock = threading.Lock()
-        self._lines: dict[str, dict[tuple[str, str], SpendLine]] = {}
+        # period -> (model, provider) -> [calls, input tokens, output tokens, usd, unpriced]
+        self._lines: dict[str, dict[tuple[str, str], list[Any]]] = {}
+        self._spent: dict[str, float] = {}
         self._reserved: dict[str, float] = {}
 
     def add(
@@ -208,32 +210,36 @@ class InMemorySpendStore:
     ) -> None:
         """Add one call to the period's totals."""
         with self._lock:
-            lines = self._lines.setdefault(period, {})
-            line = lines.get((model, provider)) or SpendLine(model, provider)
-            lines[(model, provider)] = replace(
-                line,
-                calls=line.calls + 1,
-                input_tokens=line.input_tokens + input_tokens,
-                output_tokens=line.output_tokens + output_tokens,
-                cost_usd=line.cost_usd + (cost_usd or 0.0),
-                unpriced_calls=line.unpriced_calls + (cost_usd is None),
-            )
+            lines = self._lines.get(period)
+            if lines is None:
+                lines = self._lines[period] = {}
+            line = lines.get((model, provider))
+            if line is None:
+                line = lines[(model, provider)] = [0, 0, 0, 0.0, 0]
+            line[0] += 1
+            line[1] += input_tokens
+            line[2] += output_tokens
+            if cost_usd is None:
+                line[4] += 1
+            else:
+                line[3] += cost_usd
+                self._spent[period] = self._spent.get(period, 0.0) + cost_usd
 
     def lines(self, period: str) -> list[SpendLine]:
         """The period's totals per (model, provider)."""
         with self._lock:
-            return sorted(self._lines.get(period, {}).values(), key=lambda s: (s.model, s.provider))
+            items = sorted(self._lines.get(period, {}).items())
+            return [SpendLine(model, provider, *counts) for (model, provider), counts in items]
 
     def total_usd(self, period: str) -> float:
         """USD spent in the period."""
         with self._lock:
-            return math.fsum(s.cost_usd for s in self._lines.get(period, {}).values())
+            return self._spent.get(period, 0.0)
 
     def reserve(self, period: str, amount_usd: float, limit_usd: float) -> float | None:
         """Reserve `amount_usd` unless that would cross `limit_usd`."""
         with self._lock:
-            spent = math.fsum(s.cost_usd for s in self._lines.get(period, {}).values())
-            committed = spent + self._reserved.get(period, 0.0)
+            committed = self._spent.get(period, 0.0) + self._reserved.get(period, 0.0)
             if committed + amount_usd > limit_usd:
                 return committed
             self._reserved[period] = self._reserved.get(period, 0.0) + amount_usd
