@@ -19,7 +19,8 @@ end of body), ``malformed`` (an SSE event that is not JSON), ``error_event`` (an
 inside a 200 stream), ``echo401`` / ``echo401h`` / ``echo_stream`` (echo the token back in a 401
 body, in a 401 ``X-Error-Message`` header, or in a stream error event: the worst cases for
 token redaction),
-``big`` (a 2 MiB answer), and ``raw:NAME``: the bytes a test registered with
+``big`` (a 2 MiB answer), ``dribble`` (a 200 body one byte every 20 ms), ``pings`` (an SSE
+stream of `: ping` comments only), and ``raw:NAME``: the bytes a test registered with
 ``add_raw(NAME, data)`` (a whole HTTP response, written as is; for hostile shapes one test needs).
 
 Counters: requests per key and in total, open connections, and ``disconnects``: connections the
@@ -448,6 +449,35 @@ class FaultServer:
         self, request: Request, reader: Any, writer: asyncio.StreamWriter
     ) -> bool:
         await self._until_client_leaves(reader, 10.0)
+        return False
+
+    async def _step_dribble(
+        self, request: Request, reader: Any, writer: asyncio.StreamWriter
+    ) -> bool:
+        """A 200 JSON answer sent one byte every 20 ms (a whole answer takes seconds)."""
+        data = response("200 OK", completion_body())
+        head, body = data.split(b"\r\n\r\n", 1)
+        try:
+            await self._write(writer, head + b"\r\n\r\n")
+            for i in range(len(body)):
+                await self._write(writer, body[i : i + 1])
+                await asyncio.sleep(0.02)
+        except ConnectionError:
+            self.disconnects += 1
+            return False
+        return True
+
+    async def _step_pings(
+        self, request: Request, reader: Any, writer: asyncio.StreamWriter
+    ) -> bool:
+        """An SSE stream of `: ping` comments only, every 50 ms for 10 s."""
+        try:
+            await self._write(writer, SSE_HEAD)
+            for _ in range(200):
+                await self._write(writer, chunk(b": ping\n\n"))
+                await asyncio.sleep(0.05)
+        except ConnectionError:
+            self.disconnects += 1
         return False
 
     async def _step_slow_stream(

@@ -1,0 +1,398 @@
+"""Issue 9 part 2 on the loopback fault server, both twins: deadlines, stream ends, truncation,
+batch, event loops, failover edges, and the cap on answer size.
+
+Every test is bounded in time twice: by pytest-timeout, and by its own assertion on the elapsed
+time (the call's budget plus a small slack).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import threading
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+import hfproviders
+from hfproviders import (
+    APIError,
+    APITimeoutError,
+    AsyncHFClient,
+    BadRequestError,
+    HFClient,
+    HFProvidersError,
+    IncompleteStreamError,
+    InMemoryCache,
+    RetryPolicy,
+    ServiceUnavailableError,
+)
+from tests.conftest import FAKE_TOKEN
+from tests.reliability._fault_server import (
+    CHUNK_TEMPLATE,
+    MODEL,
+    SSE_HEAD,
+    FaultServer,
+    chunk,
+    content_event,
+    response,
+    sse_event,
+)
+from tests.reliability.conftest import (
+    MESSAGES,
+    Client,
+    chat,
+    fault_headers,
+    make_client,
+    stream_text,
+)
+
+SLACK = 1.0  # seconds over the budget a call may take to notice and clean up
+
+
+def key() -> str:
+    return uuid.uuid4().hex
+
+
+def budget(seconds: float, max_retries: int = 0) -> RetryPolicy:
+    return RetryPolicy(max_retries=max_retries, wait_initial=0.01, wait_max=0.05, budget=seconds)
+
+
+def sse_body(*events: bytes, end: bool = True) -> bytes:
+    return SSE_HEAD + b"".join(chunk(e) for e in events) + (b"0\r\n\r\n" if end else b"")
+
+
+def finish_event() -> bytes:
+    return sse_event(
+        {**CHUNK_TEMPLATE, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+    )
+
+
+def usage_event() -> bytes:
+    usage = {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}
+    return sse_event({**CHUNK_TEMPLATE, "choices": [], "usage": usage})
+
+
+async def timed(coro: Any) -> tuple[Any, float]:
+    started = time.monotonic()
+    try:
+        result: Any = await coro
+    except HFProvidersError as error:
+        result = error
+    return result, time.monotonic() - started
+
+
+# -- 1. one deadline per call ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("step", ["dribble", "stall"])
+async def test_a_dribbled_or_silent_answer_ends_within_the_budget(
+    twin: str, server: FaultServer, no_leaks: list[Client], step: str
+) -> None:
+    client = make_client(twin, server, retry=budget(1.0), timeout=30.0)
+    no_leaks.append(client)
+    error, elapsed = await timed(chat(client, step, key()))
+    assert isinstance(error, APITimeoutError), error
+    assert elapsed < 1.0 + SLACK
+
+
+async def test_a_ping_only_stream_ends_within_the_budget(
+    twin: str, server: FaultServer, no_leaks: list[Client]
+) -> None:
+    client = make_client(twin, server, retry=budget(1.0), timeout=30.0)
+    no_leaks.append(client)
+    error, elapsed = await timed(stream_text(client, "pings", key(), []))
+    assert isinstance(error, APITimeoutError), error
+    assert elapsed < 1.0 + SLACK
+
+
+async def test_stream_idle_timeout_counts_events_not_pings(
+    twin: str, server: FaultServer, no_leaks: list[Client]
+) -> None:
+    client = make_client(twin, server, retry=budget(20.0), stream_idle_timeout=0.4)
+    no_leaks.append(client)
+    error, elapsed = await timed(stream_text(client, "pings", key(), []))
+    assert isinstance(error, APITimeoutError) and "stream_idle_timeout" in error.message
+    assert elapsed < 0.4 + SLACK
+
+
+async def test_every_provider_of_a_chain_shares_one_deadline(
+    twin: str, server: FaultServer, no_leaks: list[Client]
+) -> None:
+    client = make_client(twin, server, retry=budget(1.5), timeout=30.0, router=True)
+    no_leaks.append(client)
+    error, elapsed = await timed(chat(client, "stall", key(), provider=["groq", "together"]))
+    assert isinstance(error, APITimeoutError), error
+    assert elapsed < 1.5 + SLACK  # not one budget per provider
+
+
+async def test_timeout_is_the_default_budget(
+    twin: str, server: FaultServer, no_leaks: list[Client]
+) -> None:
+    client = make_client(twin, server, retry=RetryPolicy(max_retries=3), timeout=1.0)
+    no_leaks.append(client)
+    error, elapsed = await timed(chat(client, "dribble", key()))
+    assert isinstance(error, APITimeoutError)
+    assert elapsed < 1.0 + SLACK
+
+
+# -- 2. a stream ends when it ends --------------------------------------------------------------
+
+
+async def test_done_ends_the_stream_even_if_the_socket_stays_open(
+    twin: str, server: FaultServer, no_leaks: list[Client]
+) -> None:
+    events = [content_event("Hi "), content_event("there"), finish_event(), usage_event()]
+    step = server.add_raw(
+        f"done-open-{twin}", sse_body(*events, b"data: [DONE]\n\n", end=False), hold_open=True
+    )
+    client = make_client(twin, server, retry=budget(10.0))
+    no_leaks.append(client)
+    received: list[str] = []
+    stream, elapsed = await timed(stream_text(client, step, key(), received))
+    assert "".join(received) == "Hi there"
+    assert stream.completion.usage.total_tokens == 7
+    assert elapsed < 2.0  # the server keeps the socket open for 10 s
+
+
+async def test_an_error_event_ends_the_stream_even_if_the_socket_stays_open(
+    twin: str, server: FaultServer, no_leaks: list[Client]
+) -> None:
+    error_event = sse_event({"error": {"message": "bad grammar", "http_status_code": 400}})
+    step = server.add_raw(
+        f"error-open-{twin}", sse_body(content_event("Hi "), error_event, end=False), hold_open=True
+    )
+    client = make_client(twin, server, retry=budget(10.0))
+    no_leaks.append(client)
+    received: list[str] = []
+    error, elapsed = await timed(stream_text(client, step, key(), received))
+    assert isinstance(error, BadRequestError) and "bad grammar" in error.message
+    assert error.partial is not None and error.partial.text == "Hi "
+    assert elapsed < 2.0
+
+
+# -- 3. no silent truncation --------------------------------------------------------------------
+
+
+async def test_a_stream_cut_without_done_or_finish_reason_is_incomplete(
+    twin: str, server: FaultServer, no_leaks: list[Client]
+) -> None:
+    step = server.add_raw(f"cut-{twin}", sse_body(content_event("Half "), content_event("an")))
+    cache = InMemoryCache()
+    client = make_client(twin, server, cache=cache)
+    no_leaks.append(client)
+    for _ in range(2):  # never cached: the second call goes to the server again
+        received: list[str] = []
+        error, _ = await timed(stream_text(client, step, key(), received))
+        assert isinstance(error, IncompleteStreamError), error
+        assert error.partial is not None and error.partial.text == "Half an"
+        assert error.partial.choices[0].finish_reason is None  # none made up
+        assert "".join(received) == "Half an"
+    assert server.requests == 2
+
+
+async def test_a_finish_reason_without_done_is_complete(
+    twin: str, server: FaultServer, no_leaks: list[Client]
+) -> None:
+    events = [content_event("All "), content_event("here"), finish_event(), usage_event()]
+    step = server.add_raw(f"finish-{twin}", sse_body(*events))
+    client = make_client(twin, server)
+    no_leaks.append(client)
+    stream = await stream_text(client, step, key(), [])
+    assert stream.completion.text == "All here"
+    assert stream.completion.choices[0].finish_reason == "stop"
+
+
+# -- 11. failover and retry edges ---------------------------------------------------------------
+
+
+async def test_a_stream_whose_first_event_is_overloaded_is_retried(
+    twin: str, server: FaultServer, no_leaks: list[Client]
+) -> None:
+    overloaded = sse_event({"error": "Model is overloaded", "error_type": "overloaded"})
+    step = server.add_raw(f"overloaded-{twin}", sse_body(overloaded))
+    client = make_client(twin, server, retry=budget(10.0, max_retries=1))
+    no_leaks.append(client)
+    received: list[str] = []
+    stream = await stream_text(client, f"{step},ok", key(), received)
+    assert "".join(received).startswith("w0 w1")
+    assert stream.meta.attempts == 2
+
+
+async def test_a_chain_503_then_400_raises_the_400_and_keeps_the_503(
+    twin: str, server: FaultServer, no_leaks: list[Client]
+) -> None:
+    bad = b'{"error":{"message":"max_tokens is too large","type":"invalid_request_error"}}'
+    step = server.add_raw(f"400-{twin}", response("400 Bad Request", bad))
+    client = make_client(twin, server, max_retries=0, router=True)
+    no_leaks.append(client)
+    error, _ = await timed(chat(client, f"503fast,{step}", key(), provider=["groq", "together"]))
+    assert isinstance(error, BadRequestError), error
+    assert [type(e) for e in error.failed_providers] == [ServiceUnavailableError]
+    assert error.failed_providers[0].provider == "together"  # as the server named it
+
+
+async def test_text_generation_stream_errors_carry_the_partial_text(
+    twin: str, server: FaultServer, no_leaks: list[Client]
+) -> None:
+    def token(i: int, text: str) -> bytes:
+        return sse_event({"index": i, "token": {"id": i, "text": text, "special": False}})
+
+    error_event = sse_event({"error": "CUDA out of memory", "error_type": "generation"})
+    step = server.add_raw(f"tg-{twin}", sse_body(token(1, "Once"), token(2, " upon"), error_event))
+    client = make_client(twin, server)
+    no_leaks.append(client)
+    headers = fault_headers(step, key())
+
+    async def run() -> None:
+        if isinstance(client, HFClient):
+            for _ in client.text_generation_stream("tgi", "x", extra_headers=headers):
+                pass
+        else:
+            async for _ in client.text_generation_stream("tgi", "x", extra_headers=headers):
+                pass
+
+    error, _ = await timed(run())
+    assert isinstance(error, APIError) and error.in_stream
+    assert error.partial_text == "Once upon"
+
+
+# -- the cap on a success body ------------------------------------------------------------------
+
+
+async def test_a_decompression_bomb_is_cut_at_max_response_bytes(
+    twin: str, server: FaultServer, no_leaks: list[Client]
+) -> None:
+    bomb = gzip.compress(b'{"id": "' + b"0" * (8 * 1024 * 1024) + b'"}')
+    step = server.add_raw(
+        f"bomb-{twin}", response("200 OK", bomb, extra="content-encoding: gzip\r\n")
+    )
+    client = make_client(twin, server, max_response_bytes=1024 * 1024)
+    no_leaks.append(client)
+    error, _ = await timed(chat(client, step, key()))
+    assert isinstance(error, APIError) and "max_response_bytes" in error.message
+    assert len(bomb) < 64 * 1024  # small on the wire, 8 MiB decoded
+
+
+# -- 4. batch keeps what it got -----------------------------------------------------------------
+
+
+class _Exploding(list[Any]):
+    """Messages whose reading raises something untyped (a bug anywhere below `chat`)."""
+
+    def __iter__(self) -> Any:
+        raise RuntimeError("boom")
+
+
+async def test_batch_keeps_every_answer_and_puts_any_error_in_place(
+    twin: str, server: FaultServer, no_leaks: list[Client]
+) -> None:
+    client = make_client(twin, server, max_retries=0)
+    no_leaks.append(client)
+    ok = {"model": MODEL, "messages": MESSAGES, "extra_headers": fault_headers("ok", key())}
+    requests = [
+        ok,
+        {"model": MODEL, "messages": _Exploding(MESSAGES)},
+        {**ok, "extra_headers": fault_headers("500", key())},
+        ok,
+    ]
+    if isinstance(client, HFClient):
+        # One thread: concurrent sync calls leave sockets for GC to close (see the report).
+        results = client.batch(requests, max_concurrency=1)
+    else:
+        results = await client.batch(requests)
+    assert [type(r).__name__ for r in results] == [
+        "ChatCompletion",
+        "HFProvidersError",
+        "ServerError",
+        "ChatCompletion",
+    ]
+    assert isinstance(results[1].__cause__, RuntimeError)
+
+
+async def test_a_cancelled_async_batch_leaves_no_request_in_flight(
+    server: FaultServer, no_leaks: list[Client]
+) -> None:
+    client = make_client("async", server)
+    no_leaks.append(client)
+    assert isinstance(client, AsyncHFClient)
+    requests = [
+        {"model": MODEL, "messages": MESSAGES, "extra_headers": fault_headers("stall", key())}
+        for _ in range(3)
+    ]
+    task = asyncio.ensure_future(client.batch(requests))
+    await asyncio.sleep(0.3)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    current = asyncio.current_task()
+    assert not [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+
+
+# -- 10. connections are always released --------------------------------------------------------
+
+
+def test_async_client_across_event_loops_closes_every_pool(server: FaultServer) -> None:
+    client = AsyncHFClient(base_url=server.url, api_key=FAKE_TOKEN)
+    headers = fault_headers("ok", key())
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        other = asyncio.run_coroutine_threadsafe(
+            client.chat(MODEL, MESSAGES, extra_headers=headers), loop
+        )
+        assert other.result(10).text
+
+        async def here() -> None:
+            assert (await client.chat(MODEL, MESSAGES, extra_headers=headers)).text
+            assert len(client._transport._pools) == 2  # one pool per loop
+            with pytest.raises(TypeError, match="aclose"):
+                client.close()  # never a silent, un-awaited coroutine
+            await client.aclose()  # closes both: the other loop's on that loop
+
+        asyncio.run(here())
+        assert server.wait_idle() == 0
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
+
+
+def test_async_client_close_outside_a_loop_closes_its_pools(server: FaultServer) -> None:
+    client = AsyncHFClient(base_url=server.url, api_key=FAKE_TOKEN)
+    loop = asyncio.new_event_loop()
+    try:
+        answer = loop.run_until_complete(
+            client.chat(MODEL, MESSAGES, extra_headers=fault_headers("ok", key()))
+        )
+        assert answer.text
+        assert client.close() is None  # plain, synchronous
+        assert client._transport._pools == {}
+        assert server.wait_idle() == 0
+    finally:
+        loop.close()
+
+
+# -- the testing switch -------------------------------------------------------------------------
+
+
+async def test_set_testing_skips_the_waits_but_not_the_decisions(
+    twin: str, server: FaultServer, no_leaks: list[Client]
+) -> None:
+    waits: list[float] = []
+    client = make_client(
+        twin,
+        server,
+        retry=RetryPolicy(max_retries=1, budget=30),
+        on_attempt=lambda e: waits.append(e.wait_s or 0.0),
+    )
+    no_leaks.append(client)
+    with hfproviders.set_testing(True):
+        answer, elapsed = await timed(chat(client, "429ra,ok", key()))  # Retry-After: 1
+    assert answer.meta.attempts == 2
+    assert waits[0] == 1.0  # decided and reported
+    assert elapsed < 0.9  # not slept
+    assert not hfproviders._options.is_testing()  # the context manager restored it
