@@ -22,6 +22,14 @@ from hfproviders import __version__
 from hfproviders._errors import ConfigurationError, InvalidParameterError, MissingTokenError
 from hfproviders._observe import Observer
 from hfproviders._options import OPTION_NAMES, ClientOptions
+from hfproviders._params import (
+    check_base_url,
+    check_count,
+    check_header_value,
+    check_headers,
+    check_timeout,
+    check_token,
+)
 from hfproviders._retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -165,6 +173,8 @@ class ClientConfig:
         if unknown:
             raise ConfigurationError(f"unknown client option(s): {', '.join(sorted(unknown))}")
         retry, max_retries = options.get("retry"), options.get("max_retries")
+        if max_retries is not None:
+            check_count(max_retries, "max_retries", ConfigurationError)
         if retry is None:
             retry = RetryPolicy(max_retries=2 if max_retries is None else max_retries)
         elif max_retries is not None and max_retries != retry.max_retries:
@@ -172,13 +182,19 @@ class ClientConfig:
         api_key = options.get("api_key")
         if api_key is not None and (not isinstance(api_key, str) or not api_key.strip()):
             raise ConfigurationError("api_key must be a non-empty string (or None to look it up)")
+        if api_key is not None:
+            api_key = check_token(api_key, "api_key")
         router = options.get("router", False)
         if not isinstance(router, bool):
             raise ConfigurationError("router must be True or False")
         bill_to = options.get("bill_to")
         if bill_to is None:
             bill_to = os.environ.get("HF_BILL_TO") or None
-        headers = {str(k): str(v) for k, v in (options.get("default_headers") or {}).items()}
+        if bill_to is not None:
+            check_header_value("X-HF-Bill-To", bill_to)
+        if options.get("base_url") is not None:
+            check_base_url(options.get("base_url"))
+        headers = check_headers(options.get("default_headers"), "default_headers")
         if any(k.lower() == "authorization" for k in headers):
             raise ConfigurationError("pass the token as api_key, not as an Authorization header")
         provider = options.get("provider")
@@ -198,15 +214,16 @@ class ClientConfig:
 
         config = cls(
             base_url=options.get("base_url") or DEFAULT_BASE_URL,
-            api_key=Secret(api_key.strip()) if api_key else None,
+            api_key=Secret(api_key) if api_key else None,
             bill_to=bill_to,
-            timeout=DEFAULT_TIMEOUT if timeout is None else float(timeout),
+            timeout=check_timeout(timeout, "timeout", ConfigurationError) or DEFAULT_TIMEOUT,
             retry=retry,
             default_headers=headers,
             max_input_chars=options.get("max_input_chars", DEFAULT_MAX_INPUT_CHARS),
             provider=provider if isinstance(provider, str | None) else tuple(provider),
             router=router,
-            stream_idle_timeout=DEFAULT_STREAM_IDLE_TIMEOUT if idle is None else float(idle),
+            stream_idle_timeout=check_timeout(idle, "stream_idle_timeout", ConfigurationError)
+            or DEFAULT_STREAM_IDLE_TIMEOUT,
             max_response_bytes=DEFAULT_MAX_RESPONSE_BYTES if cap is None else cap,
             routing=options.get("routing", "cached"),
             discovery_ttl=options.get("discovery_ttl", 600.0),
@@ -258,7 +275,15 @@ class ClientConfig:
         if not self._token_resolved:
             self._token_resolved = True
             found = lookup_token() if self.sends_token_to_hf else os.environ.get(API_KEY_ENV)
-            self.api_key = Secret(found.strip()) if found and found.strip() else None
+            source = "the environment" if self.sends_token_to_hf else API_KEY_ENV
+            if found and found.strip():
+                try:
+                    self.api_key = Secret(check_token(found, source))
+                except ConfigurationError:
+                    self._token_resolved = False  # fixed in the environment, the next call works
+                    raise
+            else:
+                self.api_key = None
         if self.api_key is None:
             if self.sends_token_to_hf:
                 self._token_resolved = False  # the user may log in and retry
@@ -292,7 +317,7 @@ class ClientConfig:
         }
         headers.update(self.default_headers)
         if extra:
-            headers.update(extra)
+            headers.update(check_headers(extra, "extra_headers"))
         token = self.token()
         if token:
             headers["Authorization"] = f"Bearer {token}"

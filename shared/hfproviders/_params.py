@@ -13,13 +13,20 @@ Only what could not work anywhere is refused.
 from __future__ import annotations
 
 import json
+import math
 import re
 import warnings
 from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from hfproviders._errors import InvalidParameterError, PromptTooLongError
+from hfproviders._errors import (
+    ConfigurationError,
+    InvalidModelError,
+    InvalidParameterError,
+    InvalidRequestInputError,
+    PromptTooLongError,
+)
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -29,6 +36,14 @@ __all__ = [
     "TEXT_GENERATION_PARAMS",
     "build_chat_body",
     "build_text_generation_body",
+    "check_base_url",
+    "check_count",
+    "check_header_value",
+    "check_headers",
+    "check_hub_model_id",
+    "check_timeout",
+    "check_token",
+    "encode_body",
     "prepare_messages",
 ]
 
@@ -292,14 +307,29 @@ def _arguments_as_string(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _prepare_assistant(message: Mapping[str, Any]) -> dict[str, Any]:
+def _prepare_assistant(message: Mapping[str, Any], position: int) -> dict[str, Any]:
+    raw_calls = message.get("tool_calls")
+    if not isinstance(raw_calls, list | tuple):
+        raise InvalidParameterError(f"messages[{position}].tool_calls must be a list")
     calls = []
-    for call in message.get("tool_calls") or ():
-        function = dict(call.get("function") or {})
-        function["arguments"] = _arguments_as_string(
-            function.get("arguments", function.pop("parameters", None))
-        )
-        calls.append({"id": call.get("id"), "type": "function", "function": function})
+    for number, call in enumerate(raw_calls):
+        where = f"messages[{position}].tool_calls[{number}]"
+        function = call.get("function") if isinstance(call, Mapping) else None
+        if not isinstance(function, Mapping) or not isinstance(function.get("name"), str):
+            raise InvalidParameterError(
+                f"{where} must be {{'id': …, 'function': {{'name': …, 'arguments': …}}}}"
+            )
+        call_id = call.get("id")
+        if call_id is not None and not isinstance(call_id, str):
+            raise InvalidParameterError(f"{where}.id must be a string, got {call_id!r}")
+        function = dict(function)
+        arguments = function.get("arguments", function.pop("parameters", None))
+        if arguments is not None and not isinstance(arguments, str | Mapping):
+            raise InvalidParameterError(
+                f"{where}.function.arguments must be a JSON string or an object"
+            )
+        function["arguments"] = _arguments_as_string(arguments)
+        calls.append({"id": call_id, "type": "function", "function": function})
     out = dict(message)
     out["tool_calls"] = calls
     if out.get("content") is None:
@@ -340,7 +370,12 @@ def prepare_messages(
             size += len(content)
         elif isinstance(content, list):
             for part in content:
-                if isinstance(part, Mapping) and isinstance(part.get("text"), str):
+                if not isinstance(part, Mapping):
+                    raise InvalidParameterError(
+                        f"messages[{position}].content parts must be dicts such as "
+                        f"{{'type': 'text', 'text': …}}, got {type(part).__name__}"
+                    )
+                if isinstance(part.get("text"), str):
                     size += len(part["text"])
         elif content is not None:
             raise InvalidParameterError(
@@ -354,7 +389,7 @@ def prepare_messages(
                 )
             unanswered = unanswered or not call_id
         out.append(
-            _prepare_assistant(message)
+            _prepare_assistant(message, position)
             if role == "assistant" and message.get("tool_calls")
             else message
         )
@@ -434,3 +469,171 @@ def build_text_generation_body(
     if extra_body:
         body.update(extra_body)
     return body
+
+
+# -- caller input that is not a request parameter: options, headers, tokens, URLs, the body -------
+
+# RFC 9110 token characters: what a header name may be made of.
+_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_NOT_HEADER_TEXT = re.compile(r"[^\t\x20-\x7e]")
+_NOT_TOKEN_TEXT = re.compile(r"[^\x21-\x7e]")
+
+
+def check_timeout(
+    value: Any, name: str = "timeout", error: type[InvalidRequestInputError] = InvalidParameterError
+) -> float | None:
+    """A timeout in seconds: a finite positive number, or None. Strings and NaN are refused."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise error(f"{name} must be a number of seconds (or None), got {type(value).__name__}")
+    if not math.isfinite(value) or value <= 0:
+        raise error(f"{name} must be a finite number of seconds > 0, got {value!r}")
+    return float(value)
+
+
+def check_count(
+    value: Any, name: str, error: type[InvalidRequestInputError] = InvalidParameterError
+) -> int:
+    """A whole number >= 0 (1.5, True and "2" are refused)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise error(f"{name} must be a whole number >= 0, got {value!r}")
+    return value
+
+
+def check_header_value(name: str, value: Any) -> str:
+    """A header value we can send as is: a string of visible ASCII (and spaces), no CR/LF.
+
+    The error names the position and the character, never the value (it may be a secret).
+    """
+    if not isinstance(value, str):
+        raise InvalidParameterError(
+            f"header {name!r} must have a string value, got {type(value).__name__}"
+        )
+    bad = _NOT_HEADER_TEXT.search(value)
+    if bad is not None:
+        raise InvalidParameterError(
+            f"header {name!r} has {_describe(bad.group())} at position {bad.start()}, which "
+            "HTTP headers cannot carry: header values are ASCII without line breaks"
+        )
+    return value
+
+
+def check_headers(headers: Mapping[str, Any] | None, what: str = "headers") -> dict[str, str]:
+    """Header names and values as they will be sent; a bad one raises before anything is sent."""
+    if headers is None:
+        return {}
+    if not isinstance(headers, Mapping):
+        raise InvalidParameterError(
+            f"{what} must be a dict of strings, got {type(headers).__name__}"
+        )
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not _HEADER_NAME.match(name):
+            raise InvalidParameterError(f"{what}: {name!r} is not a valid header name")
+        out[name] = check_header_value(name, value)
+    return out
+
+
+def check_token(token: str, source: str) -> str:
+    """The token without surrounding whitespace; inner spaces or invisible characters raise.
+
+    The error names the position and the kind of character, never any part of the token.
+    """
+    token = token.strip()
+    if not token:
+        raise ConfigurationError(f"The token from {source} is empty")
+    bad = _NOT_TOKEN_TEXT.search(token)
+    if bad is not None:
+        raise ConfigurationError(
+            f"The token from {source} has {_describe(bad.group())} at position {bad.start()}: "
+            "tokens are visible ASCII only. It was probably mangled when copied; copy it again "
+            "(for Hugging Face: https://huggingface.co/settings/tokens)."
+        )
+    return token
+
+
+def check_base_url(url: Any) -> str:
+    """An http(s) URL with a host and a valid port, without spaces, controls or non-ASCII."""
+    if not isinstance(url, str):
+        raise ConfigurationError(f"base_url must be a string, got {type(url).__name__}")
+    from urllib.parse import urlsplit
+
+    if _NOT_TOKEN_TEXT.search(url):
+        raise ConfigurationError(
+            "base_url must be an http(s) URL without spaces, control or non-ASCII characters"
+        )
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises for a port out of range or not a number
+    except ValueError as exc:
+        raise ConfigurationError(f"base_url {_shown(url)!r} is not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"base_url must be an http(s) URL, got {_shown(url)!r}")
+    del port
+    return url
+
+
+def _shown(url: str) -> str:
+    """`url` for an error message: credentials in it (`user:key@host`) are not shown."""
+    scheme, at, rest = url.rpartition("@")
+    return f"{scheme.split('//')[0]}//***@{rest}" if at and "//" in scheme else url
+
+
+def check_hub_model_id(model: Any) -> str:
+    """A Hub repo id (`org/name`, any `:provider` suffix ignored) safe to put in a Hub URL.
+
+    No `..`, `--`, `?`, `#` or anything outside letters, digits, `.`, `_`, `-` and one `/`.
+    """
+    from hfproviders._routing import split_model
+
+    base, _ = split_model(model, strict=True)
+    if ".." in base or "--" in base or len(base) > 200:
+        raise InvalidModelError(f"Malformed model id {model!r}: not a Hugging Face repo id")
+    return base
+
+
+def encode_body(body: Mapping[str, Any]) -> bytes:
+    """The JSON bytes of a request body; anything JSON cannot carry raises before sending.
+
+    NaN and infinities (in any parameter, tool schema or `extra_body`), values JSON has no form
+    for (a set, bytes, an object), and absurd nesting raise `InvalidParameterError` naming where.
+    """
+    try:
+        return json.dumps(body, ensure_ascii=False, allow_nan=False).encode()
+    except (TypeError, ValueError, RecursionError) as exc:
+        where = _first_unencodable(body, "body", 0)
+        raise InvalidParameterError(f"The request cannot be sent as JSON: {where or exc}") from None
+
+
+def _first_unencodable(value: Any, path: str, depth: int) -> str | None:
+    """Where `value` stops being JSON (only walked once encoding failed)."""
+    if depth > 200:
+        return f"{path} is nested more than 200 levels deep"
+    if value is None or isinstance(value, str | bool | int):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{path} is {value!r}, which JSON cannot carry"
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str | int | float | bool) and key is not None:
+                return f"{path} has a key of type {type(key).__name__}"
+            found = _first_unencodable(item, f"{path}.{key}", depth + 1)
+            if found:
+                return found
+        return None
+    if isinstance(value, list | tuple):
+        for position, item in enumerate(value):
+            found = _first_unencodable(item, f"{path}[{position}]", depth + 1)
+            if found:
+                return found
+        return None
+    return f"{path} is a {type(value).__name__}, which JSON cannot carry"
+
+
+def _describe(char: str) -> str:
+    import unicodedata
+
+    name = unicodedata.name(char, "")
+    label = "a space" if char == " " else "a line break" if char in "\r\n" else "a character"
+    return f"{label} U+{ord(char):04X}{f' {name}' if name else ''}"

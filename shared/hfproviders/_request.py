@@ -26,7 +26,13 @@ from hfproviders._normalize import (
     parse_chat_completion,
     parse_text_generation,
 )
-from hfproviders._params import build_chat_body, build_text_generation_body
+from hfproviders._params import (
+    build_chat_body,
+    build_text_generation_body,
+    check_hub_model_id,
+    check_timeout,
+    encode_body,
+)
 from hfproviders._routing import ProviderChain, resolve_chain
 from hfproviders._streaming import ChatStreamDecoder, TextGenerationStreamDecoder
 from hfproviders._types import ResponseMeta
@@ -120,6 +126,7 @@ class Request:
     """One validated call: where it goes, what it sends, and how to read the answer."""
 
     __slots__ = (
+        "_encoded",
         "body",
         "cache_key",
         "chain",
@@ -161,14 +168,19 @@ class Request:
         self.reading: ChatReading | None = None  # how to read a chat answer
         self.cache_key: str | None = None
         self.token_estimate = 1
+        self._encoded: tuple[str | None, bytes] | None = None
 
     def content(self, provider: str | None) -> bytes | None:
         """The JSON body for one provider of the chain."""
         if self.body is None:
             return None
+        if self._encoded is not None and self._encoded[0] == provider:
+            return self._encoded[1]  # encoded (and checked) when the request was built
         if provider is not None and self.kind is CHAT:
             self.body["model"] = f"{self.model}:{provider}"
-        return json.dumps(self.body, ensure_ascii=False).encode()
+        content = encode_body(self.body)  # NaN, a set, bytes… raise a typed input error
+        self._encoded = (provider, content)
+        return content
 
     def parse(self, body: bytes, meta: ResponseMeta) -> Any:
         """Read a whole success body into this kind's result, or raise a typed error."""
@@ -214,7 +226,7 @@ def chat_request(
     provider = params.pop("provider", None) or config.provider
     extra_body = params.pop("extra_body", None)
     extra_headers = params.pop("extra_headers", None)
-    timeout = params.pop("timeout", None)
+    timeout = check_timeout(params.pop("timeout", None))
     stream_usage = params.pop("stream_usage", True)
     base, chain = resolve_chain(model, provider, router=config.is_router)
     body = build_chat_body(
@@ -240,6 +252,7 @@ def chat_request(
         stream=stream,
         secrets=config.secrets(),
     )
+    request.content(chain[0])  # checks the body can be sent, before the cache key or any I/O
     cache = config.discovery_cache
     known = cache.get_availability(base) if cache is not None else None
     # The model's chat template, when a Hub lookup has read it, beats a guess from the name.
@@ -267,7 +280,7 @@ def text_generation_request(
     """A text-generation (TGI) request: hf-inference on the router, or the server itself."""
     extra_body = params.pop("extra_body", None)
     extra_headers = params.pop("extra_headers", None)
-    timeout = params.pop("timeout", None)
+    timeout = check_timeout(params.pop("timeout", None))
     provider = params.pop("provider", None)
     base = model
     if config.is_router:
@@ -285,7 +298,7 @@ def text_generation_request(
         max_input_chars=config.max_input_chars,
     )
     headers = config.headers(stream=stream, extra=extra_headers)
-    return Request(
+    request = Request(
         TEXT_GENERATION,
         base,
         (None,),
@@ -296,6 +309,8 @@ def text_generation_request(
         stream=stream,
         secrets=config.secrets(),
     )
+    request.content(None)  # checks the body can be sent, before any I/O
+    return request
 
 
 def lookup_request(config: ClientConfig, url: str, what: str, *, hub: bool = False) -> Request:
@@ -308,7 +323,7 @@ def hub_request(config: ClientConfig, model: str) -> Request:
     """The Hub's model-info lookup for `model` (provider mapping, gating)."""
     from hfproviders._hub import hub_model_info_request
 
-    url, query = hub_model_info_request(model)
+    url, query = hub_model_info_request(check_hub_model_id(model))
     return lookup_request(config, f"{url}?{urlencode(query)}", model, hub=True)
 
 

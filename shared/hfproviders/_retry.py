@@ -8,6 +8,7 @@ longer than the budget allows gets an immediate, typed error carrying that wait.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,12 +58,17 @@ class RetryPolicy:
     budget: float | None = None
 
     def __post_init__(self) -> None:
-        if self.max_retries < 0:
-            raise ValueError("max_retries must be >= 0")
-        if self.wait_initial < 0 or self.wait_max < 0:
-            raise ValueError("waits must be >= 0")
-        if self.budget is not None and not self.budget > 0:
-            raise ValueError("budget must be > 0 seconds (or None: the client's timeout)")
+        # Typed input errors (InvalidParameterError is a ValueError): 1.5 retries, a NaN budget,
+        # a string wait are refused here, not discovered mid-call.
+        from hfproviders._params import check_count, check_timeout
+
+        check_count(self.max_retries, "max_retries")
+        for name in ("wait_initial", "wait_max"):
+            value = getattr(self, name)
+            if value != 0:
+                check_timeout(value, name)  # a finite number of seconds > 0 (or exactly 0)
+        if self.budget is not None and self.budget != math.inf:
+            check_timeout(self.budget, "budget")
 
 
 @dataclass(frozen=True, slots=True)
