@@ -22,6 +22,7 @@ import httpx
 import pytest
 import yaml
 
+from hfproviders._params import CHAT_PARAMS
 from tests.conftest import FAKE_TOKEN
 
 # The request-shape cassettes send shapes the client accepts with a warning (asserted in
@@ -36,25 +37,7 @@ DEFAULT_MODEL = "meta-llama/Llama-3.3-70B-Instruct"
 # Documented guess (docs/core-api.md): these names' chat templates open the <think> block.
 TEMPLATE_OPENS = re.compile(r"deepseek-r1|qwq|thinking|-r1-distill", re.IGNORECASE)
 JSON_FORMATS = ("json_object", "json_schema", "json")
-KNOWN_PARAMS = {
-    "temperature",
-    "top_p",
-    "max_tokens",
-    "stop",
-    "seed",
-    "frequency_penalty",
-    "presence_penalty",
-    "logprobs",
-    "top_logprobs",
-    "n",
-    "tools",
-    "tool_choice",
-    "parallel_tool_calls",
-    "response_format",
-    "reasoning_effort",
-    "user",
-    "logit_bias",
-}
+KNOWN_PARAMS = CHAT_PARAMS  # what the replayed request passes as parameters (the rest: extra_body)
 
 
 # -- the cassettes -----------------------------------------------------------------------------
@@ -355,16 +338,17 @@ def read_usage(usage: Any) -> tuple[int, int, int] | None:
 # -- driving the product -------------------------------------------------------------------------
 
 
-def replay(case: Case) -> httpx.MockTransport:
-    """A transport that answers every request with the interaction's recorded response."""
+def recorded_response(case: Case) -> httpx.Response:
+    """The interaction's recorded response (the body is already decoded: no length/encoding)."""
     headers = [
         (k, v) for k, v in case.headers.items() if k not in ("content-length", "content-encoding")
     ]
+    return httpx.Response(case.status, headers=headers, content=case.body.encode())
 
-    def handle(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(case.status, headers=headers, content=case.body.encode())
 
-    return httpx.MockTransport(handle)
+def replay(case: Case) -> httpx.MockTransport:
+    """A transport that answers every request with the interaction's recorded response."""
+    return httpx.MockTransport(lambda request: recorded_response(case))
 
 
 def call_of(case: Case) -> tuple[str, Any, dict[str, Any], dict[str, Any]]:
@@ -758,13 +742,7 @@ def cassette_transport(cassette: str) -> httpx.MockTransport:
     recorded = [c for group in CASES.values() for c in group if c.cassette == cassette]
 
     def handle(request: httpx.Request) -> httpx.Response:
-        case = next(c for c in recorded if c.path == request.url.path)
-        headers = [
-            (k, v)
-            for k, v in case.headers.items()
-            if k not in ("content-length", "content-encoding")
-        ]
-        return httpx.Response(case.status, headers=headers, content=case.body.encode())
+        return recorded_response(next(c for c in recorded if c.path == request.url.path))
 
     return httpx.MockTransport(handle)
 

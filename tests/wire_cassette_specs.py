@@ -11,11 +11,10 @@ shapes real servers accepted (the client sends their standard form).
 from __future__ import annotations
 
 import base64
-import json
 from pathlib import Path
 from typing import Any
 
-from hfproviders.testing import ROUTER_RESPONSE_HEADERS, Exchange, render_cassette
+from hfproviders.testing import ROUTER_RESPONSE_HEADERS, Exchange, render_cassette, sse
 
 ROOT = Path(__file__).resolve().parents[1] / "cassettes" / "wire"
 ROUTER_CHAT = "https://router.huggingface.co/v1/chat/completions"
@@ -33,15 +32,6 @@ def headers(provider: str, request_id: str, *, stream: bool, **extra: str) -> di
         "X-Request-Id": request_id,
         **extra,
     }
-
-
-def sse(events: list[Any], *, done: bool = True, space: bool = True) -> str:
-    prefix = "data: " if space else "data:"
-    body = "".join(
-        f"{prefix}{e if isinstance(e, str) else json.dumps(e, separators=(',', ':'))}\n\n"
-        for e in events
-    )
-    return body + (f"{prefix}[DONE]\n\n" if done else "")
 
 
 def chunk(
