@@ -811,7 +811,7 @@ MODEL_ENTRIES = [c for c in CASES.get("models", []) if "/v1/models/" in c.path]
 @pytest.mark.parametrize("case", MODEL_ENTRIES, ids=[c.id for c in MODEL_ENTRIES])
 def test_one_catalogue_entry_reads_what_the_bytes_say(case: Case) -> None:
     # The clients read one entry out of the whole list; the core's parser reads this answer.
-    from hfproviders._discovery import parse_models_response
+    from hfproviders._catalog import parse_models_response
 
     data = json.loads(case.body)
     entry = data["data"][0] if isinstance(data.get("data"), list) else data
