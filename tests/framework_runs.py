@@ -21,7 +21,10 @@ def traced_runs(framework: str, *scenarios: str) -> dict[str, list[dict[str, Any
         text=True,
         timeout=90,
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        },
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -35,7 +38,7 @@ def assert_one_model_span_per_framework_run(
     """Each framework model run has exactly one model span of ours, its child; nothing else."""
     framework = [s for s in spans if s["name"].startswith(run_prefix)]
     ours = [s for s in spans if s["name"] == MODEL_SPAN]
-    assert len(ours) == runs, [s["name"] for s in spans]
+    assert len(framework) == runs and len(ours) == runs, [s["name"] for s in spans]
     assert len(spans) == len(framework) + len(ours), [s["name"] for s in spans]
     framework_ids = {s["id"] for s in framework}
     assert all(s["parent"] in framework_ids for s in ours)

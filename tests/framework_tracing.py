@@ -143,6 +143,9 @@ def langchain(scenario: str) -> None:
         raise SystemExit(f"unknown scenario {scenario}")
 
 
+_LLAMAINDEX_RUNS = _Runs()
+
+
 def llamaindex(scenario: str) -> None:
     from llama_index.core.base.llms.types import ChatMessage
     from llama_index.core.instrumentation import get_dispatcher
@@ -151,7 +154,7 @@ def llamaindex(scenario: str) -> None:
 
     from llamaindex_hfproviders import HFProviders
 
-    runs = _Runs()
+    runs = _LLAMAINDEX_RUNS
 
     class OtelSpans(BaseSpanHandler[SimpleSpan]):  # type: ignore[misc]
         def new_span(
@@ -176,7 +179,12 @@ def llamaindex(scenario: str) -> None:
         ) -> None:
             runs.end(id_)
 
-    get_dispatcher().add_span_handler(OtelSpans())
+    dispatcher = get_dispatcher()
+    if not any(
+        isinstance(h, BaseSpanHandler) and type(h).__name__ == "OtelSpans"
+        for h in dispatcher.span_handlers
+    ):
+        dispatcher.add_span_handler(OtelSpans())  # once per process, like an instrumentor
     llm = HFProviders(model=MODEL, api_key=TOKEN, **http_clients())
     messages = [ChatMessage(role="user", content="Hi")]
     if scenario == "chat":
