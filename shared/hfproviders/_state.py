@@ -51,6 +51,8 @@ __all__ = [
     "StateBackend",
     "resolve_state",
     "share_state",
+    "shared_health_store",
+    "shared_spend_store",
 ]
 
 logger = logging.getLogger("hfproviders")
@@ -277,3 +279,15 @@ def share_state(
     if cache is not None:
         cache = backend.share_cache(cache)
     return cache, limiter
+
+
+def shared_health_store(state: str | StateBackend | None) -> HealthStore | None:
+    """The health store of a client's `state=` (None: keep the tracker's own, in memory)."""
+    backend = resolve_state(state)
+    return backend.health_store() if backend is not None else None
+
+
+def shared_spend_store(state: str | StateBackend | None) -> SpendStore | None:
+    """The spend store of a client's `state=` (None: keep the in-memory ones)."""
+    backend = resolve_state(state)
+    return backend.spend_store() if backend is not None else None
