@@ -967,5 +967,9 @@ def health_hook(options: Mapping[str, Any], catalogue: Callable[[str], ModelInfo
         valid = isinstance(hedge_after, int | float) and not isinstance(hedge_after, bool)
         if not valid or not math.isfinite(hedge_after) or hedge_after < 0:
             raise ConfigurationError("hedge_after must be seconds >= 0, 'p90' (p50…p99) or None")
-    tracker = given if given is not None else HealthTracker(breaker)
+    if given is None:
+        from hfproviders._state import shared_health_store  # `state=`: shared by every worker
+
+        given = HealthTracker(breaker, shared_health_store(options.get("state")))
+    tracker = given
     return HealthHook(tracker, catalogue, constraints, hedge_after)

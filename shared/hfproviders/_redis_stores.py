@@ -25,10 +25,12 @@ flush).
 
 from __future__ import annotations
 
+import atexit
 import json
 import math
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -273,6 +275,12 @@ class RedisHealthStore:
         return keys
 
 
+def _flush_at_exit(ref: weakref.ref[RedisSpendStore]) -> None:
+    store = ref()
+    if store is not None:
+        store.flush()
+
+
 def _period_ttl_ms(period: str) -> int:
     # A day's totals are kept 3 days, a month's 62; the running total ("all") forever.
     if len(period) == len("2026-12-01"):
@@ -292,7 +300,8 @@ class RedisSpendStore:
     - `flush_every`: settlements accumulated locally before they are written in one round trip.
     - `flush_s`: the longest a settlement waits locally (checked on every store operation).
 
-    Call `flush()` before reading totals elsewhere or at shutdown (reads here flush first).
+    Reads here flush first, and so does the interpreter's exit; call `flush()` to make this
+    worker's settlements visible to the others sooner.
     """
 
     def __init__(
@@ -316,6 +325,7 @@ class RedisSpendStore:
         self._pending_since: float | None = None
         self._held_locally: dict[str, float] = {}  # reservations made in the fallback
         self._scripts: dict[str, Any] = {}
+        atexit.register(_flush_at_exit, weakref.ref(self))  # no settlement left behind
 
     def __repr__(self) -> str:
         return f"RedisSpendStore(state={self.state!r}, flush_every={self.flush_every})"

@@ -507,4 +507,12 @@ def spend_hook(options: Mapping[str, Any], catalogue: Callable[[str], ModelInfo 
     budget = options.get("budget")
     if budget is not None and not isinstance(budget, SpendLimit):
         raise ConfigurationError("budget must be a SpendLimit")
-    return SpendHook(SpendControl(budget), catalogue)
+    from hfproviders._state import shared_spend_store
+
+    shared = shared_spend_store(options.get("state"))
+    if shared is None:
+        return SpendHook(SpendControl(budget), catalogue)
+    # `state=`: the ledger, and a budget still on its in-memory store, move to the shared store.
+    if budget is not None and type(budget.store) is InMemorySpendStore:
+        budget.store = shared
+    return SpendHook(SpendControl(budget, SpendLedger(shared)), catalogue)

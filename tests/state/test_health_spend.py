@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
 from hfproviders import (
+    AsyncHFClient,
     CircuitBreaker,
     HealthTracker,
+    HFClient,
     InMemoryHealthStore,
     RedisState,
     ServerError,
@@ -17,11 +20,14 @@ from hfproviders import (
     Usage,
 )
 from hfproviders._health import CircuitRecord
-from hfproviders._spend import SpendLedger
+from hfproviders._redis_stores import RedisSpendStore
+from hfproviders._spend import InMemorySpendStore, SpendLedger
+from hfproviders.testing import FakeRouter, Fault
 from tests.state._workers import MODEL, health_worker, run_workers, spend_worker
 from tests.state.conftest import RedisServer
 
 BREAKER = {"failure_rate": 0.5, "min_calls": 4, "window_s": 60.0, "cooldown_s": 0.5}
+LLAMA = "meta-llama/Llama-3.3-70B-Instruct"  # in the fake router's catalogue: groq and together
 USAGE = Usage(prompt_tokens=10, completion_tokens=20, total_tokens=30)
 
 
@@ -123,3 +129,50 @@ def test_ledger_shared_between_stores(redis_url: str) -> None:
     assert (line.calls, line.unpriced_calls, line.input_tokens) == (2, 1, 20)
     assert line.cost_usd == pytest.approx(0.1)
     assert InMemoryHealthStore().known_keys() == []
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_state_option_shares_breaker_and_ledger_between_clients(
+    redis_url: str, hf_fake_router: FakeRouter, is_async: bool
+) -> None:
+    hf_fake_router.on(provider="groq").respond(Fault.status(503))
+    options = {
+        "base_url": hf_fake_router.base_url,
+        "api_key": "test-key",
+        "router": True,
+        "max_retries": 0,
+        "provider": ["groq", "together"],
+        "breaker": CircuitBreaker(failure_rate=0.5, min_calls=2, cooldown_s=60),
+        "state": redis_url,
+    }
+
+    async def call() -> Any:
+        if is_async:
+            async with AsyncHFClient(**options) as client:
+                answer = await client.chat(LLAMA, [{"role": "user", "content": "Hi"}])
+                return answer, client.spend(), client.health()
+        with HFClient(**options) as client:
+            answer = client.chat(LLAMA, [{"role": "user", "content": "Hi"}])
+            return answer, client.spend(), client.health()
+
+    for _ in range(2):  # a first client meets groq failing twice: its circuit opens
+        answer, _, _ = await call()
+        assert answer.provider == "together"
+    groq_before = len(hf_fake_router.requests_to(provider="groq"))
+    answer, spend, health = await call()  # a new client skips groq at once
+    assert answer.provider == "together"
+    assert len(hf_fake_router.requests_to(provider="groq")) == groq_before == 2
+    assert {(h.provider, h.state) for h in health} >= {("groq", "open")}
+    assert sum(line.calls for line in spend.lines) == 3  # the ledger holds every client's calls
+
+
+def test_state_option_moves_an_in_memory_budget_to_the_shared_store(redis_url: str) -> None:
+    budget = SpendLimit(usd=1.0, period="day")
+    HFClient(api_key="k", budget=budget, state=redis_url)
+    assert isinstance(budget.store, RedisSpendStore)
+    elsewhere = SpendLimit(usd=1.0, store=(shared := RedisState(redis_url).spend_store()))
+    HFClient(api_key="k", budget=elsewhere, state=redis_url)
+    assert elsewhere.store is shared  # a store that is not in memory is kept
+    local = SpendLimit(usd=1.0)
+    HFClient(api_key="k", budget=local)
+    assert isinstance(local.store, InMemorySpendStore)  # without state=, nothing moves
