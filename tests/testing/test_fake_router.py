@@ -600,3 +600,54 @@ def test_memoize_answers_identical_requests_once() -> None:
     assert first is second and other is not first and len(calls) == 2
     assert fake.stats()["by_route"] == {"chat": 3}
     assert [r.provider for r in fake.requests] == ["groq"] * 3
+
+
+async def collect(client: Any, headers: dict[str, str], received: list[str]) -> None:
+    """Stream on either twin, keeping each content piece as it arrives."""
+    if isinstance(client, HFClient):
+        with client.stream(MODEL, USER, extra_headers=headers) as s:
+            for c in s:
+                received.append(c.choices[0].delta.content or "" if c.choices else "")
+        return
+    async with client.stream(MODEL, USER, extra_headers=headers) as a:
+        async for c in a:
+            received.append(c.choices[0].delta.content or "" if c.choices else "")
+
+
+async def test_ok_and_faults_play_the_scripted_answer(twin: str, router: FakeRouter) -> None:
+    words = [f"w{i} " for i in range(20)]
+    router.on(kind="chat").respond(Reply(chunks=words))
+    client = make_client(twin, "loopback", router, max_retries=0, retry=None)
+    headers = {"x-fake-steps": "ok,disconnect", "x-fake-key": "k"}
+    try:
+        whole = await stream(client, extra_headers=headers)
+        received: list[str] = []
+        with pytest.raises((APIConnectionError, StreamError)) as info:
+            await collect(client, headers, received)
+    finally:
+        await close(client)
+    assert whole.completion.text == "".join(words)
+    assert "".join(received) == "".join(words[:2])  # the role chunk, then two words
+    assert info.value is not None and router.count(key="k") == 2
+
+
+def test_raw_responses_are_written_as_is(router: FakeRouter) -> None:
+    raw_response = (
+        b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 9\r\n\r\n{"a": 1}\n'
+    )
+    step = router.add_raw("tiny", raw_response)
+    status, headers, data = raw(
+        router,
+        "POST",
+        "/v1/chat/completions",
+        {"model": MODEL, "messages": USER},
+        **{"x-fake-steps": step},
+    )
+    assert (status, data) == (200, b'{"a": 1}\n') and "x-request-id" not in headers
+    transport_client = httpx.Client(transport=router.transport())
+    with pytest.raises(NotImplementedError, match="loopback"):
+        transport_client.post(
+            "http://fake/v1/chat/completions",
+            json={"model": MODEL, "messages": USER},
+            headers={"x-fake-steps": step},
+        )

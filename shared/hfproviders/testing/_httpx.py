@@ -131,6 +131,8 @@ class FakeRouterTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     def _before_headers(self, plan: Plan, request: httpx.Request) -> tuple[float, Exception | None]:
         """The wait before the status line, and the error it ends in (if any)."""
         timeout = _read_timeout(request)
+        if plan.status == -1:
+            raise NotImplementedError("raw responses need the loopback server: router.serve()")
         if plan.reset_first:
             return plan.delay_s, httpx.RemoteProtocolError(
                 "Server disconnected without sending a response.", request=request

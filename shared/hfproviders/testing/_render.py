@@ -71,6 +71,7 @@ End = Literal["done", "close", "reset", "stall", "hold"]
 class Plan:
     """One response: status, headers, body parts (bytes and pauses), and how it ends.
 
+    A `status` of -1 means `parts` hold a whole raw HTTP response, written as is.
     `streamed` bodies use chunked transfer encoding, one HTTP chunk per part (real servers
     flush each SSE event); other bodies carry a `content-length` of their full size. `end`:
     `done` (complete), `close` (FIN before the body is complete), `reset` (RST), `stall` (send
@@ -370,8 +371,10 @@ def status_plan(
     return Plan(fault.status_code, headers, [body])
 
 
-def fault_plan(fault: Fault, ctx: ChatContext, *, remaining: int, authorization: str) -> Plan:
-    """The plan of a fault on a chat request."""
+def fault_plan(
+    fault: Fault, ctx: ChatContext, *, remaining: int, authorization: str, good: Reply
+) -> Plan:
+    """The plan of a fault on a chat request (`good`: the answer it breaks)."""
     model = str(ctx.body.get("model", "")).partition(":")[0]
     if fault.kind == "status":
         return status_plan(fault, provider=ctx.provider.name, rid=ctx.rid, model=model)
@@ -379,9 +382,14 @@ def fault_plan(fault: Fault, ctx: ChatContext, *, remaining: int, authorization:
         return Plan(0, [], reset_first=True)
     if fault.kind == "echo_token":
         return _echo_plan(fault, ctx, authorization)
-    good = chat_plan(
-        ctx, Reply(text=" ".join(f"w{i}" for i in range(20))), remaining=remaining, per_chunk_s=0.0
-    )
+    if fault.kind == "raw":
+        end: End = "hold" if fault.where == "hold" else "close"
+        return Plan(-1, [], [fault.body or b""], end=end, limit_s=fault.limit_s)
+    answer = chat_plan(ctx, good, remaining=remaining, per_chunk_s=0.0)
+    return _broken(fault, ctx, answer)
+
+
+def _broken(fault: Fault, ctx: ChatContext, good: Plan) -> Plan:
     if not ctx.stream:
         body = good.body
         if fault.kind in ("disconnect", "reset"):

@@ -78,6 +78,7 @@ class RecordedRequest:
     model: str | None = None
     provider: str | None = None
     status: int | None = None
+    rule: Rule | None = field(default=None, repr=False, compare=False)
 
     @property
     def json(self) -> Any:
@@ -170,6 +171,12 @@ class Rule:
         if self.decide is not None:
             return self.decide(request)
         return self.steps[min(self.used - 1, len(self.steps) - 1)]
+
+    def peek(self, request: RecordedRequest) -> Step | None:
+        """The step this rule would play now, without playing it (None for a sequence)."""
+        if self.decide is not None:
+            return self.decide(request)
+        return self.steps[-1] if len(self.steps) == 1 and self.repeat_last else None
 
     def respond(self, *steps: Step) -> Rule:
         """Play `steps` in order, one per matching request; the last one then repeats."""
@@ -344,6 +351,7 @@ class FakeRouter:
         self._windows: dict[str, tuple[int, int]] = {}
         self._prompts_seen: set[str] = set()
         self.server: LoopbackServer | None = None
+        self.raw_steps: dict[str, Fault] = {}
         self.memoize = memoize
         self._memo: dict[tuple[str, str, bytes, tuple[tuple[str, str], ...]], Plan] = {}
         for model in _default_models() if models is None else models:
@@ -409,6 +417,17 @@ class FakeRouter:
         with self._lock:
             self.rules.insert(0, rule)
         return rule
+
+    def add_raw(self, name: str, response: bytes, *, hold_open: bool = False) -> str:
+        """Register a raw HTTP response for `x-fake-steps: raw:NAME`; returns that step name."""
+        with self._lock:
+            self.raw_steps[name] = Fault.raw(response, hold_open=hold_open)
+        return f"raw:{name}"
+
+    def count(self, *, key: str) -> int:
+        """How many requests carried `x-fake-key: <key>`."""
+        with self._lock:
+            return self.counts[f"key:{key}"]
 
     def reset(self) -> None:
         """Forget requests, counters and scripts (the catalogue stays)."""
@@ -547,7 +566,10 @@ class FakeRouter:
                     for r in self.requests
                 ]
             return _json_plan(200, listed)
-        return _json_plan(200, self.stats())
+        stats = self.stats()
+        if self.server is not None:
+            stats["open_connections"] -= 1  # not the connection asking
+        return _json_plan(200, stats)
 
     def _route(self, request: RecordedRequest) -> Plan:
         path = request.path.rstrip("/") or "/"
@@ -750,8 +772,31 @@ class FakeRouter:
         with self._lock:
             for rule in self.rules:
                 if rule.matches(kind, model, provider):
+                    request.rule = rule
                     return rule.next_step(request)
         return None
+
+    def _normal(
+        self,
+        request: RecordedRequest,
+        kind: str,
+        model: str | None,
+        provider: str | None,
+        body: Mapping[str, Any],
+    ) -> Reply:
+        """The answer without faults: a scripted reply that always applies, else the default.
+
+        A fault (`x-fake-steps`, an error rate) breaks this answer; `ok` plays it.
+        """
+        with self._lock:
+            rules = [
+                r for r in self.rules if r is not request.rule and r.matches(kind, model, provider)
+            ]
+        for rule in rules:
+            step = rule.peek(request)
+            if isinstance(step, Reply) and not _pacing_only(step):
+                return step
+        return auto_reply(body)
 
     def _header_step(self, spec: str, key: str, model: str | None) -> Step:
         with self._lock:
@@ -761,8 +806,13 @@ class FakeRouter:
             draw = hashlib.sha256(f"{model}|{key}|{attempt}".encode()).digest()
             return parse_step(MIX[draw[0] % len(MIX)])
         steps = [s for s in spec.split(",") if s.strip()]
-        index = min(attempt, len(steps)) - 1 if key else 0
-        return parse_step(steps[index])
+        chosen = steps[min(attempt, len(steps)) - 1 if key else 0].strip()
+        if chosen.startswith("raw:"):
+            try:
+                return self.raw_steps[chosen[4:]]
+            except KeyError:
+                raise ValueError(f"no raw response registered as {chosen[4:]!r}") from None
+        return parse_step(chosen)
 
     def _rng(self, provider: str) -> random.Random:
         rng = self._rngs.get(provider)
@@ -834,19 +884,21 @@ class FakeRouter:
         step = self._scripted(request, "chat", model.id, provider.name)
         health, ttft, per_chunk, remaining = self._behaviour(provider)
         if step is None:
-            step = health or auto_reply(body)
+            step = health or self._normal(request, "chat", model.id, provider.name, body)
         if isinstance(step, Fault):
+            good = self._normal(request, "chat", model.id, provider.name, body)
             plan = fault_plan(
                 step,
                 ctx,
                 remaining=remaining,
                 authorization=request.headers.get("authorization", ""),
+                good=good,
             )
             plan.delay_s = max(plan.delay_s, ttft if step.kind == "status" else 0.0)
             return plan
         if _pacing_only(step):
-            auto = auto_reply(body)
-            step = Reply(**{**auto.__dict__, **_pacing(step)})
+            normal = self._normal(request, "chat", model.id, provider.name, body)
+            step = Reply(**{**normal.__dict__, **_pacing(step)})
         if step.reasoning and provider.quirks.think_inline:
             step = Reply(**{**step.__dict__, "reasoning_style": "think"})
         plan = chat_plan(ctx, step, remaining=remaining, per_chunk_s=per_chunk)
@@ -887,6 +939,7 @@ class FakeRouter:
                 ctx,
                 remaining=remaining,
                 authorization=request.headers.get("authorization", ""),
+                good=Reply("ok"),
             )
         prompt = prompt_of(body)
         reply = step if isinstance(step, Reply) and not _pacing_only(step) else None
@@ -929,6 +982,7 @@ class FakeRouter:
                 ctx,
                 remaining=remaining,
                 authorization=request.headers.get("authorization", ""),
+                good=Reply("ok"),
             )
         served = provider.provider_model_id or model.id
         result = embeddings_body(

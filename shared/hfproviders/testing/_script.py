@@ -94,6 +94,7 @@ FaultKind = Literal[
     "malformed",
     "hold_open",
     "echo_token",
+    "raw",
 ]
 
 
@@ -123,6 +124,7 @@ class Fault:
         retry_after_ms: int | None = None,
         estimated_time: float | None = None,
         headers: Mapping[str, str] | None = None,
+        content_type: str | None = None,
     ) -> Fault:
         """An HTTP error with the body that status really comes with (WIRE.md §3)."""
         extra = dict(headers or {})
@@ -141,7 +143,14 @@ class Fault:
             from hfproviders.testing._wire import dumps
 
             raw = dumps(body).encode()
-        return cls("status", code, raw, headers=extra, estimated_time=estimated_time)
+        return cls(
+            "status",
+            code,
+            raw,
+            content_type,
+            headers=extra,
+            estimated_time=estimated_time,
+        )
 
     @classmethod
     def rate_limited(cls, retry_after: float | None = None) -> Fault:
@@ -208,6 +217,15 @@ class Fault:
     def hold_open(cls, limit_s: float = 10.0) -> Fault:
         """A complete stream (`[DONE]` included) whose connection then stays open."""
         return cls("hold_open", limit_s=limit_s)
+
+    @classmethod
+    def raw(cls, response: bytes, *, hold_open: bool = False) -> Fault:
+        """A whole HTTP response written as is (status line, headers, body).
+
+        For shapes no constructor makes. The connection then closes, or with `hold_open` stays
+        silent until the client leaves. Loopback server only.
+        """
+        return cls("raw", body=response, where="hold" if hold_open else "close")
 
     @classmethod
     def echo_token(cls, where: Literal["body", "header", "stream"] = "body") -> Fault:
@@ -338,16 +356,26 @@ _SIMPLE_STEPS: dict[str, Step] = {
     "echo401": Fault.echo_token("body"),
     "echo401h": Fault.echo_token("header"),
     "echo_stream": Fault.echo_token("stream"),
+    "big": Reply("x" * (2 * 1024 * 1024)),
+    "slow_stream": Reply(chunks=[f"s{i} " for i in range(200)], chunk_delay_s=0.05),
+    "500huge": Fault.status(
+        500,
+        body=b"<!doctype html><html><head><title>Oops</title></head><body>" + b"x" * (8 << 20),
+        content_type="text/html",
+    ),
 }
 
 
 def parse_step(text: str) -> Step:
     """A step from its short name, as the `x-fake-steps` header and the CLI spell them.
 
-    `ok`, a status (`503`), a status with a wait (`429:1` = `Retry-After: 1`, `429ms:20` =
-    `retry-after-ms: 20`, `503:0.3` = loading with `estimated_time: 0.3`), `slow:0.2` (an answer
-    after 0.2 s), or a fault name: reset, reset_after, disconnect, error_event, stall, drip,
-    pings, dribble, truncated, malformed, hold_open, echo401, echo401h, echo_stream.
+    `ok` (the normal answer), a status (`503`), a status with a wait (`429:1` = `Retry-After: 1`,
+    `429ms:20` = `retry-after-ms: 20`, `503:0.3` = loading with `estimated_time: 0.3`),
+    `slow:0.2` (the answer after 0.2 s), `big` (a 2 MiB answer), `slow_stream` (200 events, one
+    every 50 ms), `500huge` (an 8 MiB HTML 500), or a fault name: reset, reset_after,
+    disconnect, error_event, stall, drip, pings, dribble, truncated, malformed, hold_open,
+    echo401, echo401h, echo_stream. (`raw:NAME` plays a response registered with
+    `FakeRouter.add_raw`.)
     """
     name, _, arg = text.strip().partition(":")
     if name in _SIMPLE_STEPS and not arg:

@@ -154,6 +154,12 @@ class LoopbackServer:
         if plan.status == 0:
             await self._until_client_leaves(reader, plan.limit_s)
             return False
+        if plan.status == -1:  # a raw response, written as is
+            writer.write(plan.body)
+            await writer.drain()
+            if plan.end == "hold":
+                await self._until_client_leaves(reader, plan.limit_s)
+            return False
         if plan.wire is not None:
             writer.write(plan.wire)
             await writer.drain()
