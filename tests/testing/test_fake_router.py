@@ -501,6 +501,7 @@ def test_header_steps_play_in_order_per_key() -> None:
         ("503:0.3", Fault.loading(0.3)),
         ("slow:0.2", Reply(delay_s=0.2)),
         ("reset_after", Fault.reset(after_headers=True)),
+        ("disconnect:5", Fault.disconnect(after_chunks=5)),
     ],
 )
 def test_parse_step(text: str, expected: Any) -> None:
@@ -627,7 +628,7 @@ async def test_ok_and_faults_play_the_scripted_answer(twin: str, router: FakeRou
     finally:
         await close(client)
     assert whole.completion.text == "".join(words)
-    assert "".join(received) == "".join(words[:2])  # the role chunk, then two words
+    assert "".join(received) == "".join(words[:3])  # the role chunk, then three words
     assert info.value is not None and router.count(key="k") == 2
 
 

@@ -410,30 +410,29 @@ def _broken(fault: Fault, ctx: ChatContext, good: Plan) -> Plan:
 
 
 def _stream_fault_plan(fault: Fault, headers: list[tuple[str, str]], events: list[bytes]) -> Plan:
-    n = fault.after_chunks
+    # `after_chunks` counts the answer's chunks after the role chunk that opens every stream.
+    head: list[bytes | Pause] = list(events[: 1 + fault.after_chunks])
     if fault.kind == "stall":
         return Plan(0, [], end="stall", limit_s=fault.limit_s)
     if fault.kind == "reset":
-        return Plan(200, headers, [events[0], Pause(0.05)], True, end="reset")
+        return Plan(200, headers, [*head, Pause(0.05)], True, end="reset")
     if fault.kind == "disconnect":
-        return Plan(200, headers, [*events[: max(n, 1)], Pause(0.05)], True, end="close")
+        return Plan(200, headers, [*head, Pause(0.05)], True, end="close")
     if fault.kind == "drip":
-        first: list[bytes | Pause] = list(events[: max(n, 1)])
-        return Plan(200, headers, first, True, end="stall", limit_s=fault.limit_s)
+        return Plan(200, headers, head, True, end="stall", limit_s=fault.limit_s)
     if fault.kind == "pings":
         count = max(1, int(fault.limit_s / max(fault.interval_s, 1e-3)))
         parts: list[bytes | Pause] = []
         for _ in range(count):
             parts += [b": ping\n\n", Pause(fault.interval_s)]
         return Plan(200, headers, parts, True)
-    if fault.kind == "truncated":
-        return Plan(200, headers, [*events[:2], b'data: {"id":"chatcmpl-fault","cho'], True)
-    if fault.kind == "malformed":
-        return Plan(200, headers, [*events[:2], b"data: {not json at all}\n\n", *events[2:]], True)
+    if fault.kind == "truncated":  # two chunks, then an event cut mid-JSON
+        return Plan(200, headers, [*events[:3], b'data: {"id":"chatcmpl-fault","cho'], True)
+    if fault.kind == "malformed":  # two chunks, then an event that is not JSON
+        return Plan(200, headers, [*events[:3], b"data: {not json at all}\n\n", *events[3:]], True)
     if fault.kind == "error_event":
         error = {"error": {"message": fault.message, "http_status_code": fault.status_code}}
-        parts2: list[bytes | Pause] = [*events[: n + 1], sse_event(error), sse_event("[DONE]")]
-        return Plan(200, headers, parts2, True)
+        return Plan(200, headers, [*head, sse_event(error), sse_event("[DONE]")], True)
     if fault.kind == "hold_open":
         return Plan(200, headers, list(events), True, end="hold", limit_s=fault.limit_s)
     if fault.kind == "dribble":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -164,7 +164,10 @@ class Fault:
 
     @classmethod
     def reset(cls, *, after_headers: bool = False) -> Fault:
-        """A TCP reset, before any byte or after the headers and part of the body."""
+        """A TCP reset, before any byte or after the headers and part of the body.
+
+        Stream faults count `after_chunks` in the answer's chunks after the opening role chunk.
+        """
         return cls("reset", after_chunks=1 if after_headers else 0)
 
     @classmethod
@@ -366,6 +369,13 @@ _SIMPLE_STEPS: dict[str, Step] = {
 }
 
 
+_COUNTED: dict[str, Callable[[int], Fault]] = {
+    "disconnect": Fault.disconnect,
+    "error_event": Fault.error_event,
+    "drip": Fault.drip,
+}
+
+
 def parse_step(text: str) -> Step:
     """A step from its short name, as the `x-fake-steps` header and the CLI spell them.
 
@@ -374,13 +384,15 @@ def parse_step(text: str) -> Step:
     `slow:0.2` (the answer after 0.2 s), `big` (a 2 MiB answer), `slow_stream` (200 events, one
     every 50 ms), `500huge` (an 8 MiB HTML 500), or a fault name: reset, reset_after,
     disconnect, error_event, stall, drip, pings, dribble, truncated, malformed, hold_open,
-    echo401, echo401h, echo_stream. (`raw:NAME` plays a response registered with
-    `FakeRouter.add_raw`.)
+    echo401, echo401h, echo_stream; `disconnect:5`, `error_event:2`, `drip:3` say after how
+    many chunks. (`raw:NAME` plays a response registered with `FakeRouter.add_raw`.)
     """
     name, _, arg = text.strip().partition(":")
     if name in _SIMPLE_STEPS and not arg:
         return _SIMPLE_STEPS[name]
     try:
+        if name in _COUNTED:
+            return _COUNTED[name](int(arg))
         if name == "slow":
             return Reply(delay_s=float(arg))
         if name == "429ms":
