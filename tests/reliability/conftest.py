@@ -1,4 +1,8 @@
-"""Shared harness of the reliability suite: the fault server, both client twins, leak checks.
+"""Shared harness of the reliability suite: the fake router, both client twins, leak checks.
+
+The server is `hfproviders.testing.FakeRouter` on a loopback socket; each call says which
+steps to play through `x-fake-steps` / `x-fake-key` (`fault_headers`), and the normal answer
+(`ok`, and what faults break) is `ANSWER` / `STREAM_TEXT` below.
 
 Every scenario test runs twice, against `HFClient` and `AsyncHFClient` (the `twin` fixture),
 and ends with the same checks: no connection left busy in the client's pool, every socket
@@ -17,26 +21,48 @@ from typing import Any
 import pytest
 
 from hfproviders import AsyncHFClient, HFClient, RetryPolicy
+from hfproviders.testing import (
+    FakeRouter,
+    RecordedRequest,
+    Reply,
+    chunk,
+    completion,
+    dumps,
+    sse_event,
+)
 from tests.conftest import FAKE_TOKEN
-from tests.reliability._fault_server import MODEL, FaultServer
 
+MODEL = "test-org/test-model"
 MESSAGES = [{"role": "user", "content": "Hello?"}]
+ANSWER = "Hello from the fault server."
+STREAM_TEXT = [f"w{i} " for i in range(20)]
 Client = HFClient | AsyncHFClient
 
 
+def normal_answer(request: RecordedRequest) -> Reply:
+    """What `ok` plays, and what faults break: ANSWER, or STREAM_TEXT as 20 chunks."""
+    body = request.json or {}
+    if body.get("stream") is True:
+        usage = {"prompt_tokens": 5, "completion_tokens": 20, "total_tokens": 25}
+        return Reply(chunks=STREAM_TEXT, usage=usage)
+    return Reply(ANSWER, usage={"prompt_tokens": 5, "completion_tokens": 6, "total_tokens": 11})
+
+
 @pytest.fixture(scope="session")
-def fault_server() -> Iterator[FaultServer]:
-    """One fault server for the whole suite (its thread is part of every thread baseline)."""
-    server = FaultServer().start()
-    yield server
+def fault_router() -> Iterator[FakeRouter]:
+    """One fake router for the whole suite (its thread is part of every thread baseline)."""
+    router = FakeRouter(models=[])  # any model, served by together
+    server = router.serve()
+    yield router
     server.stop()
 
 
 @pytest.fixture
-def server(fault_server: FaultServer) -> FaultServer:
-    """The fault server with fresh counters."""
-    fault_server.reset()
-    return fault_server
+def server(fault_router: FakeRouter) -> FakeRouter:
+    """The fake router with fresh counters, answering `normal_answer`."""
+    fault_router.reset()
+    fault_router.on(kind="chat").respond_with(normal_answer)
+    return fault_router
 
 
 @pytest.fixture(params=["sync", "async"])
@@ -51,12 +77,12 @@ def fast_policy(max_retries: int = 2, budget: float = 10.0) -> RetryPolicy:
 
 
 def make_client(
-    twin: str, server: FaultServer, *, max_retries: int = 2, timeout: float = 5.0, **kwargs: Any
+    twin: str, server: FakeRouter, *, max_retries: int = 2, timeout: float = 5.0, **kwargs: Any
 ) -> Client:
-    """A client of the requested twin, pointed at the fault server."""
+    """A client of the requested twin, pointed at the fake router."""
     cls = HFClient if twin == "sync" else AsyncHFClient
     return cls(
-        base_url=server.url,
+        base_url=server.base_url,
         api_key=FAKE_TOKEN,
         retry=kwargs.pop("retry", None) or fast_policy(max_retries),
         timeout=timeout,
@@ -65,8 +91,8 @@ def make_client(
 
 
 def fault_headers(seq: str, key: str) -> dict[str, str]:
-    """Headers that tell the fault server which steps to play for this call."""
-    return {"x-fault-seq": seq, "x-fault-key": key}
+    """Headers that tell the fake router which steps to play for this call (`parse_step`)."""
+    return {"x-fake-steps": seq, "x-fake-key": key}
 
 
 async def chat(client: Client, seq: str, key: str, **params: Any) -> Any:
@@ -122,7 +148,7 @@ def _threads() -> set[threading.Thread]:
 
 
 @pytest.fixture
-async def no_leaks(server: FaultServer) -> AsyncIterator[list[Client]]:
+async def no_leaks(server: FakeRouter) -> AsyncIterator[list[Client]]:
     """Register clients here; after the test each is checked for leaks, closed, and re-checked."""
     threads_before = _threads()
     clients: list[Client] = []
@@ -136,3 +162,13 @@ async def no_leaks(server: FaultServer) -> AsyncIterator[list[Client]]:
     current = asyncio.current_task()
     stray = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
     assert not stray, f"stray asyncio tasks: {stray}"
+
+
+def content_event(text: str) -> bytes:
+    """One SSE event carrying `text` as content (for raw responses)."""
+    return sse_event(chunk(content=text, model=MODEL, id="chatcmpl-fault"))
+
+
+def completion_body(text: str = ANSWER) -> bytes:
+    """A non-stream completion's JSON body (for raw responses)."""
+    return dumps(completion(text, model=MODEL, id="chatcmpl-fault-1")).encode()

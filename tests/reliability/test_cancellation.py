@@ -7,9 +7,10 @@ import time
 import uuid
 
 from hfproviders import AsyncHFClient, HFClient
-from tests.reliability._fault_server import MODEL, FaultServer
+from hfproviders.testing import FakeRouter
 from tests.reliability.conftest import (
     MESSAGES,
+    MODEL,
     Client,
     busy_connections,
     fault_headers,
@@ -27,12 +28,13 @@ def _wait_for(predicate: object, timeout: float = 2.0) -> bool:
 
 
 async def test_closing_a_sync_stream_midway_closes_its_connection(
-    server: FaultServer, no_leaks: list[Client]
+    server: FakeRouter, no_leaks: list[Client]
 ) -> None:
     client = make_client("sync", server)
     no_leaks.append(client)
     assert isinstance(client, HFClient)
     stream = client.stream(MODEL, MESSAGES, extra_headers=fault_headers("slow_stream", "s"))
+    next(stream)  # the role chunk that opens every stream
     pieces = [next(stream).choices[0].delta.content for _ in range(3)]
     assert pieces == ["s0 ", "s1 ", "s2 "]
     assert busy_connections(client) > 0
@@ -44,12 +46,13 @@ async def test_closing_a_sync_stream_midway_closes_its_connection(
 
 
 async def test_aclose_of_an_async_stream_midway_closes_its_connection(
-    server: FaultServer, no_leaks: list[Client]
+    server: FakeRouter, no_leaks: list[Client]
 ) -> None:
     client = make_client("async", server)
     no_leaks.append(client)
     assert isinstance(client, AsyncHFClient)
     stream = client.stream(MODEL, MESSAGES, extra_headers=fault_headers("slow_stream", "a"))
+    await stream.__anext__()  # the role chunk that opens every stream
     pieces = [(await stream.__anext__()).choices[0].delta.content for _ in range(3)]
     assert pieces == ["s0 ", "s1 ", "s2 "]
     await stream.aclose()
@@ -58,7 +61,7 @@ async def test_aclose_of_an_async_stream_midway_closes_its_connection(
 
 
 async def test_cancelling_the_task_consuming_an_async_stream_closes_its_connection(
-    server: FaultServer, no_leaks: list[Client]
+    server: FakeRouter, no_leaks: list[Client]
 ) -> None:
     client = make_client("async", server)
     no_leaks.append(client)

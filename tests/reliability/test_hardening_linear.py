@@ -21,8 +21,16 @@ from hfproviders._normalize import ChatReading
 from hfproviders._sse import MAX_EVENT_BYTES, SSEDecoder, SSELimitError
 from hfproviders._streaming import ChatStreamDecoder
 from hfproviders._types import ChatCompletionChunk, ChoiceDelta, ChunkChoice, ResponseMeta
-from tests.reliability._fault_server import MODEL, FaultServer, chunk, content_event
-from tests.reliability.conftest import MESSAGES, Client, fault_headers, make_client
+from hfproviders.testing import FakeRouter
+from hfproviders.testing import http_chunk as chunk
+from tests.reliability.conftest import (
+    MESSAGES,
+    MODEL,
+    Client,
+    content_event,
+    fault_headers,
+    make_client,
+)
 
 # Per-unit cost of the long run over the short one's. Linear code stays near 1 (the long run
 # even amortises better); the quadratic code this replaced was at 700x for 200k chunks.
@@ -153,7 +161,7 @@ def test_an_endless_event_stops_at_the_cap() -> None:
 
 
 async def test_wire_endless_line_is_a_typed_error_and_releases_the_connection(
-    twin: str, server: FaultServer, no_leaks: list[Client]
+    twin: str, server: FakeRouter, no_leaks: list[Client]
 ) -> None:
     head = (
         b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"

@@ -19,8 +19,17 @@ from hfproviders import (
     ServiceUnavailableError,
     StreamError,
 )
-from tests.reliability._fault_server import MODEL, FaultServer, chunk, content_event
-from tests.reliability.conftest import MESSAGES, Client, chat, fault_headers, make_client
+from hfproviders.testing import FakeRouter
+from hfproviders.testing import http_chunk as chunk
+from tests.reliability.conftest import (
+    MESSAGES,
+    MODEL,
+    Client,
+    chat,
+    content_event,
+    fault_headers,
+    make_client,
+)
 
 DEEP = b"[" * 100_000 + b"]" * 100_000
 
@@ -71,7 +80,7 @@ async def stream_all(client: Client, seq: str) -> tuple[list[Any], Any]:
     ],
 )
 async def test_absurd_usage_is_read_as_absent(
-    twin: str, server: FaultServer, no_leaks: list[Client], usage: str
+    twin: str, server: FakeRouter, no_leaks: list[Client], usage: str
 ) -> None:
     step = server.add_raw(f"usage-{twin}", raw_json("200 OK", completion(usage, created="1e400")))
     client = make_client(twin, server)
@@ -84,7 +93,7 @@ async def test_absurd_usage_is_read_as_absent(
 
 
 async def test_deep_json_body_is_a_typed_error(
-    twin: str, server: FaultServer, no_leaks: list[Client]
+    twin: str, server: FakeRouter, no_leaks: list[Client]
 ) -> None:
     step = server.add_raw("deep-body", raw_json("200 OK", DEEP))
     client = make_client(twin, server, max_retries=0)
@@ -94,7 +103,7 @@ async def test_deep_json_body_is_a_typed_error(
 
 
 async def test_deep_json_error_body_is_a_typed_error(
-    twin: str, server: FaultServer, no_leaks: list[Client]
+    twin: str, server: FakeRouter, no_leaks: list[Client]
 ) -> None:
     step = server.add_raw("deep-error", raw_json("400 Bad Request", DEEP))
     client = make_client(twin, server)
@@ -105,7 +114,7 @@ async def test_deep_json_error_body_is_a_typed_error(
 
 
 async def test_huge_estimated_time_is_clamped(
-    twin: str, server: FaultServer, no_leaks: list[Client]
+    twin: str, server: FakeRouter, no_leaks: list[Client]
 ) -> None:
     body = b'{"error":"Model is currently loading","estimated_time":1' + b"0" * 400 + b"}"
     step = server.add_raw("et-huge", raw_json("503 Service Unavailable", body))
@@ -114,11 +123,11 @@ async def test_huge_estimated_time_is_clamped(
     with pytest.raises(ServiceUnavailableError) as caught:
         await chat(client, step, uuid.uuid4().hex)
     assert caught.value.estimated_time == 86_400.0  # a day at most, and not retried into
-    assert server.requests == 1
+    assert len(server.requests) == 1
 
 
 async def test_stream_with_deep_event_is_a_stream_error(
-    twin: str, server: FaultServer, no_leaks: list[Client]
+    twin: str, server: FakeRouter, no_leaks: list[Client]
 ) -> None:
     step = server.add_raw("deep-event", raw_sse(content_event("one "), b"data: " + DEEP + b"\n\n"))
     client = make_client(twin, server)
@@ -129,7 +138,7 @@ async def test_stream_with_deep_event_is_a_stream_error(
 
 
 async def test_stream_with_absurd_usage_completes(
-    twin: str, server: FaultServer, no_leaks: list[Client]
+    twin: str, server: FakeRouter, no_leaks: list[Client]
 ) -> None:
     final = {
         "id": "c1",
@@ -150,7 +159,7 @@ async def test_stream_with_absurd_usage_completes(
 
 
 async def test_a_redirect_is_reported_as_one(
-    twin: str, server: FaultServer, no_leaks: list[Client]
+    twin: str, server: FakeRouter, no_leaks: list[Client]
 ) -> None:
     step = server.add_raw(
         "redirect",
@@ -163,4 +172,4 @@ async def test_a_redirect_is_reported_as_one(
     assert caught.value.status_code == 302
     assert caught.value.location == "https://elsewhere.example/v1/chat/completions"
     assert "redirect" in str(caught.value) and "200" not in caught.value.message
-    assert server.requests == 1  # not retried, not followed
+    assert len(server.requests) == 1  # not retried, not followed

@@ -29,26 +29,37 @@ from hfproviders import (
     RateLimitError,
     ServerError,
 )
+from hfproviders.testing import MIX
 from tests.conftest import FAKE_TOKEN
-from tests.reliability import _fault_server
-from tests.reliability._fault_server import MIX
 from tests.reliability.conftest import MESSAGES, busy_connections, fast_policy
 
 REQUESTS = 2000
 CONCURRENCY = 50
+DEFAULT_ANSWER = "Hello! How can I help you today?"  # the fake router's answer to "Hello?"
 
 
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-class RemoteFaultServer:
-    """The fault server in its own process (so its CPU does not share the client's GIL)."""
+class RemoteFakeRouter:
+    """`hfproviders fake-router` in its own process (its CPU does not share the client's GIL)."""
 
     def __init__(self, tmp: Path) -> None:
         ready = tmp / "port"
         self.proc = subprocess.Popen(
-            [sys.executable, _fault_server.__file__, "--ready-file", str(ready)],
+            [
+                sys.executable,
+                "-m",
+                "hfproviders",
+                "fake-router",
+                "--port",
+                "0",
+                "--ready-file",
+                str(ready),
+                "--max-lifetime",
+                "120",
+            ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -63,7 +74,7 @@ class RemoteFaultServer:
     def stats(self) -> dict[str, Any]:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         try:
-            conn.request("GET", "/__stats")
+            conn.request("GET", "/__fake/stats")
             data: dict[str, Any] = json.loads(conn.getresponse().read())
             return data
         finally:
@@ -81,15 +92,15 @@ class RemoteFaultServer:
 
 
 @pytest.fixture
-def remote_server(tmp_path: Path) -> Iterator[RemoteFaultServer]:
-    server = RemoteFaultServer(tmp_path)
+def remote_server(tmp_path: Path) -> Iterator[RemoteFakeRouter]:
+    server = RemoteFakeRouter(tmp_path)
     yield server
     server.stop()
 
 
-async def test_2000_requests_with_injected_faults(remote_server: RemoteFaultServer) -> None:
+async def test_2000_requests_with_injected_faults(remote_server: RemoteFakeRouter) -> None:
     server = remote_server
-    assert MIX.count("ok") / len(MIX) == 0.8
+    assert MIX.count("ok") / len(MIX) == 0.8  # the `x-fake-steps: mix` draw
     fds_before = open_fds()
     attempts: Counter[str] = Counter()
 
@@ -108,7 +119,7 @@ async def test_2000_requests_with_injected_faults(remote_server: RemoteFaultServ
 
     async def one(i: int) -> None:
         model = f"load-org/req-{i:04d}"  # unique per request: the server counts by model
-        headers = {"x-fault-seq": "mix", "x-fault-key": model}
+        headers = {"x-fake-steps": "mix", "x-fake-key": model}
         async with gate:
             try:
                 result = await client.chat(model, MESSAGES, extra_headers=headers)
@@ -129,7 +140,7 @@ async def test_2000_requests_with_injected_faults(remote_server: RemoteFaultServ
         assert isinstance(error, RateLimitError | ServerError | APIConnectionError), error
     successes = {m: o for m, o in outcomes.items() if m not in errors}
     for model, result in successes.items():
-        assert result.choices[0].message.content == "Hello from the fault server."  # type: ignore[attr-defined]
+        assert result.choices[0].message.content == DEFAULT_ANSWER  # type: ignore[attr-defined]
         assert result.meta.attempts == attempts[model]  # type: ignore[attr-defined]
     for model in errors:
         assert attempts[model] == 3  # every error here is retryable: it used all 3 attempts

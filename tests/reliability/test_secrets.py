@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from hfproviders import AttemptEvent, AuthenticationError, HFProvidersError
+from hfproviders.testing import FakeRouter
 from tests.conftest import FAKE_TOKEN
-from tests.reliability._fault_server import FaultServer
 from tests.reliability.conftest import Client, chat, make_client, stream_text
 
 
@@ -44,7 +44,7 @@ def log_renderings(caplog: pytest.LogCaptureFixture) -> list[Any]:
 
 
 async def test_token_never_appears_on_failure_or_success(
-    twin: str, server: FaultServer, no_leaks: list[Client], caplog: pytest.LogCaptureFixture
+    twin: str, server: FakeRouter, no_leaks: list[Client], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)  # every logger: ours, httpx, httpcore
     events: list[AttemptEvent] = []
@@ -72,7 +72,7 @@ async def test_token_never_appears_on_failure_or_success(
 
 
 async def test_token_echoed_in_a_response_header_stays_out_of_our_logs_and_errors(
-    twin: str, server: FaultServer, no_leaks: list[Client], caplog: pytest.LogCaptureFixture
+    twin: str, server: FakeRouter, no_leaks: list[Client], caplog: pytest.LogCaptureFixture
 ) -> None:
     """`X-Error-Message` echoing the token: our error and our log lines stay clean.
 
@@ -90,7 +90,7 @@ async def test_token_echoed_in_a_response_header_stays_out_of_our_logs_and_error
 
 
 async def test_token_echoed_in_a_stream_error_event_is_redacted(
-    twin: str, server: FaultServer, no_leaks: list[Client], caplog: pytest.LogCaptureFixture
+    twin: str, server: FakeRouter, no_leaks: list[Client], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     client = make_client(twin, server)

@@ -161,10 +161,11 @@ class ChatContext:
     rid: str
     cached_tokens: int | None = None
     served_model: str = ""
+    key: str = ""  # the request's digest (computed when not given)
 
-    @property
-    def key(self) -> str:
-        return digest(self.body)
+    def __post_init__(self) -> None:
+        if not self.key:
+            self.key = digest(self.body)
 
     @property
     def stream(self) -> bool:

@@ -66,7 +66,10 @@ MIX = ["ok"] * 16 + ["429ms:20", "503:0.01", "502", "reset"]
 
 @dataclass
 class RecordedRequest:
-    """One request the fake router received, and what it made of it."""
+    """One request the fake router received, and what it made of it.
+
+    `status` and `request_id` are those of the answer (None when none was sent, e.g. a reset).
+    """
 
     method: str
     path: str
@@ -78,6 +81,7 @@ class RecordedRequest:
     model: str | None = None
     provider: str | None = None
     status: int | None = None
+    request_id: str | None = None
     rule: Rule | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -424,6 +428,10 @@ class FakeRouter:
             self.raw_steps[name] = Fault.raw(response, hold_open=hold_open)
         return f"raw:{name}"
 
+    def wait_idle(self, timeout: float = 3.0) -> int:
+        """Wait until the served router has no open connection; return how many still are."""
+        return self.server.wait_idle(timeout) if self.server is not None else 0
+
     def count(self, *, key: str) -> int:
         """How many requests carried `x-fake-key: <key>`."""
         with self._lock:
@@ -518,7 +526,8 @@ class FakeRouter:
             self.requests.append(request)
         plan = self._memoized(request)
         with self._lock:
-            request.status = plan.status or None
+            request.status = plan.status if plan.status > 0 else None
+            request.request_id = next((v for k, v in plan.headers if k == "x-request-id"), None)
             self.counts[f"kind:{request.kind or 'unknown'}"] += 1
             self.counts[f"route:{_route_name(request)}"] += 1
             if request.provider:
@@ -707,7 +716,6 @@ class FakeRouter:
         self, request: RecordedRequest, body: Mapping[str, Any], path: str
     ) -> tuple[FakeModel | None, Provider | None, Plan | None]:
         """The model and serving provider of an inference request, or the router's refusal."""
-        rid = self._rid(request)
         route_provider = path.strip("/").split("/")[0]
         raw_model = body.get("model")
         if path.startswith("/hf-inference/models/"):
@@ -741,23 +749,27 @@ class FakeRouter:
                                 "code": None,
                             }
                         },
-                        rid=rid,
+                        rid=self._rid(request),
                     ),
                 )
             model_id, _, suffix = raw_model.partition(":")
             request.model = model_id
             model = self._model(model_id)
             if model is None:
-                return None, None, _router_error(rid, model_id, "model_not_found")
+                return None, None, _router_error(self._rid(request), model_id, "model_not_found")
             if suffix and suffix not in POLICIES and model.provider(suffix) is None:
                 if self.strict or model_id in self.models:
-                    return model, None, _router_error(rid, model_id, "model_not_supported")
+                    return (
+                        model,
+                        None,
+                        _router_error(self._rid(request), model_id, "model_not_supported"),
+                    )
                 return model, Provider(suffix), None
             provider = self._pick(model, suffix or None)
         if model is None:
-            return None, None, _router_error(rid, str(raw_model), "model_not_found")
+            return None, None, _router_error(self._rid(request), str(raw_model), "model_not_found")
         if provider is None:
-            return model, None, _router_error(rid, model.id, "model_not_supported")
+            return model, None, _router_error(self._rid(request), model.id, "model_not_supported")
         request.provider = provider.name
         return model, provider, None
 
@@ -878,9 +890,10 @@ class FakeRouter:
         model, provider, refusal = self._resolve(request, body, path)
         if refusal is not None or model is None or provider is None:
             return refusal or _not_found()
-        rid = request_id(f"{self.seed}|{digest(body)}")
+        key = digest(body)
+        rid = request_id(f"{self.seed}|{key}")
         served = provider.provider_model_id or model.id
-        ctx = ChatContext(body, provider, rid, self._cached_tokens(body), served)
+        ctx = ChatContext(body, provider, rid, self._cached_tokens(body), served, key)
         step = self._scripted(request, "chat", model.id, provider.name)
         health, ttft, per_chunk, remaining = self._behaviour(provider)
         if step is None:

@@ -22,6 +22,7 @@ __all__ = [
     "completion",
     "dumps",
     "error_body",
+    "http_chunk",
     "ratelimit_headers",
     "router_headers",
     "sse",
@@ -59,6 +60,11 @@ def sse(
     """A whole SSE body: one event per item, then `data: [DONE]` unless `done=False`."""
     out = b"".join(sse_event(e, space=space) for e in events)
     return out + (sse_event("[DONE]", space=space) if done else b"")
+
+
+def http_chunk(data: bytes) -> bytes:
+    """One chunk of HTTP/1.1 chunked transfer encoding (for whole raw responses)."""
+    return b"%x\r\n%s\r\n" % (len(data), data)
 
 
 def usage(
