@@ -9,15 +9,13 @@ from __future__ import annotations
 import io
 import json
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from hfproviders.cli import EXIT_API_ERROR, EXIT_NETWORK, EXIT_OK, EXIT_USAGE, build_parser, main
-from hfproviders.testing import FakeRouter, Fault
+from hfproviders.testing import FakeRouter, FakeRouterProcess, Fault
 
 MODEL = "meta-llama/Llama-3.3-70B-Instruct"
 ROOT = Path(__file__).resolve().parents[2]
@@ -194,42 +192,15 @@ def test_readme_synopsis_lists_every_flag() -> None:
 # --- fake-router, as a user runs it ------------------------------------------------------------
 
 
-def test_fake_router_command(tmp_path: Path) -> None:
-    ready = tmp_path / "port"
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "hfproviders",
-            "fake-router",
-            "--port",
-            "0",
-            "--ready-file",
-            str(ready),
-            "--max-lifetime",
-            "30",
-            "--fail",
-            "groq=503",
-            "--quirk",
-            "together=no_done",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while not ready.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        base = f"http://127.0.0.1:{ready.read_text()}/v1"
-        opts = ["--base-url", base, "--router", "--api-key", "test"]
+def test_fake_router_command() -> None:
+    server = FakeRouterProcess("--fail", "groq=503", "--quirk", "together=no_done")
+    with server:
+        opts = ["--base-url", server.base_url, "--router", "--api-key", "test"]
         assert cli("chat", f"{MODEL}:groq", "Hi", *opts).code == EXIT_API_ERROR
         served = cli("chat", MODEL, "Say hi", *opts, "--provider", "together", "--json")
         assert json.loads(served.out)["provider"] == "together"
-    finally:
-        server.terminate()
-        _, err = server.communicate(timeout=10)
-    assert "fake router listening on http://127.0.0.1:" in err
+        assert server.stats()["by_status"] == {"503": 3, "200": 1}  # groq retried twice
+    assert f"fake router listening on {server.base_url}" in server.stderr
 
 
 def test_fake_router_refuses_a_public_address() -> None:

@@ -8,16 +8,10 @@ back); and the process's file descriptors must return to their baseline.
 from __future__ import annotations
 
 import asyncio
-import http.client
-import json
 import os
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -29,7 +23,7 @@ from hfproviders import (
     RateLimitError,
     ServerError,
 )
-from hfproviders.testing import MIX
+from hfproviders.testing import MIX, FakeRouterProcess
 from tests.conftest import FAKE_TOKEN
 from tests.reliability.conftest import MESSAGES, busy_connections, fast_policy
 
@@ -42,63 +36,14 @@ def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-class RemoteFakeRouter:
-    """`hfproviders fake-router` in its own process (its CPU does not share the client's GIL)."""
-
-    def __init__(self, tmp: Path) -> None:
-        ready = tmp / "port"
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "hfproviders",
-                "fake-router",
-                "--port",
-                "0",
-                "--ready-file",
-                str(ready),
-                "--max-lifetime",
-                "120",
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while not ready.exists():
-            assert self.proc.poll() is None and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.02)
-        self.port = int(ready.read_text())
-        self.url = f"http://127.0.0.1:{self.port}/v1"
-
-    def stats(self) -> dict[str, Any]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            conn.request("GET", "/__fake/stats")
-            data: dict[str, Any] = json.loads(conn.getresponse().read())
-            return data
-        finally:
-            conn.close()
-
-    def wait_idle(self, timeout: float = 3.0) -> int:
-        deadline = time.monotonic() + timeout
-        while (open_now := self.stats()["open_connections"]) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return int(open_now)
-
-    def stop(self) -> None:
-        self.proc.kill()
-        self.proc.wait(5)
-
-
 @pytest.fixture
-def remote_server(tmp_path: Path) -> Iterator[RemoteFakeRouter]:
-    server = RemoteFakeRouter(tmp_path)
-    yield server
-    server.stop()
+def remote_server() -> Iterator[FakeRouterProcess]:
+    """`hfproviders fake-router` in its own process (its CPU does not share the client's GIL)."""
+    with FakeRouterProcess(max_lifetime=120) as server:
+        yield server
 
 
-async def test_2000_requests_with_injected_faults(remote_server: RemoteFakeRouter) -> None:
+async def test_2000_requests_with_injected_faults(remote_server: FakeRouterProcess) -> None:
     server = remote_server
     assert MIX.count("ok") / len(MIX) == 0.8  # the `x-fake-steps: mix` draw
     fds_before = open_fds()
@@ -108,7 +53,7 @@ async def test_2000_requests_with_injected_faults(remote_server: RemoteFakeRoute
         attempts[event.model] += 1
 
     client = AsyncHFClient(
-        base_url=server.url,
+        base_url=server.base_url,
         api_key=FAKE_TOKEN,
         retry=fast_policy(2),
         timeout=10.0,

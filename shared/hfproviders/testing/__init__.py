@@ -7,7 +7,8 @@ header names (`x-inference-provider`, `x-request-id`, providers' `x-ratelimit-*`
 framing. Script it per model and provider with `Reply` and `Fault` steps, give providers
 `Quirks`, seeded `Latency`, error rates and outage `Episode`s, and read back every request it
 received. Run it on a loopback socket (`router.serve()`, the `hf_fake_router` pytest fixture,
-`hfproviders fake-router --port 8080`) or in process (`router.transport()`, an httpx transport).
+`hfproviders fake-router --port 8080`, `FakeRouterProcess` for its own process) or in process
+(`router.transport()`, an httpx transport).
 
 Example:
     >>> from hfproviders import HFClient
@@ -36,6 +37,7 @@ from hfproviders.testing._cassettes import (
     cassette_text,
     render_cassette,
 )
+from hfproviders.testing._process import FakeRouterProcess
 from hfproviders.testing._render import Pause, Plan
 from hfproviders.testing._router import MIX, FakeModel, FakeRouter, RecordedRequest, Rule
 from hfproviders.testing._script import (
@@ -78,6 +80,7 @@ __all__ = [
     "Exchange",
     "FakeModel",
     "FakeRouter",
+    "FakeRouterProcess",
     "Fault",
     "Latency",
     "LoopbackServer",
