@@ -291,12 +291,15 @@ class ClientConfig:
             return None
         return self.api_key.get()
 
-    def hub_token(self) -> str | None:
-        """The token for Hub lookups.
+    def hub_token(self, hub_host: str | None = None) -> str | None:
+        """The token for Hub lookups (at `hub_host`, when known).
 
         The client's token when its host is Hugging Face's, else the token found in the
-        environment: a key given for another server never goes to the Hub.
+        environment: a key given for another server never goes to the Hub. A Hub at the
+        client's own non-HF host (a gateway, the fake router) gets the client's own key.
         """
+        if hub_host is not None and hub_host == self.host and not self.sends_token_to_hf:
+            return self.token()
         if self.sends_token_to_hf:
             try:
                 return self.token()
@@ -325,10 +328,10 @@ class ClientConfig:
             headers["X-HF-Bill-To"] = self.bill_to
         return headers
 
-    def lookup_headers(self, *, hub: bool) -> dict[str, str]:
+    def lookup_headers(self, *, hub: bool, hub_host: str | None = None) -> dict[str, str]:
         """Headers of a lookup (`/v1/models`, the Hub): never billed, never `default_headers`."""
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
-        token = self.hub_token() if hub else self.token()
+        token = self.hub_token(hub_host) if hub else self.token()
         if token:
             headers["Authorization"] = f"Bearer {token}"
         return headers

@@ -15,6 +15,7 @@ async.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
@@ -39,12 +40,14 @@ __all__ = [
     "classify_hub_error",
     "deny_access",
     "hub_auth_check_url",
+    "hub_endpoint",
     "hub_model_info_request",
     "needs_access_check",
     "parse_provider_mapping",
 ]
 
 HUB_ENDPOINT = "https://huggingface.co"
+"""The Hub, unless `HF_ENDPOINT` names another (a mirror, a gateway), as huggingface_hub does."""
 # What `model_providers` asks the Hub for: the mapping plus the fields `check` reports, and the
 # config, whose `tokenizer_config.chat_template` says whether the template opens `<think>`.
 HUB_EXPAND: tuple[str, ...] = ("inferenceProviderMapping", "gated", "pipeline_tag", "config")
@@ -155,17 +158,23 @@ class ModelAvailability:
         return asdict(self)
 
 
+def hub_endpoint() -> str:
+    """Where Hub lookups go: `HF_ENDPOINT` when set, else https://huggingface.co."""
+    return (os.environ.get("HF_ENDPOINT") or HUB_ENDPOINT).rstrip("/")
+
+
 def hub_model_info_request(
-    model: str, endpoint: str = HUB_ENDPOINT
+    model: str, endpoint: str | None = None
 ) -> tuple[str, list[tuple[str, str]]]:
     """URL and query parameters of the Hub lookup (for a client doing it on its own transport)."""
-    url = f"{endpoint.rstrip('/')}/api/models/{strip_model_suffix(model)}"
+    url = f"{(endpoint or hub_endpoint()).rstrip('/')}/api/models/{strip_model_suffix(model)}"
     return url, [("expand[]", name) for name in HUB_EXPAND]
 
 
-def hub_auth_check_url(model: str, endpoint: str = HUB_ENDPOINT) -> str:
+def hub_auth_check_url(model: str, endpoint: str | None = None) -> str:
     """URL of the Hub's access check for `model` (200 when the token may read the repo)."""
-    return f"{endpoint.rstrip('/')}/api/models/{strip_model_suffix(model)}/auth-check"
+    root = (endpoint or hub_endpoint()).rstrip("/")
+    return f"{root}/api/models/{strip_model_suffix(model)}/auth-check"
 
 
 def _gate_fields(gated: object) -> tuple[bool | None, str | None]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from hfproviders._errors import (
     MAX_ERROR_BODY,
@@ -315,7 +315,8 @@ def text_generation_request(
 
 def lookup_request(config: ClientConfig, url: str, what: str, *, hub: bool = False) -> Request:
     """A JSON lookup (`GET`): the catalogue, or the Hub (`hub=True`: the Hub's token rules)."""
-    headers = config.lookup_headers(hub=hub)
+    host = urlsplit(url).hostname if hub else None
+    headers = config.lookup_headers(hub=hub, hub_host=host)
     return Request(LOOKUP, what, (None,), url, None, headers, secrets=config.secrets())
 
 

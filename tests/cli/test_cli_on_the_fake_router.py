@@ -206,3 +206,24 @@ def test_fake_router_command() -> None:
 def test_fake_router_refuses_a_public_address() -> None:
     result = cli("fake-router", "--host", "0.0.0.0", "--port", "0")
     assert result.code == EXIT_USAGE and "loopback" in result.err
+
+
+def test_check_asks_the_hub_at_base_url(hf_fake_router: FakeRouter) -> None:
+    result = cli("check", MODEL, *at(hf_fake_router))
+    assert result.code == EXIT_OK, result.err
+    assert "exists: yes" in result.out and "novita" in result.out
+    hub = hf_fake_router.requests_to(kind="hub")
+    assert hub and hub[0].path == f"/api/models/{MODEL}"
+    assert hub[0].headers["authorization"] == "Bearer test"  # its own key, never an HF token
+    as_json = cli("check", MODEL, "--json", *at(hf_fake_router))
+    assert json.loads(as_json.out)[0]["providers"][0]["provider"] == "groq"
+
+
+def test_check_honours_hf_endpoint(
+    hf_fake_router: FakeRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_ENDPOINT", hf_fake_router.url)
+    monkeypatch.setenv("HF_TOKEN", "hf_" + "x" * 34)
+    result = cli("check", MODEL)
+    assert result.code == EXIT_OK, result.err
+    assert hf_fake_router.requests_to(kind="hub")[0].path == f"/api/models/{MODEL}"

@@ -21,9 +21,9 @@ import pytest
 
 from hfproviders import HFClient, SQLiteCache
 from hfproviders._cache import FailSafeCache
+from hfproviders.testing import FakeRouter
 from tests.conftest import FAKE_TOKEN
-from tests.reliability._fault_server import MODEL, FaultServer
-from tests.reliability.conftest import MESSAGES, Client, chat, fault_headers, make_client
+from tests.reliability.conftest import MESSAGES, MODEL, Client, chat, fault_headers, make_client
 
 ENTRY = {"kind": "chat", "data": {}, "meta": {}}
 
@@ -51,7 +51,7 @@ async def stream_text(client: Client, key: str) -> str:
 
 async def test_a_damaged_file_is_rebuilt_and_used(
     twin: str,
-    server: FaultServer,
+    server: FakeRouter,
     no_leaks: list[Client],
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
@@ -68,7 +68,7 @@ async def test_a_damaged_file_is_rebuilt_and_used(
 
     assert first.text == second.text
     assert second.meta.cached  # the rebuilt cache works
-    assert server.requests == 1
+    assert len(server.requests) == 1
     assert any("damaged" in w and "rebuilding" in w for w in cache_warnings(caplog))
     cache.close()
 
@@ -86,7 +86,7 @@ LOCKER = textwrap.dedent(
 
 async def test_a_file_locked_by_another_process_is_skipped(
     twin: str,
-    server: FaultServer,
+    server: FakeRouter,
     no_leaks: list[Client],
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
@@ -108,7 +108,7 @@ async def test_a_file_locked_by_another_process_is_skipped(
         locker.kill()
         locker.wait(10)
     assert all(a.text for a in answers) and streamed
-    assert server.requests == 4
+    assert len(server.requests) == 4
     warnings = cache_warnings(caplog)
     assert len(warnings) == 1, warnings  # once, then the cache is skipped
     assert "locked" in warnings[0]
@@ -128,7 +128,7 @@ FULL_DISK = textwrap.dedent(
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))
     messages = [{"role": "user", "content": "Hello?"}]
-    headers = {"x-fault-seq": "big"}
+    headers = {"x-fake-steps": "big"}
     if twin == "sync":
         with HFClient(base_url=url, api_key=token, cache=cache, max_retries=0) as client:
             answers = [client.chat("test-org/test-model", messages, extra_headers=headers)
@@ -145,7 +145,7 @@ FULL_DISK = textwrap.dedent(
 )
 
 
-def test_a_full_disk_skips_the_cache(twin: str, server: FaultServer, tmp_path: Path) -> None:
+def test_a_full_disk_skips_the_cache(twin: str, server: FakeRouter, tmp_path: Path) -> None:
     done = subprocess.run(
         [
             sys.executable,
@@ -164,7 +164,7 @@ def test_a_full_disk_skips_the_cache(twin: str, server: FaultServer, tmp_path: P
     assert json.loads(done.stdout) == [2 * 1024 * 1024] * 2  # both answers, whole
     warnings = [line for line in done.stderr.splitlines() if "WARNING" in line]
     assert len(warnings) == 1 and "failed to write" in warnings[0], done.stderr[-2000:]
-    assert server.requests == 2
+    assert len(server.requests) == 2
 
 
 class BrokenBackend:
@@ -183,7 +183,7 @@ class BrokenBackend:
 
 
 async def test_any_backend_that_raises_costs_nothing(
-    twin: str, server: FaultServer, no_leaks: list[Client], caplog: pytest.LogCaptureFixture
+    twin: str, server: FakeRouter, no_leaks: list[Client], caplog: pytest.LogCaptureFixture
 ) -> None:
     backend = BrokenBackend()
     client = make_client(twin, server, cache=backend)
