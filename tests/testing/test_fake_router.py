@@ -652,3 +652,22 @@ def test_raw_responses_are_written_as_is(router: FakeRouter) -> None:
             json={"model": MODEL, "messages": USER},
             headers={"x-fake-steps": step},
         )
+
+
+async def test_set_testing_retries_without_sleeping(
+    twin: str, form: str, router: FakeRouter
+) -> None:
+    from hfproviders import set_testing as core_switch
+    from hfproviders.testing import set_testing
+
+    assert set_testing is core_switch
+    router.on(provider="groq").respond(Fault.rate_limited(retry_after=3), Reply("after the wait"))
+    client = make_client(twin, form, router, retry=RetryPolicy(max_retries=2, budget=30))
+    started = time.monotonic()
+    try:
+        with set_testing(True):
+            answer = await chat(client, f"{MODEL}:groq")
+    finally:
+        await close(client)
+    assert answer.text == "after the wait" and answer.meta.attempts == 2
+    assert time.monotonic() - started < 2.5  # the 3 s Retry-After was not slept

@@ -25,11 +25,14 @@ Example:
 
 The wire kit (`sse`, `chunk`, `completion`, `router_headers`, `error_body`…) and the cassette
 renderer (`Exchange`, `render_cassette`) are the building blocks our own suites share.
+`set_testing` (the core's switch, re-exported) turns retry sleeps off: scripted 429s and 503s
+are then retried at once.
 
 """
 
 from __future__ import annotations
 
+from hfproviders import set_testing
 from hfproviders.testing._auto import auto_reply, fill_schema
 from hfproviders.testing._cassettes import (
     ROUTER_RESPONSE_HEADERS,
@@ -104,6 +107,7 @@ __all__ = [
     "parse_step",
     "ratelimit_headers",
     "render_cassette",
+    "set_testing",
     "router_headers",
     "sse",
     "sse_event",
