@@ -11,6 +11,7 @@ import pytest
 
 import hfproviders
 from hfproviders import AsyncHFClient, AttemptEvent, HFClient, Observer
+from hfproviders import testing as wire
 from tests.conftest import FAKE_TOKEN
 
 ROUTER = "https://router.huggingface.co/v1"
@@ -19,46 +20,22 @@ USER = [{"role": "user", "content": "Hi"}]
 
 
 def sse(*events: Any, done: bool = True, space: bool = True) -> bytes:
-    """Frame events the way the router does: `data: {json}\\n\\n` ... `data: [DONE]\\n\\n`."""
-    prefix = "data: " if space else "data:"
-    out = "".join(f"{prefix}{e if isinstance(e, str) else json.dumps(e)}\n\n" for e in events)
-    if done:
-        out += f"{prefix}[DONE]\n\n"
-    return out.encode()
+    """Frame events the way the router does (the wire kit's `sse`)."""
+    return wire.sse(events, done=done, space=space)
 
 
 def chunk(content: str | None = None, finish: str | None = None, **delta: Any) -> dict[str, Any]:
-    """One OpenAI-style stream chunk."""
-    d: dict[str, Any] = dict(delta)
+    """One OpenAI-style stream chunk (the wire kit's `chunk`)."""
     if content is not None:
-        d["content"] = content
-    return {
-        "id": "chatcmpl-1",
-        "object": "chat.completion.chunk",
-        "created": 1764000000,
-        "model": "meta-llama/Llama-3.3-70B-Instruct-Turbo",
-        "choices": [{"index": 0, "delta": d, "finish_reason": finish}],
-    }
+        delta["content"] = content
+    return wire.chunk(delta, finish)
 
 
 def completion(
     content: str | None = "Hello!", finish: str = "stop", **message: Any
 ) -> dict[str, Any]:
-    """One OpenAI-style non-stream completion."""
-    return {
-        "id": "chatcmpl-1",
-        "object": "chat.completion",
-        "created": 1764000000,
-        "model": "meta-llama/Llama-3.3-70B-Instruct-Turbo",
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": content, **message},
-                "finish_reason": finish,
-            }
-        ],
-        "usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12},
-    }
+    """One OpenAI-style non-stream completion (the wire kit's `completion`)."""
+    return wire.completion(content, finish, **message)
 
 
 ROUTER_HEADERS = {"x-inference-provider": "together", "x-request-id": "TtpPGx80uP3e6pgl"}
