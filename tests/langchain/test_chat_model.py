@@ -32,44 +32,21 @@ HEADERS = {"x-inference-provider": "together", "x-request-id": "TtpPGx80uP3e6pgl
 
 
 def completion(content: str | None = "Hello!", **message: Any) -> dict[str, Any]:
-    return {
-        "id": "chatcmpl-1",
-        "object": "chat.completion",
-        "created": 1764000000,
-        "model": "meta-llama/Llama-3.3-70B-Instruct-Turbo",
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": content, **message},
-                "finish_reason": "tool_calls" if message.get("tool_calls") else "stop",
-            }
-        ],
-        "usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12},
-    }
+    finish = "tool_calls" if message.get("tool_calls") else "stop"
+    return testing.completion(content, finish, **message)
 
 
 def sse(*events: dict[str, Any]) -> bytes:
-    return ("".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n").encode()
+    return testing.sse(events)
 
 
 def delta(finish: str | None = None, **fields: Any) -> dict[str, Any]:
-    return {
-        "id": "chatcmpl-1",
-        "object": "chat.completion.chunk",
-        "created": 1764000000,
-        "model": "m",
-        "choices": [{"index": 0, "delta": fields, "finish_reason": finish}],
-    }
+    return testing.chunk(fields, finish, model="m")
 
 
-USAGE_CHUNK = {
-    "id": "chatcmpl-1",
-    "object": "chat.completion.chunk",
-    "created": 1764000000,
-    "model": "m",
-    "choices": [],
-    "usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12},
-}
+USAGE_CHUNK = testing.usage_chunk(
+    {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12}, model="m"
+)
 
 
 class FakeRouter:
