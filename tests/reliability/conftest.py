@@ -28,6 +28,7 @@ from hfproviders.testing import (
     chunk,
     completion,
     dumps,
+    router_headers,
     sse_event,
 )
 from tests.conftest import FAKE_TOKEN
@@ -172,3 +173,30 @@ def content_event(text: str) -> bytes:
 def completion_body(text: str = ANSWER) -> bytes:
     """A non-stream completion's JSON body (for raw responses)."""
     return dumps(completion(text, model=MODEL, id="chatcmpl-fault-1")).encode()
+
+
+# Whole raw responses, for the hostile shapes a test registers with `server.add_raw`.
+CHUNK_TEMPLATE = {
+    "id": "chatcmpl-fault",
+    "object": "chat.completion.chunk",
+    "created": 1767225600,
+    "model": MODEL,
+}
+_HEADERS = "".join(
+    f"{name}: {value}\r\n" for name, value in router_headers("together", "FaultReq01")[1:]
+)
+SSE_HEAD = (
+    "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n"
+    f"cache-control: no-cache\r\n{_HEADERS}\r\n"
+).encode()
+
+
+def response(
+    status: str, body: bytes, content_type: str = "application/json", extra: str = ""
+) -> bytes:
+    """A whole HTTP/1.1 response with the router's headers (`status` like "400 Bad Request")."""
+    head = (
+        f"HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {len(body)}\r\n"
+        f"{_HEADERS}{extra}\r\n"
+    )
+    return head.encode() + body

@@ -152,7 +152,7 @@ def test_a_full_disk_skips_the_cache(twin: str, server: FakeRouter, tmp_path: Pa
             "-c",
             FULL_DISK,
             twin,
-            server.url,
+            server.base_url,
             str(tmp_path / "responses.sqlite3"),
             FAKE_TOKEN,
         ],

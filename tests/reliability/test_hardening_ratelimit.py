@@ -2,7 +2,7 @@
 
 Reset values are read as delta seconds, epoch seconds or epoch milliseconds; absurd numbers read
 as absent; every learned pause is clamped to `max_pause`; `reset()` forgets what was learned.
-The wire tests run both twins against the loopback fault server, with a real limiter.
+The wire tests run both twins against the loopback fake router, with a real limiter.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Issue 9, item 6 (server side): hostile server data gives a typed error or a clamped value.
 
 Never an OverflowError or a RecursionError: usage `1e400` / `Infinity`, 100k-deep JSON, an
-`estimated_time` of `10**400`, a 3xx. Both twins, on the loopback fault server.
+`estimated_time` of `10**400`, a 3xx. Both twins, on the loopback fake router.
 """
 
 from __future__ import annotations

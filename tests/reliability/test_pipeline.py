@@ -1,4 +1,4 @@
-"""Issue 9 part 2 on the loopback fault server, both twins: deadlines, stream ends, truncation,
+"""Issue 9 part 2 on the loopback fake router, both twins: deadlines, stream ends, truncation,
 batch, event loops, failover edges, and the cap on answer size.
 
 Every test is bounded in time twice: by pytest-timeout, and by its own assertion on the elapsed
@@ -29,23 +29,20 @@ from hfproviders import (
     RetryPolicy,
     ServiceUnavailableError,
 )
+from hfproviders.testing import FakeRouter, sse_event
+from hfproviders.testing import http_chunk as chunk
 from tests.conftest import FAKE_TOKEN
-from tests.reliability._fault_server import (
+from tests.reliability.conftest import (
     CHUNK_TEMPLATE,
+    MESSAGES,
     MODEL,
     SSE_HEAD,
-    FaultServer,
-    chunk,
-    content_event,
-    response,
-    sse_event,
-)
-from tests.reliability.conftest import (
-    MESSAGES,
     Client,
     chat,
+    content_event,
     fault_headers,
     make_client,
+    response,
     stream_text,
 )
 
@@ -89,7 +86,7 @@ async def timed(coro: Any) -> tuple[Any, float]:
 
 @pytest.mark.parametrize("step", ["dribble", "stall"])
 async def test_a_dribbled_or_silent_answer_ends_within_the_budget(
-    twin: str, server: FaultServer, no_leaks: list[Client], step: str
+    twin: str, server: FakeRouter, no_leaks: list[Client], step: str
 ) -> None:
     client = make_client(twin, server, retry=budget(1.0), timeout=30.0)
     no_leaks.append(client)
@@ -99,7 +96,7 @@ async def test_a_dribbled_or_silent_answer_ends_within_the_budget(
 
 
 async def test_a_ping_only_stream_ends_within_the_budget(
-    twin: str, server: FaultServer, no_leaks: list[Client]
+    twin: str, server: FakeRouter, no_leaks: list[Client]
 ) -> None:
     client = make_client(twin, server, retry=budget(1.0), timeout=30.0)
     no_leaks.append(client)
@@ -109,7 +106,7 @@ async def test_a_ping_only_stream_ends_within_the_budget(
 
 
 async def test_stream_idle_timeout_counts_events_not_pings(
-    twin: str, server: FaultServer, no_leaks: list[Client]
+    twin: str, server: FakeRouter, no_leaks: list[Client]
 ) -> None:
     client = make_client(twin, server, retry=budget(20.0), stream_idle_timeout=0.4)
     no_leaks.append(client)
@@ -119,7 +116,7 @@ async def test_stream_idle_timeout_counts_events_not_pings(
 
 
 async def test_every_provider_of_a_chain_shares_one_deadline(
-    twin: str, server: FaultServer, no_leaks: list[Client]
+    twin: str, server: FakeRouter, no_leaks: list[Client]
 ) -> None:
     client = make_client(twin, server, retry=budget(1.5), timeout=30.0, router=True)
     no_leaks.append(client)
@@ -129,7 +126,7 @@ async def test_every_provider_of_a_chain_shares_one_deadline(
 
 
 async def test_timeout_is_the_default_budget(
-    twin: str, server: FaultServer, no_leaks: list[Client]
+    twin: str, server: FakeRouter, no_leaks: list[Client]
 ) -> None:
     client = make_client(twin, server, retry=RetryPolicy(max_retries=3), timeout=1.0)
     no_leaks.append(client)
@@ -142,7 +139,7 @@ async def test_timeout_is_the_default_budget(
 
 
 async def test_done_ends_the_stream_even_if_the_socket_stays_open(
-    twin: str, server: FaultServer, no_leaks: list[Client]
+    twin: str, server: FakeRouter, no_leaks: list[Client]
 ) -> None:
     events = [content_event("Hi "), content_event("there"), finish_event(), usage_event()]
     step = server.add_raw(
@@ -158,7 +155,7 @@ async def test_done_ends_the_stream_even_if_the_socket_stays_open(
 
 
 async def test_an_error_event_ends_the_stream_even_if_the_socket_stays_open(
-    twin: str, server: FaultServer, no_leaks: list[Client]
+    twin: str, server: FakeRouter, no_leaks: list[Client]
 ) -> None:
     error_event = sse_event({"error": {"message": "bad grammar", "http_status_code": 400}})
     step = server.add_raw(
@@ -177,7 +174,7 @@ async def test_an_error_event_ends_the_stream_even_if_the_socket_stays_open(
 
 
 async def test_a_stream_cut_without_done_or_finish_reason_is_incomplete(
-    twin: str, server: FaultServer, no_leaks: list[Client]
+    twin: str, server: FakeRouter, no_leaks: list[Client]
 ) -> None:
     step = server.add_raw(f"cut-{twin}", sse_body(content_event("Half "), content_event("an")))
     cache = InMemoryCache()
@@ -190,11 +187,11 @@ async def test_a_stream_cut_without_done_or_finish_reason_is_incomplete(
         assert error.partial is not None and error.partial.text == "Half an"
         assert error.partial.choices[0].finish_reason is None  # none made up
         assert "".join(received) == "Half an"
-    assert server.requests == 2
+    assert len(server.requests) == 2
 
 
 async def test_a_finish_reason_without_done_is_complete(
-    twin: str, server: FaultServer, no_leaks: list[Client]
+    twin: str, server: FakeRouter, no_leaks: list[Client]
 ) -> None:
     events = [content_event("All "), content_event("here"), finish_event(), usage_event()]
     step = server.add_raw(f"finish-{twin}", sse_body(*events))
@@ -209,7 +206,7 @@ async def test_a_finish_reason_without_done_is_complete(
 
 
 async def test_a_stream_whose_first_event_is_overloaded_is_retried(
-    twin: str, server: FaultServer, no_leaks: list[Client]
+    twin: str, server: FakeRouter, no_leaks: list[Client]
 ) -> None:
     overloaded = sse_event({"error": "Model is overloaded", "error_type": "overloaded"})
     step = server.add_raw(f"overloaded-{twin}", sse_body(overloaded))
@@ -222,20 +219,20 @@ async def test_a_stream_whose_first_event_is_overloaded_is_retried(
 
 
 async def test_a_chain_503_then_400_raises_the_400_and_keeps_the_503(
-    twin: str, server: FaultServer, no_leaks: list[Client]
+    twin: str, server: FakeRouter, no_leaks: list[Client]
 ) -> None:
     bad = b'{"error":{"message":"max_tokens is too large","type":"invalid_request_error"}}'
     step = server.add_raw(f"400-{twin}", response("400 Bad Request", bad))
     client = make_client(twin, server, max_retries=0, router=True)
     no_leaks.append(client)
-    error, _ = await timed(chat(client, f"503fast,{step}", key(), provider=["groq", "together"]))
+    error, _ = await timed(chat(client, f"503:0.01,{step}", key(), provider=["groq", "together"]))
     assert isinstance(error, BadRequestError), error
     assert [type(e) for e in error.failed_providers] == [ServiceUnavailableError]
-    assert error.failed_providers[0].provider == "together"  # as the server named it
+    assert error.failed_providers[0].provider == "groq"  # as the server named it
 
 
 async def test_text_generation_stream_errors_carry_the_partial_text(
-    twin: str, server: FaultServer, no_leaks: list[Client]
+    twin: str, server: FakeRouter, no_leaks: list[Client]
 ) -> None:
     def token(i: int, text: str) -> bytes:
         return sse_event({"index": i, "token": {"id": i, "text": text, "special": False}})
@@ -263,7 +260,7 @@ async def test_text_generation_stream_errors_carry_the_partial_text(
 
 
 async def test_a_decompression_bomb_is_cut_at_max_response_bytes(
-    twin: str, server: FaultServer, no_leaks: list[Client]
+    twin: str, server: FakeRouter, no_leaks: list[Client]
 ) -> None:
     bomb = gzip.compress(b'{"id": "' + b"0" * (8 * 1024 * 1024) + b'"}')
     step = server.add_raw(
@@ -287,7 +284,7 @@ class _Exploding(list[Any]):
 
 
 async def test_batch_keeps_every_answer_and_puts_any_error_in_place(
-    twin: str, server: FaultServer, no_leaks: list[Client]
+    twin: str, server: FakeRouter, no_leaks: list[Client]
 ) -> None:
     client = make_client(twin, server, max_retries=0)
     no_leaks.append(client)
@@ -313,7 +310,7 @@ async def test_batch_keeps_every_answer_and_puts_any_error_in_place(
 
 
 async def test_a_cancelled_async_batch_leaves_no_request_in_flight(
-    server: FaultServer, no_leaks: list[Client]
+    server: FakeRouter, no_leaks: list[Client]
 ) -> None:
     client = make_client("async", server)
     no_leaks.append(client)
@@ -334,8 +331,8 @@ async def test_a_cancelled_async_batch_leaves_no_request_in_flight(
 # -- 10. connections are always released --------------------------------------------------------
 
 
-def test_async_client_across_event_loops_closes_every_pool(server: FaultServer) -> None:
-    client = AsyncHFClient(base_url=server.url, api_key=FAKE_TOKEN)
+def test_async_client_across_event_loops_closes_every_pool(server: FakeRouter) -> None:
+    client = AsyncHFClient(base_url=server.base_url, api_key=FAKE_TOKEN)
     headers = fault_headers("ok", key())
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
@@ -361,8 +358,8 @@ def test_async_client_across_event_loops_closes_every_pool(server: FaultServer) 
         loop.close()
 
 
-def test_async_client_close_outside_a_loop_closes_its_pools(server: FaultServer) -> None:
-    client = AsyncHFClient(base_url=server.url, api_key=FAKE_TOKEN)
+def test_async_client_close_outside_a_loop_closes_its_pools(server: FakeRouter) -> None:
+    client = AsyncHFClient(base_url=server.base_url, api_key=FAKE_TOKEN)
     loop = asyncio.new_event_loop()
     try:
         answer = loop.run_until_complete(
@@ -380,7 +377,7 @@ def test_async_client_close_outside_a_loop_closes_its_pools(server: FaultServer)
 
 
 async def test_set_testing_skips_the_waits_but_not_the_decisions(
-    twin: str, server: FaultServer, no_leaks: list[Client]
+    twin: str, server: FakeRouter, no_leaks: list[Client]
 ) -> None:
     waits: list[float] = []
     client = make_client(
@@ -391,7 +388,7 @@ async def test_set_testing_skips_the_waits_but_not_the_decisions(
     )
     no_leaks.append(client)
     with hfproviders.set_testing(True):
-        answer, elapsed = await timed(chat(client, "429ra,ok", key()))  # Retry-After: 1
+        answer, elapsed = await timed(chat(client, "429:1,ok", key()))  # Retry-After: 1
     assert answer.meta.attempts == 2
     assert waits[0] == 1.0  # decided and reported
     assert elapsed < 0.9  # not slept

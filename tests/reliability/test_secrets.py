@@ -1,6 +1,6 @@
 """The token never shows: not in logs (DEBUG), error messages, reprs, tracebacks, or the client.
 
-The fault server echoes the Authorization header back in a 401 body, in `X-Error-Message`, and in
+The fake router (`Fault.echo_token`) echoes the Authorization header back in a 401 body, in `X-Error-Message`, and in
 an error event inside a 200 stream: the worst case a provider can produce.
 """
 

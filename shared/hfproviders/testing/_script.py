@@ -202,7 +202,7 @@ class Fault:
         return cls("pings", interval_s=interval_s, limit_s=limit_s)
 
     @classmethod
-    def dribble(cls, interval_s: float = 0.05, limit_s: float = 10.0) -> Fault:
+    def dribble(cls, interval_s: float = 0.02, limit_s: float = 10.0) -> Fault:
         """A 200 body sent one byte every `interval_s`."""
         return cls("dribble", interval_s=interval_s, limit_s=limit_s)
 
