@@ -56,6 +56,8 @@ __all__ = ["Call"]
 
 logger = logging.getLogger("hfproviders")
 _monotonic = time.monotonic
+# Kinds cached under their own entry kind (besides chat, and streams): one embeddings batch.
+_CACHE_KINDS = {"embeddings": "embed"}
 _PROVIDER_ID_HEADERS = ("inference-id", "x-inference-id", "x-trace-id", "fireworks-request-id")
 
 
@@ -162,7 +164,7 @@ class Call:
         assert config.cache is not None
         assert self.request.cache_key is not None
         entry = config.cache.get(self.request.cache_key)
-        wanted = "stream" if self.stream else "chat"
+        wanted = "stream" if self.stream else _CACHE_KINDS.get(self.kind, "chat")
         if entry is None or not is_cache_entry(entry) or entry.get("kind") != wanted:
             return None
         stored = entry.get("meta") or {}
@@ -284,6 +286,8 @@ class Call:
         result = self.request.parse(body, self.meta)
         if isinstance(result, ChatCompletion):
             self._store("chat", result.raw)
+        elif self.kind in _CACHE_KINDS:
+            self._store(_CACHE_KINDS[self.kind], result.raw)
         self._succeeded(getattr(result, "usage", None), result)
         return result
 

@@ -39,6 +39,7 @@ from hfproviders._types import ChatCompletion, TextGeneration
 
 if TYPE_CHECKING:
     from hfproviders._catalog import DiscoveryCache, ModelInfo
+    from hfproviders._embeddings import EmbedCall, EmbeddingBatch, EmbeddingResult, EmbeddingTarget
     from hfproviders._health import ProviderHealth
     from hfproviders._hub import ModelAvailability
     from hfproviders._retry import RetryPolicy
@@ -186,6 +187,57 @@ class HFClient(_Shared):
         call = Call(self._config, request)
         return TextGenerationStream(self._stream(call), call)
 
+    def embed(
+        self,
+        model: str,
+        inputs: str | Sequence[str],
+        *,
+        provider: str | Sequence[str] | None = None,
+        dimensions: int | None = None,
+        normalize: bool | None = None,
+        truncate: bool | None = None,
+        **params: Any,
+    ) -> EmbeddingResult:
+        """Embed a string or a list of strings: one vector per input, in input order.
+
+        On the router, the providers that serve `model` for feature extraction come from the
+        Hub's mapping (`provider=None`/`"auto"`/a policy: every live one, in the Hub's order, as a
+        failover chain; or name one or a list). With `base_url` set to an Inference Endpoint or
+        TEI, `/embed` (a server root) or `/v1/embeddings` (a `/v1` base) is called. Long lists
+        go in batches of `batch_size` (default 32, never over what the provider accepts) with at
+        most `max_concurrency` (default 4) in flight; each batch has the retries, failover,
+        cache and rate limiter of a chat call. Other keyword arguments go into the body
+        (`prompt_name`, `truncation_direction`, …). See `EmbeddingResult`.
+        """
+        from hfproviders._embeddings import new_embed_call
+
+        call = new_embed_call(
+            self._config, model, inputs, provider, dimensions, normalize, truncate, params
+        )
+        return self._embed(call)
+
+    def _embed(self, call: EmbedCall) -> EmbeddingResult:
+        from hfproviders._embeddings import embed_budget
+
+        started = time.monotonic()
+        call.start(embed_budget(self._config, call), started)
+        if call.needs_lookup:
+            from hfproviders._embeddings import choose_targets
+
+            choose_targets(self._config, call, self.model_providers(call.model))
+        slices = call.slices()
+        if len(slices) == 1:
+            batches = self._embed_batch(call, *slices[0])
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            from hfproviders._embeddings import gather_outcomes
+
+            with ThreadPoolExecutor(max_workers=min(call.max_concurrency, len(slices))) as pool:
+                outcomes = list(pool.map(lambda s: self._embed_outcome(call, *s), slices))
+            batches = gather_outcomes(slices, outcomes, len(call.texts))
+        return call.result(batches, time.monotonic() - started)
+
     def batch(
         self, requests: Sequence[Mapping[str, Any]], *, max_concurrency: int = 8
     ) -> list[ChatCompletion | HFProvidersError]:
@@ -235,6 +287,44 @@ class HFClient(_Shared):
         return lookup.result()
 
     # -- the loops -------------------------------------------------------------------------
+
+    def _embed_outcome(
+        self, call: EmbedCall, start: int, stop: int
+    ) -> list[EmbeddingBatch] | HFProvidersError:
+        try:
+            return self._embed_batch(call, start, stop)
+        except HFProvidersError as error:  # kept in place: the other batches go on
+            return error
+
+    def _embed_batch(self, call: EmbedCall, start: int, stop: int) -> list[EmbeddingBatch]:
+        failures: list[HFProvidersError] = []
+        for position, target in enumerate(call.targets):
+            try:
+                batches = self._embed_on(call, target, start, stop)
+            except HFProvidersError as error:
+                call.next_provider(error, failures, position)
+                continue
+            batches[0].meta.failed_providers[:0] = failures
+            return batches
+        raise AssertionError("an embed call always has a provider to try")
+
+    def _embed_on(
+        self, call: EmbedCall, target: EmbeddingTarget, start: int, stop: int
+    ) -> list[EmbeddingBatch]:
+        from hfproviders._embeddings import embedding_request
+
+        batches: list[EmbeddingBatch] = []
+        for first, last in call.slices_for(target, start, stop):
+            try:
+                request = embedding_request(
+                    self._config, call, target, first, last, time.monotonic()
+                )
+                batches.append(self._run(request))
+            except HFProvidersError as error:
+                if not call.learn_limit(target, error, last - first):
+                    raise
+                batches.extend(self._embed_on(call, target, first, last))
+        return batches
 
     def _load_catalogue(self, request: Request) -> None:
         if needs_catalogue(self._config, request):
@@ -424,6 +514,52 @@ class AsyncHFClient(_Shared):
         call = Call(self._config, request)
         return AsyncTextGenerationStream(self._stream(call), call)
 
+    async def embed(
+        self,
+        model: str,
+        inputs: str | Sequence[str],
+        *,
+        provider: str | Sequence[str] | None = None,
+        dimensions: int | None = None,
+        normalize: bool | None = None,
+        truncate: bool | None = None,
+        **params: Any,
+    ) -> EmbeddingResult:
+        """Embed a string or a list of strings; the async twin of `HFClient.embed`."""
+        from hfproviders._embeddings import new_embed_call
+
+        call = new_embed_call(
+            self._config, model, inputs, provider, dimensions, normalize, truncate, params
+        )
+        return await self._embed(call)
+
+    async def _embed(self, call: EmbedCall) -> EmbeddingResult:
+        import asyncio
+
+        from hfproviders._embeddings import embed_budget
+
+        started = time.monotonic()
+        call.start(embed_budget(self._config, call), started)
+        if call.needs_lookup:
+            from hfproviders._embeddings import choose_targets
+
+            choose_targets(self._config, call, await self.model_providers(call.model))
+        slices = call.slices()
+        if len(slices) == 1:
+            batches = await self._embed_batch(call, *slices[0])
+        else:
+            from hfproviders._embeddings import gather_outcomes
+
+            gate = asyncio.Semaphore(call.max_concurrency)
+
+            async def run(start: int, stop: int) -> list[EmbeddingBatch]:
+                async with gate:
+                    return await self._embed_batch(call, start, stop)
+
+            outcomes = await asyncio.gather(*(run(*s) for s in slices), return_exceptions=True)
+            batches = gather_outcomes(slices, outcomes, len(call.texts))
+        return call.result(batches, time.monotonic() - started)
+
     async def batch(
         self, requests: Sequence[Mapping[str, Any]], *, max_concurrency: int = 8
     ) -> list[ChatCompletion | HFProvidersError]:
@@ -478,6 +614,36 @@ class AsyncHFClient(_Shared):
         return lookup.result()
 
     # -- the loops -------------------------------------------------------------------------
+
+    async def _embed_batch(self, call: EmbedCall, start: int, stop: int) -> list[EmbeddingBatch]:
+        failures: list[HFProvidersError] = []
+        for position, target in enumerate(call.targets):
+            try:
+                batches = await self._embed_on(call, target, start, stop)
+            except HFProvidersError as error:
+                call.next_provider(error, failures, position)
+                continue
+            batches[0].meta.failed_providers[:0] = failures
+            return batches
+        raise AssertionError("an embed call always has a provider to try")
+
+    async def _embed_on(
+        self, call: EmbedCall, target: EmbeddingTarget, start: int, stop: int
+    ) -> list[EmbeddingBatch]:
+        from hfproviders._embeddings import embedding_request
+
+        batches: list[EmbeddingBatch] = []
+        for first, last in call.slices_for(target, start, stop):
+            try:
+                request = embedding_request(
+                    self._config, call, target, first, last, time.monotonic()
+                )
+                batches.append(await self._run(request))
+            except HFProvidersError as error:
+                if not call.learn_limit(target, error, last - first):
+                    raise
+                batches.extend(await self._embed_on(call, target, first, last))
+        return batches
 
     async def _load_catalogue(self, request: Request) -> None:
         if needs_catalogue(self._config, request):

@@ -23,7 +23,6 @@ import base64
 import math
 import re
 import struct
-from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -36,25 +35,39 @@ from hfproviders._errors import (
     ModelNotSupportedError,
     PromptTooLongError,
 )
+from hfproviders._request import Request, RequestKind
 from hfproviders._types import ResponseMeta, Usage
 
 if TYPE_CHECKING:
-    from hfproviders._hub import ProviderMapping
+    from hfproviders._config import ClientConfig
+    from hfproviders._hub import ModelAvailability, ProviderMapping
 
 __all__ = [
     "DEFAULT_EMBED_BATCH_SIZE",
+    "EmbedCall",
+    "EMBEDDINGS",
     "EmbeddingBatch",
+    "EmbeddingRequest",
     "EmbeddingOptions",
     "EmbeddingResponseError",
     "EmbeddingResult",
     "EmbeddingTarget",
     "PartialEmbeddingError",
     "batch_slices",
+    "check_batch_size",
+    "choose_targets",
     "embedding_body",
+    "embed_budget",
+    "embedding_request",
     "endpoint_target",
+    "estimate_embedding_tokens",
+    "gather_outcomes",
     "learned_max_inputs",
     "merge_batches",
+    "new_embed_call",
     "parse_embedding_answer",
+    "provider_target",
+    "router_root",
     "router_targets",
     "validate_embedding_inputs",
     "validate_embedding_options",
@@ -238,7 +251,8 @@ def validate_embedding_options(
             f"{sorted(reserved)} are set by embed() itself; pass the texts as `inputs`"
         )
     extra = {k: v for k, v in params.items() if v is not None}
-    _check_json(extra, "embed() parameters")
+    if extra:
+        _check_json(extra, "embed() parameters")
     return EmbeddingOptions(dimensions, normalize, truncate, extra)
 
 
@@ -492,22 +506,27 @@ def _read_vector(raw: Any, position: int, bad: Any) -> list[float]:
             values = list(struct.unpack(f"<{len(packed) // 4}f", packed))
         except (ValueError, struct.error):
             raise bad(f"Vector {position} is a string that is not base64 float32") from None
+        if not all(math.isfinite(x) for x in values):
+            raise bad(f"Vector {position} holds a value that is not finite (NaN or infinity)")
     elif isinstance(raw, list):
         if raw and isinstance(raw[0], list):
             raise bad(
                 "The server returned token-level features (one vector per token), not one "
                 "embedding per input: this model has no pooling. Use a sentence-embedding model."
             )
+        # One C-speed pass finds what is not a number (sum fails) or not finite (the total is
+        # not); only then is each value looked at. `float` makes JSON integers floats.
         try:
-            values = array("d", raw).tolist()
+            total = sum(raw)
+            if not math.isfinite(total) and not all(math.isfinite(x) for x in raw):
+                raise bad(f"Vector {position} holds a value that is not finite (NaN or infinity)")
+            values = list(map(float, raw))
         except (TypeError, OverflowError):
-            raise bad(f"Vector {position} is not a list of numbers") from None
+            raise bad(f"Vector {position} is not a list of finite numbers") from None
     else:
         raise bad(f"Vector {position} is not a list of numbers")
     if not values:
         raise bad(f"Vector {position} is empty")
-    if not math.isfinite(sum(values)) and not all(math.isfinite(x) for x in values):
-        raise bad(f"Vector {position} holds a value that is not finite (NaN or infinity)")
     return values
 
 
@@ -571,6 +590,7 @@ class EmbedCall:
     __slots__ = (
         "batch_size",
         "chain",
+        "deadline",
         "extra_headers",
         "limits",
         "max_concurrency",
@@ -609,6 +629,20 @@ class EmbedCall:
         # hf-inference takes the Hub id as is: no mapping lookup needed for it alone.
         self.needs_lookup = any(p != "hf-inference" for p in chain)
         self.limits: dict[str | None, int] = {}
+        self.deadline = math.inf  # set by `start`
+
+    def start(self, budget: float, now: float) -> None:
+        """Start the call's one deadline: every batch, retry, wait and provider within `budget`."""
+        self.deadline = now + budget
+
+    def time_left(self, now: float) -> float:
+        """Seconds left for the next request; raises `APITimeoutError` once the budget is spent."""
+        left = self.deadline - now
+        if left <= 0:
+            from hfproviders._errors import APITimeoutError
+
+            raise APITimeoutError("The embed call used up its time budget (RetryPolicy.budget)")
+        return left
 
     def slices(self) -> list[tuple[int, int]]:
         """The batches of the call, sized for the strictest provider of the chain."""
@@ -686,3 +720,145 @@ def gather_outcomes(
                     vectors[position] = vector
                     position += 1
     raise PartialEmbeddingError(vectors, errors)
+
+
+# -- a call from the client's configuration ---------------------------------------------------
+
+
+def router_root(config: ClientConfig) -> str:
+    """The router's root (`https://router.huggingface.co`), under which providers have routes."""
+    base = config.base_url
+    return base[: -len("/v1")] if base.endswith("/v1") else base
+
+
+def new_embed_call(
+    config: ClientConfig,
+    model: str,
+    inputs: str | Sequence[str],
+    provider: str | Sequence[str] | None,
+    dimensions: Any,
+    normalize: Any,
+    truncate: Any,
+    params: dict[str, Any],
+) -> EmbedCall:
+    """Check an `embed` call's arguments (before any I/O) and make its `EmbedCall`.
+
+    `params` may hold `batch_size`, `max_concurrency`, `timeout`, `extra_headers`; the rest are
+    body fields. On a custom `base_url` the target is known at once; on the router it is too
+    for hf-inference alone, else `choose_targets` picks them from the Hub's mapping.
+    """
+    from hfproviders._routing import resolve_chain
+
+    batch_size = params.pop("batch_size", None)
+    concurrency = params.pop("max_concurrency", None)
+    timeout = params.pop("timeout", None)
+    extra_headers = params.pop("extra_headers", None)
+    texts, single = validate_embedding_inputs(inputs, config.max_input_chars)
+    options = validate_embedding_options(dimensions, normalize, truncate, params)
+    router = config.is_router
+    base, chain = resolve_chain(model, provider or config.provider, router=router)
+    call = EmbedCall(
+        base,
+        chain,
+        texts,
+        single,
+        options,
+        batch_size=check_batch_size(DEFAULT_EMBED_BATCH_SIZE if batch_size is None else batch_size),
+        max_concurrency=check_batch_size(
+            4 if concurrency is None else concurrency, "max_concurrency"
+        ),
+        timeout=timeout,
+        extra_headers=extra_headers,
+    )
+    if not router:
+        call.targets = [endpoint_target(config.base_url, base)]
+        call.needs_lookup = False
+    elif not call.needs_lookup:
+        call.targets = router_targets(base, chain, (), router_root(config))
+    return call
+
+
+def embed_budget(config: ClientConfig, call: EmbedCall) -> float:
+    """Seconds for the whole embed call: `RetryPolicy.budget`, else the timeout (as for chat)."""
+    budget = config.retry.budget
+    return float(budget if budget is not None else call.timeout or config.timeout)
+
+
+def choose_targets(config: ClientConfig, call: EmbedCall, availability: ModelAvailability) -> None:
+    """Pick the providers to try from the Hub's answer (see `router_targets`)."""
+    if availability.exists is False:
+        from hfproviders._errors import ModelNotFoundError
+
+        raise ModelNotFoundError(
+            availability.error or f"The Hub does not know the model {call.model!r}",
+            code="model_not_found",
+        )
+    call.targets = router_targets(
+        call.model, call.chain, availability.providers, router_root(config)
+    )
+
+
+# -- on the call pipeline: one `Request` per batch and provider --------------------------------
+
+
+class EmbeddingRequest(Request):
+    """A `Request` for one batch on one provider: it knows how to read its answer."""
+
+    __slots__ = ("count", "options", "target")
+    target: EmbeddingTarget
+    count: int
+    options: EmbeddingOptions
+
+
+def _parse_batch(request: Request, data: Any, meta: ResponseMeta) -> EmbeddingBatch:
+    assert isinstance(request, EmbeddingRequest)
+    return parse_embedding_answer(request.target, data, request.count, request.options, meta)
+
+
+#: The request kind of a batch: inference (rate limited, cached, traced as `embeddings`).
+EMBEDDINGS = RequestKind(
+    "embeddings", parse=_parse_batch, decoder=None, inference=True, describe="list of embeddings"
+)
+
+
+def embedding_request(
+    config: ClientConfig,
+    call: EmbedCall,
+    target: EmbeddingTarget,
+    start: int,
+    stop: int,
+    now: float,
+) -> EmbeddingRequest:
+    """The request for inputs `[start, stop)` on one provider: a `Call` runs it like any other.
+
+    Its timeout is at most what is left of the embed call's one deadline.
+    """
+    texts = call.texts[start:stop]
+    body = embedding_body(target, texts, call.options)
+    request = EmbeddingRequest(
+        EMBEDDINGS,
+        call.model,
+        (target.provider,),
+        target.url,
+        body,
+        config.headers(stream=False, extra=call.extra_headers),
+        timeout=min(call.timeout or config.timeout, call.time_left(now)),
+        secrets=config.secrets(),
+    )
+    request.target, request.count, request.options = target, stop - start, call.options
+    if config.limiter is not None:
+        request.token_estimate = estimate_embedding_tokens(texts)
+    if config.cache is not None:
+        from hfproviders._cache import cache_key
+
+        request.cache_key = cache_key(
+            {
+                "base_url": config.base_url,
+                "kind": "embed",
+                "model": call.model,
+                "provider": target.provider,
+                "url": target.url,
+                "body": body,
+            }
+        )
+    return request

@@ -23,13 +23,15 @@ HFProvidersError                      every error we raise
 │   ├── RateLimitError                429
 │   ├── ServerError                   5xx
 │   │   └── ServiceUnavailableError   503 (model loading carries `estimated_time`)
-│   └── StreamError                   the stream broke: malformed event, cut mid-event
-│       └── IncompleteStreamError     the connection closed with no [DONE] and no finish_reason
+│   ├── StreamError                   the stream broke: malformed event, cut mid-event
+│   │   └── IncompleteStreamError     the connection closed with no [DONE] and no finish_reason
+│   └── EmbeddingResponseError        a 200 that is not the embeddings asked for (`_embeddings`)
 ├── APIConnectionError                could not talk to the server (connect, reset, protocol)
 │   └── APITimeoutError               a connect/read/write/pool timeout
 ├── RateLimitWaitTooLongError         the client-side rate limiter would wait past its bound
 ├── StateUnavailableError             shared state (Redis) unreachable and the state fails closed
 ├── AllProvidersFailedError           every provider of a failover chain failed (`.errors`)
+├── PartialEmbeddingError             some batches of an `embed` call failed (`.embeddings` kept)
 ├── ProvidersUnavailableError         every provider's circuit breaker is open (`.unavailable`)
 └── BudgetExceededError               the call's worst-case cost would cross the SpendLimit
 ```

@@ -203,3 +203,22 @@ def test_openai_answer_without_indexes_keeps_arrival_order_and_rejects_mixed() -
         parse_embedding_answer(
             target, {"data": [{"embedding": "@@@"}]}, 1, EmbeddingOptions(), meta
         )
+
+
+def test_one_deadline_for_the_whole_call() -> None:
+    from hfproviders import APITimeoutError
+
+    call = _call([EmbeddingTarget("hf-inference", "u", "tei", None, 32)], 10)
+    call.start(5.0, now=100.0)
+    assert call.time_left(now=101.5) == 3.5
+    with pytest.raises(APITimeoutError):
+        call.time_left(now=105.0)
+
+
+def test_json_integers_become_floats_and_huge_ones_are_typed_errors() -> None:
+    meta = ResponseMeta(status_code=200)
+    tei = EmbeddingTarget("hf-inference", "u", "tei")
+    batch = parse_embedding_answer(tei, [[0, 1.5, 2]], 1, EmbeddingOptions(), meta)
+    assert batch.vectors == [[0.0, 1.5, 2.0]] and all(type(x) is float for x in batch.vectors[0])
+    with pytest.raises(EmbeddingResponseError, match="finite"):
+        parse_embedding_answer(tei, [[1.0, 10**400]], 1, EmbeddingOptions(), meta)
