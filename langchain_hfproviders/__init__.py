@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 from langchain_hfproviders.chat_models import ChatHFProviders
 
 if TYPE_CHECKING:
+    from langchain_hfproviders.embeddings import HFProvidersEmbeddings
     from langchain_hfproviders.llms import HFProvidersLLM
 
-__all__ = ["ChatHFProviders", "HFProvidersLLM"]
+__all__ = ["ChatHFProviders", "HFProvidersEmbeddings", "HFProvidersLLM"]
 
 
 def __getattr__(name: str) -> Any:
@@ -24,4 +25,8 @@ def __getattr__(name: str) -> Any:
         from langchain_hfproviders.llms import HFProvidersLLM
 
         return HFProvidersLLM
+    if name == "HFProvidersEmbeddings":
+        from langchain_hfproviders.embeddings import HFProvidersEmbeddings
+
+        return HFProvidersEmbeddings
     raise AttributeError(f"module 'langchain_hfproviders' has no attribute {name!r}")
