@@ -1,9 +1,9 @@
-"""The `hfproviders` command line: chat, models, check, bench and fake-router (stdlib argparse).
+"""The `hfproviders` command line: chat, embed, models, check, bench and fake-router (argparse).
 
 This module parses arguments, maps errors to exit codes and prints; what `chat`, `check --probe`
 and `bench` measure (timed streams, probes, bench runs and their statistics) is in `_bench`, the
-chart in `_plot`, the fake router command in `_fake`. It imports only the public API
-(`hfproviders`, `hfproviders.testing`), so what works here works in your code. Tests call
+chart in `_plot`, the fake router command in `_fake`, `embed` in `_embed`. It imports only the
+public API (`hfproviders`, `hfproviders.testing`), so what works here works in your code. Tests call
 `main(argv, client_factory=...)` with a fake client or a real one on the fake router.
 """
 
@@ -95,6 +95,10 @@ class ClientLike(Protocol):
 
     def list_models(self) -> list[ModelInfo]:
         """Return the router's model list."""
+        ...
+
+    def embed(self, model: str, inputs: str | Sequence[str], **params: Any) -> Any:
+        """Return an `EmbeddingResult`."""
         ...
 
     def model_providers(self, model: str) -> ModelAvailability:
@@ -732,8 +736,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="print JSON")
     bench.set_defaults(handler=cmd_bench)
 
+    from hfproviders.cli._embed import add_embed_command
     from hfproviders.cli._fake import add_fake_router_command
 
+    add_embed_command(commands, [common], epilog=EPILOG, formatter_class=formatter)
     add_fake_router_command(commands, epilog=EPILOG, formatter=formatter)
     return parser
 
