@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from hfproviders import AsyncHFClient, HFClient, InvalidRequestInputError, RetryPolicy
+from hfproviders.testing import FakeRouter
 from tests.conftest import FAKE_TOKEN
-from tests.reliability._fault_server import MODEL, FaultServer
-from tests.reliability.conftest import MESSAGES, Client, fault_headers, make_client
+from tests.reliability.conftest import MESSAGES, MODEL, Client, fault_headers, make_client
 
 WEATHER_TOOL = {
     "type": "function",
@@ -99,13 +99,13 @@ BAD_CALLS: list[tuple[str, dict[str, Any]]] = [
 
 @pytest.mark.parametrize(("case", "params"), BAD_CALLS, ids=[c for c, _ in BAD_CALLS])
 async def test_bad_call_input_is_refused_before_sending(
-    twin: str, server: FaultServer, no_leaks: list[Client], case: str, params: dict[str, Any]
+    twin: str, server: FakeRouter, no_leaks: list[Client], case: str, params: dict[str, Any]
 ) -> None:
     client = make_client(twin, server)
     no_leaks.append(client)
     with pytest.raises(InvalidRequestInputError):
         await send(client, **params)
-    assert server.requests == 0, case
+    assert len(server.requests) == 0, case
 
 
 @pytest.mark.parametrize(
@@ -186,7 +186,7 @@ RELAXED: list[tuple[str, Any, dict[str, Any]]] = [
 @pytest.mark.parametrize(("case", "messages", "params"), RELAXED, ids=[c for c, _, _ in RELAXED])
 async def test_shapes_servers_accept_still_go_out(
     twin: str,
-    server: FaultServer,
+    server: FakeRouter,
     no_leaks: list[Client],
     case: str,
     messages: Any,
@@ -196,4 +196,4 @@ async def test_shapes_servers_accept_still_go_out(
     no_leaks.append(client)
     answer = await send(client, messages, **params)
     assert answer.text, case
-    assert server.requests == 1
+    assert len(server.requests) == 1
