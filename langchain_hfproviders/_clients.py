@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hfproviders import OPTION_NAMES, ClientPair
+from hfproviders import OPTION_NAMES, ClientPair, is_environment_token
 
 __all__ = ["ClientPair", "core_options", "deepcopy_memo"]
 
@@ -33,6 +33,10 @@ def core_options(model: Any) -> dict[str, Any]:
     options = {name: getattr(model, name) for name in OPTION_NAMES - _NOT_CORE if name in fields}
     options["rate_limiter"] = model.request_rate_limiter
     api_key = model.api_key if "api_key" in model.model_fields_set else None
+    if api_key is not None and is_environment_token(api_key.get_secret_value()):
+        # HF_TOKEN coming back as an explicit value (`loads(dumps(m), secrets_from_env=True)`,
+        # `secrets_map`, `model_copy`, `ChatHFProviders(**m.model_dump())`) stays implicit.
+        api_key = None
     options["api_key"] = api_key.get_secret_value() if api_key is not None else None
     options["http_client"] = model.http_client
     options["http_async_client"] = model.http_async_client

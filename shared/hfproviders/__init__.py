@@ -86,6 +86,7 @@ from hfproviders._types import (
 if TYPE_CHECKING:
     from hfproviders._cache import InMemoryCache, ResponseCache, SQLiteCache, cache_key
     from hfproviders._catalog import DiscoveryCache, ModelInfo, ProviderInfo
+    from hfproviders._config import is_environment_token
     from hfproviders._embeddings import (
         EmbeddingResponseError,
         EmbeddingResult,
@@ -118,6 +119,7 @@ _LAZY = {
     "ResponseCache": "_cache",
     "SQLiteCache": "_cache",
     "cache_key": "_cache",
+    "is_environment_token": "_config",
     "DiscoveryCache": "_catalog",
     "ModelInfo": "_catalog",
     "ProviderInfo": "_catalog",
@@ -256,6 +258,7 @@ __all__ = [
     "Usage",
     "__version__",
     "cache_key",
+    "is_environment_token",
     "parse_partial_json",
     "pick_provider",
     "providers_supporting",

@@ -39,6 +39,8 @@ from hfproviders._errors import (
     IncompleteStreamError,
     InvalidParameterError,
     error_from_response,
+    redact_headers,
+    scrub_error,
 )
 from hfproviders._headers import parse_rate_limit
 from hfproviders._options import Testing
@@ -255,7 +257,7 @@ class Call:
         meta.status_code = status
         meta.attempts = self.attempt
         meta.failed_providers = self.failures
-        meta.headers = headers
+        meta.headers = redact_headers(headers, self.secrets)  # a server may echo the token
         meta._received_at = time.time()
         meta._rate_limit = False  # parsed from the headers when first read
         limiter = self.config.limiter
@@ -466,6 +468,7 @@ class Call:
 
     def failed(self, error: HFProvidersError) -> float:
         """After a failed attempt: seconds to sleep before the next one, or raise the error."""
+        scrub_error(error, self.secrets)  # before any observer, log or caller sees it
         decoder = self.decoder
         if decoder is not None and self._body is None:
             if decoder.events > 0:  # chunks were handed out: never retried, never failed over
@@ -520,6 +523,7 @@ class Call:
         return error
 
     def _final(self, error: HFProvidersError) -> HFProvidersError:
+        scrub_error(error, self.secrets)  # the one exit of every error
         if self.failures and not error.failed_providers:
             error.failed_providers = list(self.failures)
         if not self._ended:

@@ -45,6 +45,7 @@ __all__ = [
     "USER_AGENT",
     "ClientConfig",
     "Secret",
+    "is_environment_token",
     "is_hf_host",
     "lookup_token",
 ]
@@ -102,13 +103,23 @@ def lookup_token() -> str | None:
     for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
         value = os.environ.get(name)
         if value:
-            return value.strip()
+            return value.strip(" \t\r\n")  # anything else odd is refused by check_token
     try:
         from huggingface_hub import get_token
     except ImportError:  # pragma: no cover - it is a dependency
         return None
     token = get_token()
-    return token.strip() if token else None
+    return token.strip(" \t\r\n") if token else None
+
+
+def is_environment_token(value: str) -> bool:
+    """True when `value` is the token the environment gives (HF_TOKEN, the stored login).
+
+    Adapters rebuilt from a serialized or copied model receive that token as an explicit
+    `api_key`; asking this keeps it what it is, an implicit token, sent only to Hugging Face.
+    """
+    found = lookup_token()
+    return bool(found) and found == value.strip(" \t\r\n")
 
 
 @dataclass(slots=True)

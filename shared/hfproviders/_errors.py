@@ -38,7 +38,10 @@ HFProvidersError                      every error we raise
 
 An error raised from inside a 200 stream (`data: {"error": …}`) is the same typed error as the
 status code it names, with `in_stream=True` and `partial` holding what arrived before it.
-No error ever holds the token: messages and bodies pass through `redact` when created.
+No error ever holds the token: messages and bodies pass through `redact` when created, and
+`scrub_error` removes the client's own secret (whatever its form) from everything an error
+carries (message, body, headers, rate-limit snapshot, partial answer) where it leaves a call, so
+pickles and logs of it are clean too.
 """
 
 from __future__ import annotations
@@ -87,6 +90,8 @@ __all__ = [
     "error_from_stream_event",
     "parse_error_body",
     "redact",
+    "redact_headers",
+    "scrub_error",
 ]
 
 _TOKEN_RE = re.compile(r"hf_[A-Za-z0-9]{30,}")
@@ -103,6 +108,71 @@ def redact(text: str, secrets: Sequence[str] = ()) -> str:
             text = text.replace(secret, "***")
     text = _TOKEN_RE.sub("hf_***", text)
     return _BEARER_RE.sub(r"\1***", text)
+
+
+def _secret_forms(secrets: Sequence[str]) -> list[str]:
+    """Each secret as it may appear in a body: as is, JSON-escaped, URL-encoded."""
+    from urllib.parse import quote
+
+    forms: list[str] = []
+    for secret in secrets:
+        if secret:
+            for form in (secret, secret.replace("/", "\\/"), quote(secret, safe="")):
+                if form not in forms:
+                    forms.append(form)
+    return forms
+
+
+def redact_headers(headers: dict[str, str], secrets: Sequence[str]) -> dict[str, str]:
+    """`headers` with every secret scrubbed from the values (the same dict when none holds one)."""
+    if not secrets or not any(s and s in v for s in secrets for v in headers.values()):
+        return headers
+    return {name: redact(value, secrets) for name, value in headers.items()}
+
+
+def scrub_error(error: HFProvidersError, secrets: Sequence[str]) -> HFProvidersError:
+    """Remove the client's secrets from everything an error carries (in place; returns it).
+
+    Message and args, body, warnings, captured headers, the rate-limit snapshot's raw headers, the
+    partial answer's headers, and the errors of providers that failed before (`failed_providers`,
+    `errors`). Idempotent, so a pipeline may call it at every exit. Whatever form the
+    secret has: not only `hf_…` tokens. Called once where errors leave a call.
+    """
+    forms = _secret_forms(secrets)
+    if not forms:
+        return error
+    seen: set[int] = set()
+    pending = [error]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        current.message = redact(current.message, forms)
+        current.args = tuple(redact(a, forms) if isinstance(a, str) else a for a in current.args)
+        if current.body is not None:
+            current.body = redact(current.body, forms)
+        current.warnings = [redact(w, forms) for w in current.warnings]
+        current.headers = redact_headers(current.headers, forms)
+        if current.rate_limit is not None:
+            current.rate_limit.raw = redact_headers(current.rate_limit.raw, forms)
+        if current.partial is not None:
+            meta = current.partial.meta
+            meta.headers = redact_headers(meta.headers, forms)
+            pending.extend(meta.failed_providers)
+        pending.extend(getattr(current, "errors", ()))
+        pending.extend(current.failed_providers)
+        cause = current.__cause__ or current.__context__
+        if isinstance(cause, HFProvidersError):
+            pending.append(cause)
+    return error
+
+
+def _restore_error(cls: type[HFProvidersError], args: tuple[Any, ...]) -> HFProvidersError:
+    """Unpickle an error without calling `__init__` (subclasses take other arguments)."""
+    error = cls.__new__(cls)
+    error.args = args
+    return error
 
 
 class HFProvidersError(Exception):
@@ -173,6 +243,11 @@ class HFProvidersError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r}, status_code={self.status_code!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Field by field, so every subclass round-trips (AllProvidersFailedError's __init__ takes
+        # the errors, not a message); what is pickled was scrubbed where the error left its call.
+        return (_restore_error, (type(self), self.args), dict(self.__dict__))
 
 
 class InvalidRequestInputError(HFProvidersError, ValueError):

@@ -477,6 +477,8 @@ def build_text_generation_body(
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _NOT_HEADER_TEXT = re.compile(r"[^\t\x20-\x7e]")
 _NOT_TOKEN_TEXT = re.compile(r"[^\x21-\x7e]")
+# Only ASCII whitespace is trimmed from a token: a no-break or zero-width space is a mangled paste.
+_ASCII_SPACE = " \t\r\n"
 
 
 def check_timeout(
@@ -540,7 +542,7 @@ def check_token(token: str, source: str) -> str:
 
     The error names the position and the kind of character, never any part of the token.
     """
-    token = token.strip()
+    token = token.strip(_ASCII_SPACE)  # a trailing newline from a file or a paste is harmless
     if not token:
         raise ConfigurationError(f"The token from {source} is empty")
     bad = _NOT_TOKEN_TEXT.search(token)

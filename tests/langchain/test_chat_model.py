@@ -504,14 +504,16 @@ def test_env_token_is_not_sent_to_a_foreign_host(
     assert model.api_key is not None  # read for LangChain's sake...
     model.invoke("hi")
     assert "authorization" not in router.requests[0].headers  # ...but not sent there
+    # A key given for that host is sent there; HF_TOKEN's own value, even passed explicitly
+    # (as loads/model_dump rebuilds do), stays the environment's: Hugging Face hosts only.
     explicit = ChatHFProviders(
         model="my-model",
         base_url="https://llm.example.com/v1",
-        api_key=SECRET,
+        api_key="gateway-key-for-llm-example",
         http_client=httpx.Client(transport=transport),
     )
     explicit.invoke("hi")
-    assert router.requests[1].headers["authorization"] == f"Bearer {SECRET}"
+    assert router.requests[1].headers["authorization"] == "Bearer gateway-key-for-llm-example"
 
 
 # -- clients -------------------------------------------------------------------------------------
