@@ -28,17 +28,15 @@ from hfproviders import (
     RateLimitError,
     ServiceUnavailableError,
 )
-from tests.reliability._fault_server import (
-    MODEL,
-    FaultServer,
-    chunk,
-    completion_body,
-    content_event,
-)
+from hfproviders.testing import FakeRouter
+from hfproviders.testing import http_chunk as chunk
 from tests.reliability.conftest import (
     MESSAGES,
+    MODEL,
     Client,
     chat,
+    completion_body,
+    content_event,
     fast_policy,
     fault_headers,
     make_client,
@@ -48,7 +46,7 @@ SECRET = "gw-key/Zq9xW2+Lm4pR7/Tt8uV1"
 FORMS = [SECRET, SECRET.replace("/", "\\/"), quote(SECRET, safe="")]
 
 
-def secret_client(twin: str, server: FaultServer, max_retries: int = 2) -> Client:
+def secret_client(twin: str, server: FakeRouter, max_retries: int = 2) -> Client:
     """A client whose key is SECRET (not hf_-shaped), pointed at the fault server."""
     cls = HFClient if twin == "sync" else AsyncHFClient
     return cls(base_url=server.url, api_key=SECRET, retry=fast_policy(max_retries), timeout=5.0)
@@ -97,7 +95,7 @@ def echo_body() -> bytes:
 
 
 async def test_an_error_never_carries_the_secret(
-    twin: str, server: FaultServer, no_leaks: list[Client]
+    twin: str, server: FakeRouter, no_leaks: list[Client]
 ) -> None:
     step = server.add_raw("echo-429", raw("429 Too Many Requests", echo_body(), echoing_headers()))
     client = secret_client(twin, server, max_retries=0)
@@ -112,7 +110,7 @@ async def test_an_error_never_carries_the_secret(
 
 
 async def test_a_success_never_carries_the_secret_in_its_meta(
-    twin: str, server: FaultServer, no_leaks: list[Client]
+    twin: str, server: FakeRouter, no_leaks: list[Client]
 ) -> None:
     step = server.add_raw("echo-200", raw("200 OK", completion_body(), echoing_headers()))
     client = secret_client(twin, server)
@@ -125,7 +123,7 @@ async def test_a_success_never_carries_the_secret_in_its_meta(
 
 
 async def test_a_stream_error_never_carries_the_secret(
-    twin: str, server: FaultServer, no_leaks: list[Client]
+    twin: str, server: FakeRouter, no_leaks: list[Client]
 ) -> None:
     head = (
         "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n"
@@ -208,13 +206,13 @@ async def test_a_mangled_environment_token_is_refused_before_sending(
     "model", ["org/../../api/whoami", "org/model?expand=secrets", "org/model#x", "org/mo--del", ""]
 )
 async def test_model_providers_checks_the_model_id_before_asking(
-    twin: str, server: FaultServer, no_leaks: list[Client], model: str
+    twin: str, server: FakeRouter, no_leaks: list[Client], model: str
 ) -> None:
     client = make_client(twin, server)
     no_leaks.append(client)
     with pytest.raises(InvalidModelError):
         await model_providers(client, model)
-    assert server.requests == 0
+    assert len(server.requests) == 0
 
 
 async def model_providers(client: Client, model: str) -> Any:
