@@ -4,9 +4,12 @@ Runs the same non-streamed chat call through four clients, interleaved round-rob
 load hits them alike, over an in-process `httpx.MockTransport` (no HTTP noise):
 
 - `none`: no limiter, no cache;
-- `local`: today's in-process `RateLimiter` and `InMemoryCache` (a miss and a write per call);
-- `redis limiter`: `state=` Redis with the limiter only (one Lua round trip per call);
-- `redis limiter+cache`: limiter and cache on Redis (three round trips: take, GET miss, SET).
+- `local`: in-process `RateLimiter`, breaker and ledger, and an `InMemoryCache` (a miss and a
+  write per call);
+- `redis state`: `state=` Redis with the limiter, and the default breaker and spend ledger, all
+  shared (per call: the limiter's Lua script, the breaker's count; the ledger and latency
+  samples are flushed in batches);
+- `redis state+cache`: the same plus the cache on Redis (a GET miss and a SET more).
 
 Every request is distinct (no cache hits) and the limits are high (no waits), so the figures
 are pure overhead. Starts its own `redis-server` on a free loopback port unless `--redis-url`
@@ -18,6 +21,7 @@ scheduler's delay in waking `redis-server` and then this process again; the roun
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import shutil
 import socket
@@ -94,7 +98,7 @@ def client(kind: str, url: str) -> HFClient:
     }
     if kind != "none":
         options["rate_limiter"] = RateLimiter(6_000_000, max_wait=None)
-    if kind in ("local", "redis limiter+cache"):
+    if kind in ("local", "redis state+cache"):
         options["cache"] = InMemoryCache(ttl_s=60)
     if kind.startswith("redis"):
         options["state"] = RedisState(url, prefix="bench")
@@ -108,9 +112,11 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     process, url = (None, args.redis_url) if args.redis_url else start_redis()
-    kinds = ["none", "local", "redis limiter", "redis limiter+cache"]
+    if process is not None:
+        atexit.register(process.kill)  # after the stores' own exit flushes (atexit runs LIFO)
+    kinds = ["none", "local", "redis state", "redis state+cache"]
+    clients = {kind: client(kind, url) for kind in kinds}
     try:
-        clients = {kind: client(kind, url) for kind in kinds}
         timings: dict[str, list[float]] = {kind: [] for kind in kinds}
         for n in range(args.calls + 20):
             for kind in kinds:
@@ -128,8 +134,8 @@ def main() -> None:
             limiter.acquire()
             alone.append((time.perf_counter() - started) * 1000)
     finally:
-        if process is not None:
-            process.kill()
+        for each in clients.values():
+            each.close()
     p50 = {kind: statistics.median(values) for kind, values in timings.items()}
     report = {
         kind: {

@@ -7,8 +7,11 @@ that uses the same Redis (`RedisState.health_store()`, `RedisState.spend_store()
 - **Health**: the sliding-window counters are one hash per (model, provider), counted and
   trimmed by one Lua script (atomic); a circuit is one JSON value, and claiming the half-open
   probe is a Lua compare-and-set, so one worker's discovery that a provider is down opens the
-  circuit for all of them and only one worker probes it. Latency statistics are a JSON value
-  updated read-modify-write (a race loses one sample, as the protocol allows).
+  circuit for all of them and only one worker probes it. Latency statistics are a JSON value;
+  each worker folds its samples in locally and writes them every second (read, fold, write: a
+  race between two workers loses that second's samples of one, as the protocol allows). A
+  healthy call costs two round trips: counting its outcome (which also says whether any circuit
+  of the model is open) and nothing more.
 - **Spend**: a reservation (check against the limit and hold) is one Lua script, so a budget is
   never overbooked by concurrent workers. Settling (the actual cost replacing the hold) is
   accumulated locally and flushed in small batches (every `flush_every` settlements or
@@ -32,6 +35,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from hfproviders._health import (
@@ -48,9 +52,11 @@ if TYPE_CHECKING:
 __all__ = ["RedisHealthStore", "RedisSpendStore"]
 
 _DAY_MS = 86_400_000
+_HINT_S = 0.1  # how long the open-circuit flag read while counting answers `any_open`
 
-# KEYS: the window hash, the set of known keys. ARGV: bucket, failed (0/1), oldest bucket,
-# ttl ms, the key's JSON name. Fields are "c:<bucket>" (calls) and "f:<bucket>" (failures).
+# KEYS: the window hash, the set of known keys, the model's set of open circuits. ARGV: bucket,
+# failed (0/1), oldest bucket, ttl ms, the key's JSON name. Fields are "c:<bucket>" (calls) and
+# "f:<bucket>" (failures). Returns calls, failures, and whether a circuit of the model is open.
 _ADD_OUTCOME_LUA = """
 local bucket, failed, oldest = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 redis.call('HINCRBY', KEYS[1], 'c:' .. ARGV[1], 1)
@@ -69,7 +75,7 @@ for i = 1, #fields, 2 do
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('SADD', KEYS[2], ARGV[5])
-return {calls, failures}
+return {calls, failures, redis.call('EXISTS', KEYS[3])}
 """
 
 # KEYS: the circuit's JSON value. ARGV: now, until, ttl ms. Returns 1 when the probe was taken.
@@ -136,11 +142,20 @@ class RedisHealthStore:
     health state, as without Redis.
     """
 
-    def __init__(self, state: RedisState, *, ttl_s: float = 86_400.0) -> None:
+    def __init__(
+        self, state: RedisState, *, ttl_s: float = 86_400.0, latency_flush_s: float = 1.0
+    ) -> None:
         self.state = state
-        self.local = InMemoryHealthStore()  # the fail-open fallback
+        self.local = InMemoryHealthStore()  # the fail-open fallback, and this worker's view
+        self.latency_flush_s = latency_flush_s
         self._ttl_ms = max(1, math.ceil(ttl_s * 1000))
         self._scripts: dict[str, Any] = {}
+        self._open_hint: dict[str, tuple[bool, float]] = {}
+        self._lock = threading.Lock()
+        self._latency_pending: dict[tuple[str, str], list[Callable[[LatencyStats], LatencyStats]]]
+        self._latency_pending = {}
+        self._latency_since: float | None = None
+        atexit.register(_flush_at_exit, weakref.ref(self))
 
     def __repr__(self) -> str:
         return f"RedisHealthStore(state={self.state!r})"
@@ -168,10 +183,13 @@ class RedisHealthStore:
         """Count one call in `bucket` and return the window's totals (one atomic script)."""
 
         def remote() -> WindowCounts:
-            calls, failures = self._script(_ADD_OUTCOME_LUA)(
-                keys=[self._key(key, "window"), self.state.key("health", "keys")],
+            keys = [self._key(key, "window"), self.state.key("health", "keys")]
+            calls, failures, opened = self._script(_ADD_OUTCOME_LUA)(
+                keys=[*keys, self._open_key(key[0])],
                 args=[bucket, int(failed), oldest, self._ttl_ms, _name(key)],
             )
+            # The tracker asks `any_open` right after counting: answer from this round trip.
+            self._open_hint[key[0]] = (bool(opened), time.monotonic())
             return WindowCounts(int(calls), int(failures))
 
         counts: WindowCounts = self._write(
@@ -219,9 +237,33 @@ class RedisHealthStore:
             pipe = self.state.client.pipeline(transaction=False)
             pipe.set(self._key(key, "circuit"), json.dumps(record.to_dict()), px=self._ttl_ms)
             pipe.sadd(self.state.key("health", "keys"), _name(key))
+            opened = self._open_key(key[0])
+            if record.state == "open":
+                pipe.sadd(opened, key[1])
+                pipe.pexpire(opened, self._ttl_ms)
+            else:
+                pipe.srem(opened, key[1])
             pipe.execute()
 
+        self._open_hint.pop(key[0], None)
         self._write(remote, lambda: self.local.put_circuit(key, record))
+
+    def _open_key(self, model: str) -> str:
+        return self.state.key("health", "open", model)
+
+    def any_open(self, model: str) -> bool:
+        """Whether some circuit of `model` is open, for any worker (one round trip).
+
+        The tracker's fast path: a healthy model's successful calls skip every other read.
+        """
+        hint = self._open_hint.pop(model, None)
+        if hint is not None and time.monotonic() - hint[1] < _HINT_S:
+            return hint[0]
+        found: bool = self._run(
+            lambda: bool(self.state.client.exists(self._open_key(model))),
+            lambda: self.local.any_open(model),
+        )
+        return found
 
     def claim_probe(self, key: tuple[str, str], now: float, until: float) -> bool:
         """Atomically take the half-open probe when no worker holds it."""
@@ -248,20 +290,41 @@ class RedisHealthStore:
     def update_latency(
         self, key: tuple[str, str], update: Callable[[LatencyStats], LatencyStats]
     ) -> LatencyStats:
-        """Replace the statistics by `update(current)` (read-modify-write)."""
+        """Fold one sample in: at once into this worker's view, into Redis with the next flush.
 
-        def remote() -> LatencyStats:
-            raw = self.state.client.get(self._key(key, "latency"))
-            current = LatencyStats.from_dict(json.loads(raw)) if raw is not None else None
-            stats = update(current or LatencyStats())
-            pipe = self.state.client.pipeline(transaction=False)
-            pipe.set(self._key(key, "latency"), json.dumps(stats.to_dict()), px=self._ttl_ms)
-            pipe.sadd(self.state.key("health", "keys"), _name(key))
-            pipe.execute()
-            return stats
+        Samples are written every `latency_flush_s` seconds (read, fold them in order, write),
+        so a call pays no round trip for its latency sample; the return value is this worker's
+        view.
+        """
+        now = time.monotonic()
+        with self._lock:
+            self._latency_pending.setdefault(key, []).append(update)
+            if self._latency_since is None:
+                self._latency_since = now
+            due = now - self._latency_since >= self.latency_flush_s
+        if due:
+            self.flush()
+        return self.local.update_latency(key, update)
 
-        stats: LatencyStats = self._write(remote, lambda: self.local.update_latency(key, update))
-        return stats
+    def flush(self) -> None:
+        """Write the pending latency samples (read-modify-write per key; lost if Redis is down)."""
+        with self._lock:
+            pending, self._latency_pending = self._latency_pending, {}
+            self._latency_since = None
+        for key, updates in pending.items():
+            self._write(partial(self._write_latency, key, updates), lambda: None)
+
+    def _write_latency(
+        self, key: tuple[str, str], updates: list[Callable[[LatencyStats], LatencyStats]]
+    ) -> None:
+        raw = self.state.client.get(self._key(key, "latency"))
+        stats = LatencyStats.from_dict(json.loads(raw)) if raw is not None else LatencyStats()
+        for update in updates:
+            stats = update(stats)
+        pipe = self.state.client.pipeline(transaction=False)
+        pipe.set(self._key(key, "latency"), json.dumps(stats.to_dict()), px=self._ttl_ms)
+        pipe.sadd(self.state.key("health", "keys"), _name(key))
+        pipe.execute()
 
     def known_keys(self) -> list[tuple[str, str]]:
         """Every (model, provider) with any state."""
@@ -275,7 +338,7 @@ class RedisHealthStore:
         return keys
 
 
-def _flush_at_exit(ref: weakref.ref[RedisSpendStore]) -> None:
+def _flush_at_exit(ref: weakref.ref[Any]) -> None:
     store = ref()
     if store is not None:
         store.flush()

@@ -67,8 +67,13 @@ def test_health_store_round_trips_and_fails_as_configured(own_redis: RedisServer
     assert store.window(key, 191).calls == 1
     store.put_circuit(key, CircuitRecord(state="open", retry_at=5.0, last_error="503"))
     assert store.get_circuit(key) == CircuitRecord(state="open", retry_at=5.0, last_error="503")
+    assert store.any_open(MODEL) and not store.any_open("other/model")
     assert store.claim_probe(key, 10.0, 20.0) and not store.claim_probe(key, 15.0, 25.0)
+    store.put_circuit(key, CircuitRecord(state="closed"))
+    assert not store.any_open(MODEL)  # closed again, for every worker
     stats = store.update_latency(key, lambda s: s.updated(0.5, ttft_s=0.2))
+    assert store.get_latency(key) is None  # written with the next flush, not per call
+    store.flush()
     assert store.get_latency(key) == stats and key in store.known_keys()
     own_redis.stop()
     store.add_outcome(key, 300, True, 291)  # a write after a call never raises
