@@ -104,10 +104,10 @@ AB_ARGS = {
     "full": ["--ab-pairs=8", "--ab-calls=25", "--ab-streams=3", "--ab-tools=10"],
     "quick": ["--ab-pairs=3", "--ab-calls=10", "--ab-streams=1", "--ab-tools=5"],
 }
-TARGET_CORE_CALL = 1.15
-TARGET_CORE_CHUNK = 1.5
+TARGET_CORE_CALL = 1.10
+TARGET_CORE_CHUNK = 1.3
 TARGET_CORE_IMPORT = 2.0
-TARGET_ADAPTER_CHUNK = 3.0
+TARGET_ADAPTER_CHUNK = 2.5
 TARGET_KEPT_BYTES = 1024
 
 

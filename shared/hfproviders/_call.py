@@ -300,17 +300,23 @@ class Call:
         now = _monotonic()
         if now >= self.deadline:
             raise self._out_of_time()
+        decoder = self.decoder
+        events = decoder.events
+        if events and self._body is None:  # the common case: a live SSE stream under way
+            chunks: list[Any] = decoder.feed(raw)
+            if decoder.events != events:
+                self._last_event = now
+            elif now - self._last_event > self.config.stream_idle_timeout:
+                raise self._idle()
+            return chunks
         if self._body is not None:
             self._body += raw
             if len(self._body) > self.config.max_response_bytes:
                 raise self._too_large()
             return []
-        decoder = self.decoder
-        events = decoder.events
-        chunks: list[Any] = decoder.feed(raw)
-        if decoder.events != events:
-            if events == 0:
-                self.config.observer.first_chunk(self, now - self.started)
+        chunks = decoder.feed(raw)
+        if decoder.events:
+            self.config.observer.first_chunk(self, now - self.started)
             self._last_event = now
         elif now - self._last_event > self.config.stream_idle_timeout:
             raise self._idle()

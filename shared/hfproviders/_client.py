@@ -393,11 +393,13 @@ class HFClient(_Shared):
                     for chunk in first:  # what a hedged race read to pick its winner
                         call.deliver(chunk)
                         yield chunk
-                    for raw in () if call.done else raws:
-                        for chunk in call.feed(raw):
-                            call.deliver(chunk)
+                    decoder, feed = call.decoder, call.feed  # the per-chunk path: locals
+                    deliver = decoder.deliver
+                    for raw in () if decoder.done else raws:
+                        for chunk in feed(raw):
+                            deliver(chunk)
                             yield chunk
-                        if call.done:
+                        if decoder.done:
                             break
                     for chunk in call.finish():
                         call.deliver(chunk)
@@ -713,11 +715,13 @@ class AsyncHFClient(_Shared):
                     for chunk in first:  # what a hedged race read to pick its winner
                         call.deliver(chunk)
                         yield chunk
-                    async for raw in _nothing() if call.done else raws:
-                        for chunk in call.feed(raw):
-                            call.deliver(chunk)
+                    decoder, feed = call.decoder, call.feed  # the per-chunk path: locals
+                    deliver = decoder.deliver
+                    async for raw in _nothing() if decoder.done else raws:
+                        for chunk in feed(raw):
+                            deliver(chunk)
                             yield chunk
-                        if call.done:
+                        if decoder.done:
                             break
                     for chunk in call.finish():
                         call.deliver(chunk)

@@ -68,6 +68,23 @@ def _translate(exc: Exception, url: str) -> Exception:
     return exc
 
 
+def _request(
+    client: httpx.Client | httpx.AsyncClient,
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    content: bytes | None,
+    timeout: float | None,
+) -> httpx.Request:
+    return client.build_request(
+        method,
+        url,
+        headers=headers,
+        content=content,
+        timeout=_timeout(timeout) if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+    )
+
+
 def response_too_large(cap: int) -> APIError:
     """The error for a success body over `max_response_bytes` (decompressed size)."""
     return APIError(f"The answer is larger than max_response_bytes ({cap} bytes)", status_code=200)
@@ -233,13 +250,7 @@ class SyncTransport:
         """Send and return once the response headers are in."""
         client = self._get()
         try:
-            request = client.build_request(
-                method,
-                url,
-                headers=headers,
-                content=content,
-                timeout=_timeout(timeout) if timeout is not None else httpx.USE_CLIENT_DEFAULT,
-            )
+            request = _request(client, method, url, headers, content, timeout)
             response = client.send(request, stream=True)
         except httpx.HTTPError as exc:
             raise _translate(exc, url) from None
@@ -308,13 +319,7 @@ class AsyncTransport:
         """Send and return once the response headers are in."""
         client = self._get()
         try:
-            request = client.build_request(
-                method,
-                url,
-                headers=headers,
-                content=content,
-                timeout=_timeout(timeout) if timeout is not None else httpx.USE_CLIENT_DEFAULT,
-            )
+            request = _request(client, method, url, headers, content, timeout)
             response = await client.send(request, stream=True)
         except httpx.HTTPError as exc:
             raise _translate(exc, url) from None
