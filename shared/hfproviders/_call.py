@@ -493,8 +493,9 @@ class Call:
         decision = decide_retry(
             self.config.retry, error, self.attempt, now - self.started, budget=self.budget
         )
-        self._attempt_ended(error.status_code, error, decision.retry, decision.wait, now)
-        if decision.retry:
+        retry = decision.retry and not self._circuit_open()
+        self._attempt_ended(error.status_code, error, retry, decision.wait, now)
+        if retry:
             return 0.0 if Testing.enabled else decision.wait
         if decision.over_budget:
             if error.retry_after is None:
@@ -519,6 +520,13 @@ class Call:
         if self.failures and is_failover_eligible(error):
             raise self._final(AllProvidersFailedError([*self.failures, error])) from error
         raise self._final(error)
+
+    def _circuit_open(self) -> bool:
+        """The provider's circuit is open (other calls found it failing): fail over, not retry."""
+        if self.position + 1 >= len(self.chain):
+            return False
+        is_open = getattr(self.config.health, "is_open", None)
+        return is_open is not None and bool(is_open(self.model, self.provider))
 
     def _in_stream(self, error: HFProvidersError) -> HFProvidersError:
         error.in_stream = True

@@ -926,6 +926,10 @@ class HealthHook:
             output_tokens=getattr(event, "output_tokens", None),
         )
 
+    def is_open(self, model: str, provider: str | None) -> bool:
+        """Whether the provider's circuit is open: a failed call fails over instead of retrying."""
+        return self.tracker.state(model, provider or "auto") == "open"
+
     def wants_catalogue(self, chain: Sequence[str | None]) -> bool:
         """Whether calls on `chain` need the catalogue loaded first (lowest-latency does)."""
         return "lowest-latency" in chain

@@ -23,6 +23,7 @@ from hfproviders import (
     HFClient,
     ProviderConstraints,
     ProvidersUnavailableError,
+    ServerError,
     SpendLimit,
 )
 from tests.conftest import FAKE_TOKEN
@@ -149,6 +150,23 @@ async def test_half_open_probe_closes_the_circuit_after_the_cooldown(h: Harness)
     router.asked.clear()
     await h.chat(MODEL, USER)
     assert router.asked == ["groq"]
+
+
+async def test_a_provider_whose_circuit_opened_is_failed_over_not_retried(h: Harness) -> None:
+    tracker = HealthTracker(BREAKER, clock=Clock())
+    router = Router({"groq": 503})
+
+    def storm(request: httpx.Request) -> httpx.Response:
+        for _ in range(2):  # meanwhile, other calls found "groq" failing
+            tracker.record(MODEL, "groq", "groq", ServerError("down", status_code=503))
+        return router(request)
+
+    h.queue(storm, *[router] * 5)
+    h.make(provider=["groq", "together"], health=tracker, max_retries=2)
+    answer = await h.chat(MODEL, USER)
+    assert answer.meta.provider == "together"
+    assert router.asked == ["groq", "together"]  # no retries on a provider known to be down
+    assert h.waits == []
 
 
 @pytest.mark.parametrize(
