@@ -6,7 +6,8 @@ through), *open* (skipped while another provider is available) or *half-open* (t
 passed: one probe call may go; its success closes the circuit, its failure opens it again).
 
 ```
-closed --(failures/calls >= failure_rate, calls >= min_calls, within window_s)--> open
+closed --(failures/calls >= failure_rate, calls >= min_calls, within window_s
+          or within its most recent tenth)--> open
 open   --(cooldown_s passed)--> half_open --(probe ok)--> closed
                                            --(probe failed)--> open
 ```
@@ -83,8 +84,10 @@ class CircuitBreaker:
     """When to stop sending to a provider, and when to try it again.
 
     The circuit opens when, over the last `window_s` seconds, at least `min_calls` calls were
-    recorded and at least `failure_rate` of them failed. After `cooldown_s` one probe call is
-    let through. `HFClient(breaker=CircuitBreaker(...))`; `breaker=None` turns it off.
+    recorded and at least `failure_rate` of them failed. The same test also runs on the
+    window's most recent tenth, so a sudden outage after a long healthy spell (a window full of
+    successes) opens the circuit within seconds. After `cooldown_s` one probe call is let
+    through. `HFClient(breaker=CircuitBreaker(...))`; `breaker=None` turns it off.
     """
 
     failure_rate: float = 0.5
@@ -674,13 +677,19 @@ class HealthTracker:
             return
         assert error is not None
         record.last_error, record.last_error_at = _describe(error), now
-        rate = counts.error_rate or 0.0
-        trips = counts.calls >= self.breaker.min_calls and rate >= self.breaker.failure_rate
-        if state == "half_open" or (state == "closed" and trips):
+        trips = state == "closed" and (
+            self._trips(counts) or self._trips(self.store.window(key, bucket))
+        )
+        if state == "half_open" or trips:
             record.state = "open"
             record.retry_at = now + self.breaker.cooldown_s
             record.probe_until = 0.0
         self.store.put_circuit(key, record)
+
+    def _trips(self, counts: WindowCounts) -> bool:
+        assert self.breaker is not None
+        rate = counts.error_rate or 0.0
+        return counts.calls >= self.breaker.min_calls and rate >= self.breaker.failure_rate
 
     def plan_chain(
         self,

@@ -342,3 +342,16 @@ def test_plan_chain_replaces_a_router_policy_that_may_pick_an_open_provider() ->
     assert t.plan_chain(MODEL, [None], info) == ("mid",)
     assert t.plan_chain(MODEL, ["cheapest"], info) == ("slow",)
     assert t.plan_chain(MODEL, ["fast", "mid"], info) == ("mid",)
+
+
+def test_a_sudden_outage_after_a_healthy_spell_opens_within_a_tenth_of_the_window() -> None:
+    clock = Clock()
+    t = tracker(clock)  # 50 % over 60 s (and over its last 6 s), 4 calls at least
+    for _ in range(50):  # a long healthy spell fills the window with successes
+        ok(t, "a", 10)
+        clock.now += 1
+    clock.now += 6  # the outage starts: a new 6 s bucket
+    fail(t, "a", 3)
+    assert t.state(MODEL, "a") == "closed"  # fewer than min_calls
+    fail(t, "a")  # 4/4 in the bucket, 4/464 over the whole window
+    assert t.state(MODEL, "a") == "open"
