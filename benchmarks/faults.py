@@ -20,7 +20,9 @@ it here when it installs, and is no dependency of ours):
 - `huggingface_hub`: `InferenceClient.chat_completion`, its defaults;
 - `litellm`: LiteLLM's `Router`, the four providers as fallbacks, 2 retries, cooldowns;
 - `ours (failover)`: `AsyncHFClient(provider=[all four], breaker=None)`: a fixed chain;
-- `ours (health)`: the default circuit breaker, `provider="lowest-latency"`, `hedge_after="p90"`.
+- `ours (health)`: a circuit breaker with windows at the simulation's time scale
+  (`window_s=10`, `cooldown_s=3`, `min_calls=5`), `provider="lowest-latency"`,
+  `hedge_after="p90"` (`--hedge-after` to try another).
 
 Reported per client: success rate, p50/p95/p99 of the time to a successful answer (seconds;
 failures are not in the percentiles but are in the success rate), requests the server received
