@@ -162,3 +162,17 @@ def test_a_bare_tool_name_is_accepted(is_async: bool) -> None:
         "type": "function",
         "function": {"name": "get_weather"},
     }
+
+
+@both
+def test_json_schema_with_the_schema_inline_is_sent_in_the_standard_form(is_async: bool) -> None:
+    router = FakeRouter()
+    router.reply(httpx.Response(200, json=completion('{"city": "Paris"}'), headers=HEADERS))
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+    inline = {"type": "json_schema", "json_schema": {"name": "place", **schema}}
+    with pytest.warns(UserWarning, match="inline"):
+        invoke(router.model().bind(response_format=inline), is_async)
+    assert router.bodies[0]["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "place", "schema": schema},
+    }

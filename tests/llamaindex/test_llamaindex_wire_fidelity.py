@@ -176,3 +176,47 @@ def test_empty_stream_is_an_empty_finished_answer(is_async: bool) -> None:
     responses = stream(llm(sse_reply()), is_async)
     assert responses[-1].message.content == ""
     assert responses[-1].additional_kwargs["finish_reason"] == "stop"
+
+
+def capturing(*replies: httpx.Response) -> tuple[HFProviders, list[dict[str, Any]]]:
+    bodies: list[dict[str, Any]] = []
+    queue = list(replies)
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        return queue.pop(0)
+
+    transport = httpx.MockTransport(handle)
+    model = HFProviders(
+        model=MODEL,
+        api_key=FAKE_TOKEN,
+        max_retries=0,
+        http_client=httpx.Client(transport=transport),
+        http_async_client=httpx.AsyncClient(transport=transport),
+    )
+    return model, bodies
+
+
+WEATHER = {
+    "type": "function",
+    "function": {"name": "get_weather", "parameters": {"type": "object"}},
+}
+SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}}
+
+
+def send(model: HFProviders, is_async: bool, **kwargs: Any) -> Any:
+    return asyncio.run(model.achat(USER, **kwargs)) if is_async else model.chat(USER, **kwargs)
+
+
+@both
+def test_request_shapes_servers_accept_go_out_in_the_standard_form(is_async: bool) -> None:
+    model, bodies = capturing(json_reply(body("ok")), json_reply(body('{"city": "Paris"}')))
+    inline = {"type": "json_schema", "json_schema": {"name": "place", **SCHEMA}}
+    send(model, is_async, tools=[WEATHER], tool_choice="get_weather")
+    with pytest.warns(UserWarning, match="inline"):
+        send(model, is_async, response_format=inline)
+    assert bodies[0]["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
+    assert bodies[1]["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "place", "schema": SCHEMA},
+    }
