@@ -216,6 +216,7 @@ class TelemetryObserver(Observer):
             chain=call.chain,
             stream=call.stream,
             parent=call.trace_parent,
+            requested=getattr(getattr(call, "request", None), "chain", None),
         )
 
     def attempt_ended(self, call: CallView, event: AttemptEvent) -> None:

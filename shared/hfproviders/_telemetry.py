@@ -7,8 +7,11 @@ attributes of the OpenTelemetry GenAI semantic conventions, plus the client metr
 `huggingface.*` (the namespace that matches `gen_ai.provider.name = "huggingface"`):
 
     huggingface.provider.requested   string[]  the provider setting: chain, policy or "auto"
-    huggingface.routing.policy       string    auto | fastest | cheapest | preferred | provider
-                                               | failover (a chain of several providers)
+    huggingface.provider.chain       string[]  the providers it became, in the order tried
+                                               (when it differs: a policy the client expands,
+                                               or a chain reordered by provider health)
+    huggingface.routing.policy       string    auto | fastest | cheapest | preferred
+                                               | lowest-latency | provider | failover
     huggingface.provider.served      string    the provider that answered (x-inference-provider)
     huggingface.attempts             int       HTTP attempts, over every provider of the chain
     huggingface.failed_providers     string[]  providers that failed before the one that served
@@ -35,7 +38,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -51,7 +54,7 @@ DURATION_BUCKETS = tuple(0.01 * 2**n for n in range(14))  # 0.01, 0.02, 0.04, ..
 TOKEN_BUCKETS = tuple(4**n for n in range(14))  # 1, 4, 16, ... 67108864
 
 OPERATIONS = {"chat": "chat", "text_generation": "text_completion", "embeddings": "embeddings"}
-_POLICIES = ("fastest", "cheapest", "preferred")
+_POLICIES = ("fastest", "cheapest", "preferred", "lowest-latency")
 _CONTENT_ON = ("true", "1", "yes", "span_only", "span_and_event")
 
 # Request parameters with a name in the conventions: (body key, attribute, type).
@@ -167,11 +170,17 @@ class GenAITelemetry:
         chain: Sequence[str | None],
         stream: bool,
         parent: Any = None,
+        requested: Sequence[str | None] | None = None,
     ) -> CallTrace | None:
         """Open the span of one call; None when instrumentation is suppressed.
 
         The span is a child of `parent`, an OpenTelemetry context (default: the current one).
+        `requested` is the provider setting as given (a policy such as `lowest-latency`), when
+        `chain` is what it became (the providers to try, in order).
         """
+        operation = OPERATIONS.get(kind)
+        if operation is None:  # catalogue and Hub lookups are not GenAI operations
+            return None
         from opentelemetry import context
         from opentelemetry.trace import SpanKind
 
@@ -179,7 +188,6 @@ class GenAITelemetry:
             parent = context.get_current()
         if context.get_value(context._SUPPRESS_INSTRUMENTATION_KEY, parent):
             return None
-        operation = OPERATIONS.get(kind, kind)
         common: dict[str, Any] = {
             "gen_ai.operation.name": operation,
             "gen_ai.provider.name": PROVIDER_NAME,
@@ -188,8 +196,11 @@ class GenAITelemetry:
         common.update(server_attributes(base_url))
         attributes = dict(common)
         attributes.update(request_attributes(kind, body, stream))
-        attributes["huggingface.provider.requested"] = [p or "auto" for p in chain]
-        attributes["huggingface.routing.policy"] = routing_policy(chain)
+        requested = chain if requested is None else requested
+        attributes["huggingface.provider.requested"] = [p or "auto" for p in requested]
+        attributes["huggingface.routing.policy"] = routing_policy(requested)
+        if tuple(chain) != tuple(requested):
+            attributes["huggingface.provider.chain"] = [p or "auto" for p in chain]
         if self.capture_content:
             attributes.update(input_content(kind, body))
         span = self._tracer.start_span(
@@ -290,66 +301,6 @@ class CallTrace:
         span.set_attributes(attributes)
         span.end()
         self.telemetry._record(self, elapsed, usage)
-
-
-# -- streams: the wrapper exists only when a call is traced, so untraced chunks pay nothing ------
-
-
-def traced_stream(
-    generator: Iterator[Any],
-    start: Callable[[], CallTrace | None],
-    result: Callable[[], Any],
-    meta: ResponseMeta,
-) -> Iterator[Any]:
-    """Yield what `generator` yields, inside the span `start()` opens on first iteration."""
-    trace = start()
-    if trace is None:
-        yield from generator
-        return
-    try:
-        first = next(generator, _END)
-        if first is not _END:
-            trace.first_chunk()
-            yield first
-            yield from generator
-    except BaseException as error:
-        trace.call_ended(result(), meta, error)
-        raise
-    finally:
-        close = getattr(generator, "close", None)
-        if close is not None:
-            close()  # a consumer that stopped early releases the connection now
-    trace.call_ended(result(), meta, None)
-
-
-async def traced_async_stream(
-    generator: AsyncIterator[Any],
-    start: Callable[[], CallTrace | None],
-    result: Callable[[], Any],
-    meta: ResponseMeta,
-) -> AsyncIterator[Any]:
-    """The async twin of `traced_stream`."""
-    trace = start()
-    first = True
-    try:
-        async for chunk in generator:
-            if first and trace is not None:
-                first = False
-                trace.first_chunk()
-            yield chunk
-    except BaseException as error:
-        if trace is not None:
-            trace.call_ended(result(), meta, error)
-        raise
-    finally:
-        aclose = getattr(generator, "aclose", None)
-        if aclose is not None:
-            await aclose()
-    if trace is not None:
-        trace.call_ended(result(), meta, None)
-
-
-_END = object()
 
 
 # -- attributes (pure) ------------------------------------------------------------------------

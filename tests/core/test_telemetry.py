@@ -643,3 +643,37 @@ def test_an_embeddings_span(otel: Otel) -> None:
     assert "private text" not in otel.everything()  # the conventions record no embeddings input
     [tokens] = otel.points("gen_ai.client.token.usage")
     assert tokens.attributes["gen_ai.token.type"] == "input" and tokens.sum == 7
+
+
+def test_a_hedge_is_one_span_with_both_attempts(otel: Otel) -> None:
+    import threading
+
+    from hfproviders import HFClient
+    from tests.core.test_health_client import CATALOGUE, _hedge_router
+
+    release, seen = threading.Event(), []
+    transport = httpx.MockTransport(_hedge_router(release, seen))
+    client = HFClient(
+        api_key=FAKE_TOKEN,
+        provider="lowest-latency",
+        hedge_after=0.0,
+        telemetry=otel.telemetry(),
+        http_client=httpx.Client(transport=transport),
+    )
+    assert client.list_models()  # a catalogue lookup is not a GenAI operation: no span
+    assert CATALOGUE and otel.spans() == []
+    client.chat(MODEL, USER)
+    release.set()
+    span = otel.span()
+    attributes = dict(span.attributes or {})
+    assert attributes["huggingface.hedge.fired"] is True
+    assert attributes["huggingface.hedge.winner"] == attributes["huggingface.provider.served"]
+    assert attributes["huggingface.provider.served"] == "fireworks-ai"
+    assert attributes["huggingface.routing.policy"] == "lowest-latency"
+    assert attributes["huggingface.provider.requested"] == ("lowest-latency",)
+    assert attributes["huggingface.provider.chain"][:2] == ("cerebras", "fireworks-ai")
+    providers = {e["huggingface.provider.requested"] for e in events(span)}
+    assert "fireworks-ai" in providers
+    [duration] = otel.points("gen_ai.client.operation.duration")
+    assert duration.count == 1  # the race is one operation
+    client.close()
