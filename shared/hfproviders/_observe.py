@@ -241,11 +241,28 @@ def build_observer(
     members: list[Observer] = [LogObserver()]
     if on_attempt is not None:
         members.append(_HookObserver(on_attempt))
-    if telemetry is not False:
+    # Automatic telemetry costs nothing where OpenTelemetry is not even installed.
+    if telemetry is not False and (telemetry is not None or _otel_installed()):
         members.append(TelemetryObserver(_telemetry_option(telemetry)))
     if extra is not None:
         members.append(extra)
     return members[0] if len(members) == 1 else Observers(members)
+
+
+_OTEL_INSTALLED: bool | None = None
+
+
+def _otel_installed() -> bool:
+    """Whether the OpenTelemetry API can be imported (looked up once per process)."""
+    global _OTEL_INSTALLED
+    if _OTEL_INSTALLED is None:
+        from importlib.util import find_spec
+
+        try:
+            _OTEL_INSTALLED = find_spec("opentelemetry") is not None
+        except (ImportError, ValueError, AttributeError):  # e.g. sys.modules entry set to None
+            _OTEL_INSTALLED = False
+    return _OTEL_INSTALLED
 
 
 def _telemetry_option(telemetry: GenAITelemetry | bool | None) -> GenAITelemetry | None:

@@ -558,6 +558,8 @@ def test_works_without_opentelemetry_installed() -> None:
         transport = httpx.MockTransport(lambda request: httpx.Response(200, json=reply))
         client = hfproviders.HFClient(api_key="hf_x", http_client=httpx.Client(transport=transport))
         assert client.chat("m/m", [{"role": "user", "content": "Hi"}]).text == "ok"
+        from hfproviders._observe import LogObserver
+        assert type(client._config.observer) is LogObserver  # no telemetry observer at all
         try:
             hfproviders.HFClient(api_key="hf_x", telemetry=True)
         except hfproviders.ConfigurationError as error:
