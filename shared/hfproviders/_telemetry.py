@@ -277,6 +277,8 @@ class CallTrace:
         usage: tuple[int | None, int | None] = (None, None)
         if result is not None:
             response = response_attributes(result)
+            if self.metric_attributes["gen_ai.operation.name"] == "embeddings":
+                response.pop("gen_ai.usage.output_tokens", None)  # embeddings produce none
             attributes.update(response)
             if "gen_ai.response.model" in response:
                 self.metric_attributes["gen_ai.response.model"] = response["gen_ai.response.model"]

@@ -679,3 +679,28 @@ def test_a_hedge_is_one_span_with_both_attempts(otel: Otel) -> None:
     [duration] = otel.points("gen_ai.client.operation.duration")
     assert duration.count == 1  # the race is one operation
     client.close()
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_embed_makes_embeddings_spans(otel: Otel, mode: str) -> None:
+    from tests.core.embed_kit import EMBED_MODEL, EmbedRouter, embed
+
+    router = EmbedRouter()
+    client = router.make(mode, telemetry=otel.telemetry())
+    result = await embed(
+        mode, client, f"{EMBED_MODEL}:deepinfra", ["a", "bb", "ccc"], dimensions=3, batch_size=2
+    )
+    assert len(result.embeddings) == 3
+    spans = otel.spans()
+    assert len(spans) == len(router.posts()) == 2  # one span per request (two batches)
+    for span in spans:
+        attributes = dict(span.attributes or {})
+        assert span.name == f"embeddings {EMBED_MODEL}"
+        assert attributes["gen_ai.operation.name"] == "embeddings"
+        assert attributes["gen_ai.embeddings.dimension.count"] == 3
+        assert attributes["huggingface.provider.requested"] == ("deepinfra",)
+        assert "gen_ai.usage.output_tokens" not in attributes
+    assert {
+        p.attributes["gen_ai.token.type"] for p in otel.points("gen_ai.client.token.usage")
+    } <= {"input"}
+    assert FAKE_TOKEN not in otel.everything()
