@@ -80,3 +80,32 @@ def test_complete_stream_is_not_truncated() -> None:
 def test_data_without_value_and_field_without_colon() -> None:
     events, _ = decode_split(b"data\n\ndata:\n\n")
     assert [e.data for e in events] == ["", ""]
+
+
+@pytest.mark.parametrize(
+    "events",
+    [
+        [b'data: {"a": 1}\n\n', b'data: {"b": 2}\n\n'],
+        [b"id: 7\nretry: 30\n\n", b"data: one\n\n", b"data: two\n\n"],
+        [b"event: x\n", b"data: one\n\n", b"data: two\n\n"],
+        [b"data: a\n", b"data: b\n\n", b"data:  c\n\n"],
+        [b"data: one\r", b"\ndata: two\n\n", b"data: three\n\n"],
+        [b"data: one\n\ndata: two\n\n", b"data: \xc3\n\n"],
+    ],
+)
+def test_one_event_per_chunk_matches_byte_at_a_time(events: list[bytes]) -> None:
+    # Whole `data:` events arriving one per chunk take a shortcut: same events, same fields.
+    whole = SSEDecoder()
+    got = [event for chunk in events for event in whole.feed(chunk)]
+    expected, _ = decode_split(b"".join(events), *range(1, len(b"".join(events))))
+    assert got + whole.finish()[0] == expected
+    assert [(e.id, e.retry, e.event) for e in got] == [
+        (e.id, e.retry, e.event) for e in expected[: len(got)]
+    ]
+
+
+def test_one_event_chunk_over_the_cap_is_refused() -> None:
+    from hfproviders._sse import SSELimitError
+
+    with pytest.raises(SSELimitError):
+        SSEDecoder(max_event_bytes=8).feed(b"data: 0123456789\n\n")
