@@ -10,6 +10,7 @@ framework adapter) that imports us without calling anything does not pay for the
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -223,7 +224,7 @@ class AsyncWireResponse:
 class SyncTransport:
     """Sends requests on one pooled httpx.Client, created on first use unless one is given."""
 
-    __slots__ = ("_client", "_owned", "_timeout")
+    __slots__ = ("_client", "_lock", "_owned", "_timeout")
 
     def __init__(self, client: Any | None, timeout: float) -> None:
         if client is not None and not isinstance(client, httpx.Client):
@@ -231,13 +232,20 @@ class SyncTransport:
         self._client: httpx.Client | None = client
         self._owned = client is None
         self._timeout = timeout
+        self._lock = threading.Lock()
 
     def _get(self) -> httpx.Client:
-        if self._client is None:
-            self._client = httpx.Client(
-                timeout=_timeout(self._timeout), limits=pool_limits(), cookies=_NoCookies()
-            )
-        return self._client
+        client = self._client
+        if client is not None:
+            return client
+        # Threads making their first call together must share one pool: without the lock each
+        # built its own and close() closed only the last one, leaving the others' sockets open.
+        with self._lock:
+            if self._client is None:
+                self._client = httpx.Client(
+                    timeout=_timeout(self._timeout), limits=pool_limits(), cookies=_NoCookies()
+                )
+            return self._client
 
     def send(
         self,
@@ -258,9 +266,12 @@ class SyncTransport:
 
     def close(self) -> None:
         """Close the pool if we created it; a client the caller gave us is theirs to close."""
-        if self._owned and self._client is not None:
-            self._client.close()
-            self._client = None
+        if not self._owned:
+            return
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
 
 class AsyncTransport:

@@ -8,6 +8,7 @@ time (the call's budget plus a small slack).
 from __future__ import annotations
 
 import asyncio
+import gc
 import gzip
 import threading
 import time
@@ -296,8 +297,7 @@ async def test_batch_keeps_every_answer_and_puts_any_error_in_place(
         ok,
     ]
     if isinstance(client, HFClient):
-        # One thread: concurrent sync calls leave sockets for GC to close (see the report).
-        results = client.batch(requests, max_concurrency=1)
+        results = client.batch(requests, max_concurrency=4)  # four threads, one pool
     else:
         results = await client.batch(requests)
     assert [type(r).__name__ for r in results] == [
@@ -307,6 +307,34 @@ async def test_batch_keeps_every_answer_and_puts_any_error_in_place(
         "ChatCompletion",
     ]
     assert isinstance(results[1].__cause__, RuntimeError)
+
+
+def test_threads_making_their_first_calls_together_share_one_pool(server: FakeRouter) -> None:
+    # Every thread's first call at once: each used to build its own pool, and close() closed only
+    # the last one; the server saw the other sockets open until the garbage collector ran.
+    client = HFClient(base_url=server.base_url, api_key=FAKE_TOKEN, max_retries=0)
+    threads = 3
+    start = threading.Barrier(threads)
+    results: list[Any] = []
+
+    def call() -> None:
+        start.wait(timeout=5)
+        results.append(client.chat(MODEL, MESSAGES, extra_headers=fault_headers("ok", key())))
+
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # a lost pool must not be rescued by a collection while we look
+    try:
+        workers = [threading.Thread(target=call) for _ in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=10)
+        assert len(results) == threads
+        client.close()
+        assert server.wait_idle() == 0, "sockets still open after close()"
+    finally:
+        if gc_was_enabled:
+            gc.enable()
 
 
 async def test_a_cancelled_async_batch_leaves_no_request_in_flight(
