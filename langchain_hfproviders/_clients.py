@@ -52,7 +52,7 @@ def deepcopy_memo(memo: dict[int, Any] | None, model: Any) -> dict[int, Any]:
     """
     memo = {} if memo is None else memo
     shared_names = ("request_rate_limiter", "rate_limiter", "http_client", "http_async_client")
-    for name in (*shared_names, "state", "health", "budget"):
+    for name in (*shared_names, "state", "health", "budget", "telemetry"):
         shared = getattr(model, name, None)
         if shared is not None:
             memo.setdefault(id(shared), shared)

@@ -104,6 +104,9 @@ class ChatHFProviders(BaseChatModel):
 
     Not LangChain's `rate_limiter` (one slot per model call), which is never passed down.
     """
+    telemetry: Any | None = Field(default=None, exclude=True)
+    """OpenTelemetry GenAI spans and metrics, the core's `telemetry=`: None (on once a global
+    tracer or meter provider is configured), False (never), True or a `GenAITelemetry`."""
     state: Any | None = Field(default=None, exclude=True)
     """Where the limiter and cache live: None (this process) or shared, `"redis://host:6379/0"`
     or a `hfproviders.RedisState` (see the core's `state=`)."""

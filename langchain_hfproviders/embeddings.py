@@ -68,6 +68,9 @@ class HFProvidersEmbeddings(BaseModel, Embeddings):
     """`hfproviders.RateLimiter`: one slot per HTTP request, adaptive to rate-limit headers."""
     cache: Any | None = Field(default=None, exclude=True)
     """An `hfproviders` response cache (`InMemoryCache`, `SQLiteCache`): each batch is cached."""
+    telemetry: Any | None = Field(default=None, exclude=True)
+    """OpenTelemetry GenAI spans and metrics, the core's `telemetry=`: None (on once a global
+    tracer or meter provider is configured), False (never), True or a `GenAITelemetry`."""
     state: Any | None = Field(default=None, exclude=True)
     """Where the limiter and cache live: None (this process) or shared, `"redis://host:6379/0"`
     or a `hfproviders.RedisState` (see the core's `state=`)."""

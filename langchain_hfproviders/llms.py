@@ -100,6 +100,9 @@ class HFProvidersLLM(BaseLLM):
     """Your own pooled `httpx.AsyncClient` (never closed by this model)."""
     request_rate_limiter: RateLimiter | None = Field(default=None, exclude=True)
     """`hfproviders.RateLimiter` (per HTTP attempt); not LangChain's per-call `rate_limiter`."""
+    telemetry: Any | None = Field(default=None, exclude=True)
+    """OpenTelemetry GenAI spans and metrics, the core's `telemetry=`: None (on once a global
+    tracer or meter provider is configured), False (never), True or a `GenAITelemetry`."""
     state: Any | None = Field(default=None, exclude=True)
     """Where the limiter and cache live: None (this process) or shared, `"redis://host:6379/0"`
     or a `hfproviders.RedisState` (see the core's `state=`)."""

@@ -56,6 +56,29 @@ DEFAULT_CONTEXT_WINDOW = 32_768
 _NOT_CORE = frozenset({"api_key", "rate_limiter"})
 
 
+_BY_REFERENCE = (
+    "cache",
+    "request_rate_limiter",
+    "rate_limiter",
+    "state",
+    "health",
+    "budget",
+    "telemetry",
+    "_http_client",
+    "_http_async_client",
+)
+
+
+def share_by_reference(model: Any, memo: dict[int, Any] | None) -> dict[int, Any]:
+    """A `copy.deepcopy` memo that makes a copy of `model` share what must not be duplicated."""
+    memo = {} if memo is None else memo
+    for name in _BY_REFERENCE:
+        shared = getattr(model, name, None)
+        if shared is not None:
+            memo.setdefault(id(shared), shared)
+    return memo
+
+
 class HFProviders(JsonSchemaStructuredLLM):
     """Chat, completion, tools and structured output through Hugging Face Inference Providers.
 
@@ -128,6 +151,12 @@ class HFProviders(JsonSchemaStructuredLLM):
         "(LlamaIndex's `rate_limiter` counts calls and is never passed down).",
     )
 
+    telemetry: Any | None = Field(
+        default=None,
+        exclude=True,
+        description="OpenTelemetry GenAI spans and metrics, the core's `telemetry=`: None (on once "
+        "a global tracer or meter provider is configured), False (never), True or GenAITelemetry.",
+    )
     state: Any | None = Field(
         default=None,
         exclude=True,
@@ -237,20 +266,7 @@ class HFProviders(JsonSchemaStructuredLLM):
         The response cache, both rate limiters and your own httpx clients are shared by
         reference: sharing them is their point, and they hold locks and connections.
         """
-        memo = {} if memo is None else memo
-        by_reference = (
-            self.cache,
-            self.request_rate_limiter,
-            self.rate_limiter,
-            self.state,
-            self.health,
-            self.budget,
-            self._http_client,
-            self._http_async_client,
-        )
-        for shared in by_reference:
-            if shared is not None:
-                memo.setdefault(id(shared), shared)
+        memo = share_by_reference(self, memo)
         return super().__deepcopy__(memo)
 
     def _sync_client(self) -> HFClient:

@@ -14,7 +14,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr
 
 from hfproviders import AsyncHFClient, ClientPair, HFClient, RateLimiter, ResponseCache
-from llamaindex_hfproviders.base import HFProviders
+from llamaindex_hfproviders.base import HFProviders, share_by_reference
 
 __all__ = ["HFProvidersEmbedding"]
 
@@ -72,6 +72,12 @@ class HFProvidersEmbedding(BaseEmbedding):
     cache: ResponseCache | None = Field(
         default=None, exclude=True, description="hfproviders response cache, per request."
     )
+    telemetry: Any | None = Field(
+        default=None,
+        exclude=True,
+        description="OpenTelemetry GenAI spans and metrics, the core's `telemetry=`: None (on once "
+        "a global tracer or meter provider is configured), False (never), True or GenAITelemetry.",
+    )
     state: Any | None = Field(
         default=None,
         exclude=True,
@@ -117,6 +123,10 @@ class HFProvidersEmbedding(BaseEmbedding):
 
     def _async_client(self) -> AsyncHFClient:
         return self._pools.async_(self._client_options)
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        """A deep copy with core clients of its own; cache, limiter, state and telemetry shared."""
+        return super().__deepcopy__(share_by_reference(self, memo))
 
     def model_copy(self, *, update: Any = None, deep: bool = False) -> Self:
         """A copy with core clients of its own, made on first use."""
