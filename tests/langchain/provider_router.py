@@ -63,7 +63,10 @@ class ProviderRouter:
 
     - `failing`: provider -> HTTP status it answers with;
     - a question "bad" gets a 400 (a request error, never failed over);
-    - `delay`: seconds each chat request takes, to make concurrency visible in `peak`.
+    - `delay`: seconds each chat request takes, to make concurrency visible in `peak`;
+    - `barrier` (sync, set by a test): each chat request waits on it, so `peak` reaches the
+      barrier's size whatever the machine's load, and a batch that is not that concurrent
+      breaks it (a `threading.BrokenBarrierError` after 5 s) instead of passing by luck.
     """
 
     def __init__(self, failing: Mapping[str, int] | None = None, delay: float = 0.0) -> None:
@@ -71,6 +74,7 @@ class ProviderRouter:
         self.delay = delay
         self.requests: list[httpx.Request] = []
         self.peak = 0
+        self.barrier: threading.Barrier | None = None
         self._in_flight = 0
         self._lock = threading.Lock()
 
@@ -134,6 +138,8 @@ class ProviderRouter:
         """Sync handler."""
         self._enter(request)
         try:
+            if self.barrier is not None and request.method == "POST":
+                self.barrier.wait(timeout=5)
             if self.delay and request.method == "POST":
                 time.sleep(self.delay)
             return self.answer(request)
@@ -144,6 +150,8 @@ class ProviderRouter:
         """Async handler."""
         self._enter(request)
         try:
+            if self.barrier is not None and request.method == "POST":
+                self.barrier.wait(timeout=5)
             if self.delay and request.method == "POST":
                 await asyncio.sleep(self.delay)
             return self.answer(request)

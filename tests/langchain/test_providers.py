@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -501,10 +502,13 @@ def test_batch_in_order_with_typed_errors_in_place_under_max_concurrency(is_asyn
 
 
 def test_batch_threads_share_one_pool() -> None:
-    router = ProviderRouter(delay=0.02)
+    router = ProviderRouter()
+    router.barrier = threading.Barrier(4)  # all four in flight at once, or the batch fails
     model = make(router)
-    model.batch(["a", "b", "c", "d"], {"max_concurrency": 4})
+    answers = model.batch(["a", "b", "c", "d"], {"max_concurrency": 4})
+    assert [a.content for a in answers] == ["echo: a", "echo: b", "echo: c", "echo: d"]
     assert router.peak == 4
+    router.barrier = None
     assert model._pools._sync is not None
     pool = model._pools._sync
     model.batch(["e", "f"], {"max_concurrency": 2})

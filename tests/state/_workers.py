@@ -108,9 +108,15 @@ def spend_worker(config: dict[str, Any], ready: Any, go: Any, results: Any) -> N
 
 
 def run_workers(
-    configs: list[dict[str, Any]], timeout_s: float = 60, target: Any = worker
+    configs: list[dict[str, Any]],
+    timeout_s: float = 60,
+    target: Any = worker,
+    go_at: list[float] | None = None,
 ) -> list[Any]:
-    """Start one process per config, start them together, return their reports."""
+    """Start one process per config, start them together, return their reports.
+
+    `go_at`: the `time.monotonic()` just before the workers were told to go is appended to it.
+    """
     # forkserver: each worker is a fork of one clean process that imported all this once
     # (spawn would re-import per worker, seconds each on a loaded machine; plain fork would
     # copy the test process's threads and sockets).
@@ -123,6 +129,8 @@ def run_workers(
     try:
         for _ in processes:
             ready.get(timeout=timeout_s)
+        if go_at is not None:
+            go_at.append(time.monotonic())
         go.set()
         reports = [results.get(timeout=timeout_s) for _ in processes]
     finally:

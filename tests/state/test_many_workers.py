@@ -1,10 +1,11 @@
 """Four worker processes sharing one quota on a real redis-server, against the fake router.
 
 The limits are scaled down so each run takes seconds: "60 requests a minute" becomes 60 requests
-per 3 s (1,200 a minute) with a burst of 1. Guarantee tested: over any 3 s the router sees at most
-`burst + rate x 3 s` requests plus a tolerance of 5, a quarter second of the rate: the limiter
-bounds when requests *start*, and on a loaded CI machine a request may reach the router that much
-later than its turn, bunching with the next ones. Every call ends in an answer or a typed error.
+per 3 s (1,200 a minute) with a burst of 1. Guarantee tested: the limiter bounds when requests
+*start* (`burst + rate x T` over any T s, on Redis's clock), so the shared-quota test checks it
+exactly over the run, from `go` to the last arrival (no tolerance, whatever the load). Sliding
+windows of arrivals are used only where jitter cannot make them fail (a lower bound, or a bound
+four times too small). Every call ends in an answer or a typed error.
 """
 
 from __future__ import annotations
@@ -42,11 +43,22 @@ def arrival_times(router: FakeRouter) -> list[float]:
 def test_requests_per_minute_hold_across_four_processes(
     redis_url: str, hf_fake_router: FakeRouter
 ) -> None:
+    # What RedisRateLimiter promises: over any T seconds, at most burst + rate x T requests
+    # *start* (are granted by the script, on Redis's clock). A request reaches the router some
+    # time after its grant, so arrivals in a sliding window can bunch by any amount on a loaded
+    # machine (64 in 3 s was seen against 61 + 5). Checked without a tolerance instead: every
+    # grant falls between `go` and its request's arrival, so the requests that arrived number at
+    # most 1 + 20/s x (last arrival - go). The four workers keep the limiter saturated, so a
+    # bucket that let a larger burst through (or any more than the rate) fails this.
     limiter = {"requests_per_minute": 1200, "burst": 1, "max_wait": 1.0}
-    reports = run_workers(configs(hf_fake_router, redis_url, limiter=limiter, duration=WINDOW_S))
-    seen = max_in_window(arrival_times(hf_fake_router), WINDOW_S)
-    assert seen <= 1 + 60 + TOLERANCE
-    assert seen >= 40  # the quota was used, not starved
+    go_at: list[float] = []
+    reports = run_workers(
+        configs(hf_fake_router, redis_url, limiter=limiter, duration=WINDOW_S), go_at=go_at
+    )
+    arrivals = arrival_times(hf_fake_router)
+    since_go = max(arrivals) - (go_at[0] - hf_fake_router.started)
+    assert len(arrivals) <= 1 + 20 * since_go
+    assert max_in_window(arrivals, WINDOW_S) >= 40  # the quota was used, not starved
     total = outcomes(reports)
     assert set(total) <= {"ok", "RateLimitWaitTooLongError"}
     assert total["ok"] == len(chat_arrivals(hf_fake_router))  # every request came back answered
