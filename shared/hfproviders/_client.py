@@ -304,7 +304,7 @@ class HFClient(_Shared):
             except HFProvidersError as error:
                 call.next_provider(error, failures, position)
                 continue
-            batches[0].meta.failed_providers[:0] = failures
+            batches[0].meta.failed_providers[:0] = call.tried(failures)
             return batches
         raise AssertionError("an embed call always has a provider to try")
 
@@ -625,7 +625,7 @@ class AsyncHFClient(_Shared):
             except HFProvidersError as error:
                 call.next_provider(error, failures, position)
                 continue
-            batches[0].meta.failed_providers[:0] = failures
+            batches[0].meta.failed_providers[:0] = call.tried(failures)
             return batches
         raise AssertionError("an embed call always has a provider to try")
 

@@ -23,6 +23,7 @@ import base64
 import math
 import re
 import struct
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -674,16 +675,44 @@ class EmbedCall:
     def next_provider(
         self, error: HFProvidersError, failures: list[HFProvidersError], position: int
     ) -> None:
-        """After provider `position` failed a batch: return to try the next one, else raise."""
-        from hfproviders._errors import AllProvidersFailedError
+        """After provider `position` failed a batch: return to try the next one, else raise.
+
+        A provider whose circuit is open (`ProvidersUnavailableError`, nothing sent) is skipped
+        like a chat chain skips it; `ProvidersUnavailableError` is raised only when every
+        provider was skipped. Skips stay in `failures` (see `tried`).
+        """
+        from hfproviders._errors import AllProvidersFailedError, ProvidersUnavailableError
         from hfproviders._retry import is_failover_eligible
 
-        if is_failover_eligible(error) and position + 1 < len(self.targets):
+        last = position + 1 >= len(self.targets)
+        if isinstance(error, ProvidersUnavailableError):
+            failures.append(error)
+            if not last:
+                return
+            tried = self.tried(failures)
+            if not tried:
+                skipped = [f for f in failures if isinstance(f, ProvidersUnavailableError)]
+                unavailable = [u for f in skipped for u in f.unavailable]
+                raise ProvidersUnavailableError.for_providers(
+                    self.model, unavailable, time.time()
+                ) from error
+            if len(tried) == 1:
+                raise tried[0]
+            raise AllProvidersFailedError(tried) from tried[-1]
+        if is_failover_eligible(error) and not last:
             failures.append(error)
             return
-        if failures and is_failover_eligible(error):
-            raise AllProvidersFailedError([*failures, error]) from error
+        tried = self.tried(failures)
+        if tried and is_failover_eligible(error):
+            raise AllProvidersFailedError([*tried, error]) from error
         raise error
+
+    @staticmethod
+    def tried(failures: list[HFProvidersError]) -> list[HFProvidersError]:
+        """The failures of providers that were tried (not those skipped for an open circuit)."""
+        from hfproviders._errors import ProvidersUnavailableError
+
+        return [f for f in failures if not isinstance(f, ProvidersUnavailableError)]
 
     def result(self, batches: list[EmbeddingBatch], latency_s: float) -> EmbeddingResult:
         """The call's result from its batches (in input order)."""
