@@ -167,11 +167,13 @@ def windows(token: str, size: int = 4) -> list[str]:
     return [token[i : i + size] for i in range(len(token) - size + 1)]
 
 
+# Obviously fake tokens, built at run time: two halves joined by an invisible or blank character.
+_HEAD, _TAIL = "hf_FAKEfakeFAKE", "fakeFAKEfake0000"
 BAD_TOKENS = [
-    "hf_AbCdEfGh\u200bIjKlMnOpQrStUvWxYz0123",  # zero-width space, pasted from a web page
-    "hf_AbCdEfGhIjKl MnOpQrStUvWxYz0123",
-    "hf_AbCdEfGhIjKl\tMnOpQrStUvWxYz0123",
-    "hf_AbCdEfGhIjKlMnOpQrStUvWxYz0123\u00a0",  # a non-breaking space at the end
+    _HEAD + "\u200b" + _TAIL,  # zero-width space, pasted from a web page
+    _HEAD + " " + _TAIL,
+    _HEAD + "\t" + _TAIL,
+    _HEAD + _TAIL + "\u00a0",  # a non-breaking space at the end
 ]
 
 
