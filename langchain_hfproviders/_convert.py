@@ -58,6 +58,7 @@ __all__ = [
     "messages_to_openai",
     "response_format_for",
     "response_metadata",
+    "text_chunk",
     "tool_choice_to_openai",
     "tools_to_openai",
     "translate_content",
@@ -385,16 +386,138 @@ def chat_result(completion: ChatCompletion, *, model_name: str) -> ChatResult:
     return ChatResult(generations=generations, llm_output=llm_output)
 
 
+def _validated_text_chunk(content: str, response_id: str | None) -> ChatGenerationChunk:
+    """A chunk carrying only text, built the ordinary (validated) way."""
+    message = AIMessageChunk(
+        content=content,
+        additional_kwargs={},
+        tool_call_chunks=[],
+        response_metadata={"model_provider": MODEL_PROVIDER},
+        id=response_id,
+    )
+    return ChatGenerationChunk(message=message, generation_info=None)
+
+
+# The message fields holding containers: each chunk gets its own, never the template's.
+_MESSAGE_CONTAINERS = frozenset(
+    {
+        "additional_kwargs",
+        "response_metadata",
+        "tool_calls",
+        "invalid_tool_calls",
+        "tool_call_chunks",
+    }
+)
+_new = object.__new__
+_set = object.__setattr__
+
+
+class _TextChunks:
+    """Text-only chunks (most of a stream) without running pydantic validation on each.
+
+    Validating an `AIMessageChunk` and a `ChatGenerationChunk` costs more than the core's whole
+    per-chunk work, yet for a chunk that only carries text the validators derive nothing (no
+    tool-call chunks to parse; the generation's `text` is the string content). So those two
+    objects are filled from a validated template: the same field values, `model_fields_set`,
+    extra and private state as a validated build. Once, at first use, builds are compared with
+    validated ones; any difference (a langchain-core with other fields or validators) turns the
+    shortcut off, and every chunk is validated.
+    """
+
+    def __init__(self) -> None:
+        probe = _validated_text_chunk("probe", "probe-id")
+        message = probe.message
+        self.message_values = dict(message.__dict__)
+        self.message_fields = frozenset(message.model_fields_set)
+        self.message_extra = message.__pydantic_extra__
+        self.generation_values = dict(probe.__dict__)
+        self.generation_fields = frozenset(probe.model_fields_set)
+        containers = {
+            name for name, value in self.message_values.items() if isinstance(value, list | dict)
+        }
+        self.enabled = (
+            containers <= _MESSAGE_CONTAINERS
+            and self.message_extra in (None, {})
+            and message.__pydantic_private__ is None
+            and probe.__pydantic_extra__ is None
+            and probe.__pydantic_private__ is None
+            and not any(isinstance(v, list | dict) for v in self.generation_values.values())
+            and all(self._same(text, rid) for text, rid in (("a b", "id-1"), ("x", None)))
+        )
+
+    def _same(self, content: str, response_id: str | None) -> bool:
+        fast = self.build(content, response_id)
+        slow = _validated_text_chunk(content, response_id)
+        return all(
+            list(a.__dict__.items()) == list(b.__dict__.items())
+            and a.model_fields_set == b.model_fields_set
+            and a.__pydantic_extra__ == b.__pydantic_extra__
+            and type(a.__pydantic_extra__) is type(b.__pydantic_extra__)
+            and a.__pydantic_private__ == b.__pydantic_private__
+            for a, b in ((fast, slow), (fast.message, slow.message))
+        )
+
+    def build(self, content: str, response_id: str | None) -> ChatGenerationChunk:
+        """What `_validated_text_chunk` returns, filled in from the templates."""
+        values = self.message_values.copy()
+        values["content"] = content
+        values["id"] = response_id
+        values["additional_kwargs"] = {}
+        values["response_metadata"] = {"model_provider": MODEL_PROVIDER}
+        values["tool_calls"] = []
+        values["invalid_tool_calls"] = []
+        values["tool_call_chunks"] = []
+        message = _new(AIMessageChunk)
+        _set(message, "__dict__", values)
+        _set(message, "__pydantic_fields_set__", set(self.message_fields))
+        _set(message, "__pydantic_extra__", None if self.message_extra is None else {})
+        _set(message, "__pydantic_private__", None)
+        generation_values = self.generation_values.copy()
+        generation_values["text"] = content
+        generation_values["message"] = message
+        generation = _new(ChatGenerationChunk)
+        _set(generation, "__dict__", generation_values)
+        _set(generation, "__pydantic_fields_set__", set(self.generation_fields))
+        _set(generation, "__pydantic_extra__", None)
+        _set(generation, "__pydantic_private__", None)
+        return generation
+
+
+_text_chunks: _TextChunks | None = None
+
+
+def text_chunk(content: str, response_id: str | None) -> ChatGenerationChunk:
+    """A chunk carrying only text; built from templates when proven equal to a validated one."""
+    global _text_chunks
+    chunks = _text_chunks
+    if chunks is None:
+        chunks = _text_chunks = _TextChunks()
+    if chunks.enabled:
+        return chunks.build(content, response_id)
+    return _validated_text_chunk(content, response_id)
+
+
 def generation_chunk(chunk: ChatCompletionChunk) -> ChatGenerationChunk | None:
     """One core stream chunk as a LangChain chunk; None when it adds nothing.
 
     Only choice 0 is streamed (LangChain merges a stream into one message). The usage-only
     chunk is not converted here: `final_chunk` carries it, so usage lands on exactly one chunk.
     """
-    choice = next((c for c in chunk.choices if c.index == 0), None)
+    choices = chunk.choices
+    choice = choices[0] if choices and choices[0].index == 0 else None
     if choice is None:
-        return None
+        choice = next((c for c in choices if c.index == 0), None)
+        if choice is None:
+            return None
     delta = choice.delta
+    if (
+        delta.content
+        and not delta.reasoning
+        and not delta.tool_calls
+        and not choice.finish_reason
+        and choice.logprobs is None
+    ):
+        return text_chunk(delta.content, chunk.id or None)
     calls = [
         tool_call_chunk(
             name=call.function.name,

@@ -34,7 +34,9 @@ from hfproviders import (
 from hfproviders import (
     ChatMessage as CoreMessage,
 )
+from langchain_hfproviders import _convert
 from langchain_hfproviders._convert import (
+    _validated_text_chunk,
     chat_result,
     estimate_message_tokens,
     estimate_tokens,
@@ -42,6 +44,7 @@ from langchain_hfproviders._convert import (
     message_to_openai,
     messages_to_openai,
     response_format_for,
+    text_chunk,
     tool_choice_to_openai,
     tools_to_openai,
     translate_content_chunk,
@@ -355,6 +358,63 @@ def test_generation_chunks() -> None:
         {"name": "add", "args": '{"a"', "id": "call_x", "index": 1, "type": "tool_call_chunk"}
     ]
     assert call.generation_info == {"finish_reason": "tool_calls"}
+
+
+def _model_state(obj: Any) -> tuple[Any, ...]:
+    return (
+        type(obj),
+        list(obj.__dict__.items()),
+        obj.model_fields_set,
+        obj.__pydantic_extra__,
+        obj.__pydantic_private__,
+    )
+
+
+@pytest.mark.parametrize(("content", "response_id"), [("Hel", "chatcmpl-1"), ("é 🙂\n", None)])
+def test_text_chunks_equal_validated_ones(content: str, response_id: str | None) -> None:
+    # Text-only chunks skip pydantic validation: they must be indistinguishable from validated.
+    fast = text_chunk(content, response_id)
+    slow = _validated_text_chunk(content, response_id)
+    assert _convert._text_chunks is not None
+    assert _convert._text_chunks.enabled
+    assert _model_state(fast) == _model_state(slow)
+    assert _model_state(fast.message) == _model_state(slow.message)
+    assert fast == slow
+    assert fast.model_dump() == slow.model_dump()
+    assert fast.message.model_dump_json() == slow.message.model_dump_json()
+    via_stream = generation_chunk(_chunk(ChoiceDelta(content=content)))
+    assert via_stream is not None
+    assert via_stream.message.content == content
+
+
+def test_text_chunks_own_their_containers() -> None:
+    # Chunks are filled from a template: LangChain mutates chunks, so nothing may be shared.
+    first, second = text_chunk("a", "id"), text_chunk("b", "id")
+    first.message.additional_kwargs["x"] = 1
+    first.message.response_metadata["y"] = 2
+    first.message.tool_call_chunks.append({"name": "f", "args": "", "id": None, "index": 0})
+    first.message.model_fields_set.add("name")
+    assert second.message.additional_kwargs == {}
+    assert second.message.response_metadata == {"model_provider": "huggingface"}
+    assert second.message.tool_call_chunks == []
+    assert "name" not in second.message.model_fields_set
+    merged = text_chunk("Hel", "id") + text_chunk("lo", "id")
+    assert merged.message.content == "Hello"
+    assert merged.text == "Hello"
+    second.message.id = "run-1"  # what LangChain's stream() does: an ordinary model still
+    assert second.message.id == "run-1"
+
+
+def test_text_chunks_fall_back_to_validation_when_the_models_change(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A langchain-core whose message holds a container the template does not renew: validate.
+    monkeypatch.setattr(_convert, "_MESSAGE_CONTAINERS", frozenset({"additional_kwargs"}))
+    monkeypatch.setattr(_convert, "_text_chunks", None)
+    chunk = text_chunk("Hel", "id")
+    assert _convert._text_chunks is not None
+    assert not _convert._text_chunks.enabled
+    assert _model_state(chunk.message) == _model_state(_validated_text_chunk("Hel", "id").message)
 
 
 def test_v1_tool_call_chunks_do_not_collide_with_text_blocks() -> None:
