@@ -221,15 +221,70 @@ class AsyncWireResponse:
         await self._response.aclose()
 
 
+class _Direct:
+    """Requests on a pool we created, handed straight to the transport that pool would use.
+
+    `httpx.Client.send` adds auth, redirects, cookies, event hooks and timing. Our own pools use
+    none of them (no auth object, redirects are never followed, `_NoCookies`), and together they
+    cost about as much as everything else a call of ours does. So the request is built as
+    `build_request` builds it (the pool's default headers under ours, the timeout as an
+    extension) and handed to the transport the pool picks for its URL, which keeps the pool's
+    proxy and TLS settings (from the environment too). A pool given to us (`http_client=`) is
+    always used through `send`, so its auth, hooks and mounts apply.
+    """
+
+    __slots__ = ("_defaults", "_urls", "pool", "timeout")
+
+    def __init__(self, pool: httpx.Client | httpx.AsyncClient, timeout: float) -> None:
+        self.pool = pool
+        self.timeout = _timeout_extension(timeout)
+        self._defaults = list(pool.headers.items())  # names in lower case
+        self._urls: dict[str, httpx.URL] = {}
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        content: bytes | None,
+        timeout: float | None,
+    ) -> tuple[httpx.Request, Any]:
+        """The request, and the transport that sends it."""
+        parsed = self._urls.get(url)
+        if parsed is None:
+            if len(self._urls) >= 64:  # Hub lookups carry the model in their URL
+                self._urls.clear()
+            parsed = self._urls[url] = httpx.URL(url)
+        ours = {name.lower() for name in headers}
+        merged = [(name, value) for name, value in self._defaults if name not in ours]
+        merged.extend(headers.items())
+        extension = self.timeout if timeout is None else _timeout_extension(timeout)
+        request = httpx.Request(
+            method, parsed, headers=merged, content=content, extensions={"timeout": extension}
+        )
+        return request, self.pool._transport_for_url(parsed)
+
+
+def _timeout_extension(seconds: float) -> dict[str, float]:
+    """`httpx.Timeout(seconds, connect=...)` as the request extension httpx's transports read."""
+    return {
+        "connect": min(_CONNECT_TIMEOUT, seconds),
+        "read": seconds,
+        "write": seconds,
+        "pool": seconds,
+    }
+
+
 class SyncTransport:
     """Sends requests on one pooled httpx.Client, created on first use unless one is given."""
 
-    __slots__ = ("_client", "_lock", "_owned", "_timeout")
+    __slots__ = ("_client", "_direct", "_lock", "_owned", "_timeout")
 
     def __init__(self, client: Any | None, timeout: float) -> None:
         if client is not None and not isinstance(client, httpx.Client):
             raise TypeError("http_client must be an httpx.Client")
         self._client: httpx.Client | None = client
+        self._direct: _Direct | None = None
         self._owned = client is None
         self._timeout = timeout
         self._lock = threading.Lock()
@@ -245,6 +300,7 @@ class SyncTransport:
                 self._client = httpx.Client(
                     timeout=_timeout(self._timeout), limits=pool_limits(), cookies=_NoCookies()
                 )
+                self._direct = _Direct(self._client, self._timeout)
             return self._client
 
     def send(
@@ -257,9 +313,14 @@ class SyncTransport:
     ) -> WireResponse:
         """Send and return once the response headers are in."""
         client = self._get()
+        direct = self._direct
         try:
-            request = _request(client, method, url, headers, content, timeout)
-            response = client.send(request, stream=True)
+            if direct is not None and direct.pool is client:
+                request, transport = direct.request(method, url, headers, content, timeout)
+                response = transport.handle_request(request)
+            else:
+                request = _request(client, method, url, headers, content, timeout)
+                response = client.send(request, stream=True)
         except httpx.HTTPError as exc:
             raise _translate(exc, url) from None
         return WireResponse(response, url)
@@ -269,7 +330,7 @@ class SyncTransport:
         if not self._owned:
             return
         with self._lock:
-            client, self._client = self._client, None
+            client, self._client, self._direct = self._client, None, None
         if client is not None:
             client.close()
 
@@ -283,13 +344,14 @@ class AsyncTransport:
     that loop, and the pools of loops that are gone are dropped with them.
     """
 
-    __slots__ = ("_given", "_pools", "_timeout")
+    __slots__ = ("_direct", "_given", "_pools", "_timeout")
 
     def __init__(self, client: Any | None, timeout: float) -> None:
         if client is not None and not isinstance(client, httpx.AsyncClient):
             raise TypeError("http_async_client must be an httpx.AsyncClient")
         self._given: httpx.AsyncClient | None = client
         self._pools: dict[Any, httpx.AsyncClient] = {}
+        self._direct: dict[Any, _Direct] = {}  # per loop too: the direct path of each pool
         self._timeout = timeout
 
     @property
@@ -305,8 +367,12 @@ class AsyncTransport:
             return None
 
     def _get(self) -> httpx.AsyncClient:
+        return self._pool()[0]
+
+    def _pool(self) -> tuple[httpx.AsyncClient, _Direct | None]:
+        """The pool to send on, and its direct path when we created it."""
         if self._given is not None:
-            return self._given
+            return self._given, None
         import asyncio  # already loaded: we are inside a running loop
 
         loop = asyncio.get_running_loop()
@@ -314,10 +380,12 @@ class AsyncTransport:
         if client is None:
             for old in [old for old in self._pools if old.is_closed()]:
                 del self._pools[old]  # its connections died with it
+                self._direct.pop(old, None)
             client = self._pools[loop] = httpx.AsyncClient(
                 timeout=_timeout(self._timeout), limits=pool_limits(), cookies=_NoCookies()
             )
-        return client
+            self._direct[loop] = _Direct(client, self._timeout)
+        return client, self._direct.get(loop)
 
     async def send(
         self,
@@ -328,10 +396,14 @@ class AsyncTransport:
         timeout: float | None = None,
     ) -> AsyncWireResponse:
         """Send and return once the response headers are in."""
-        client = self._get()
+        client, direct = self._pool()
         try:
-            request = _request(client, method, url, headers, content, timeout)
-            response = await client.send(request, stream=True)
+            if direct is not None and direct.pool is client:
+                request, transport = direct.request(method, url, headers, content, timeout)
+                response = await transport.handle_async_request(request)
+            else:
+                request = _request(client, method, url, headers, content, timeout)
+                response = await client.send(request, stream=True)
         except httpx.HTTPError as exc:
             raise _translate(exc, url) from None
         return AsyncWireResponse(response, url)
@@ -341,7 +413,7 @@ class AsyncTransport:
         import asyncio
 
         current = asyncio.get_running_loop()
-        pools, self._pools = self._pools, {}
+        pools, self._pools, self._direct = self._pools, {}, {}
         for loop, client in pools.items():
             if loop is current:
                 await client.aclose()
@@ -351,7 +423,7 @@ class AsyncTransport:
 
     def close_outside_loop(self) -> None:
         """Close the pools from synchronous code (no loop running in this thread)."""
-        pools, self._pools = self._pools, {}
+        pools, self._pools, self._direct = self._pools, {}, {}
         for loop, client in pools.items():
             if loop.is_running():
                 import asyncio
