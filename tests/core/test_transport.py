@@ -113,9 +113,7 @@ def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Proxy]:
     server.close()
 
 
-async def test_own_pool_goes_through_a_proxy_from_the_environment(
-    twin: str, proxy: _Proxy
-) -> None:
+async def test_own_pool_goes_through_a_proxy_from_the_environment(twin: str, proxy: _Proxy) -> None:
     # The host does not resolve: only the proxy can answer.
     result = await chat(make(twin, "http://models.invalid/v1"))
     assert result.text == "via proxy"
