@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Unpack
 
 from hfproviders._call import Call, needs_catalogue
@@ -463,6 +463,7 @@ class AsyncHFClient(_Shared):
         self._config = ClientConfig.create(options)
         self._transport = AsyncTransport(http_async_client, self._config.timeout)
         self._sleep: Callable[[float], Any] = asyncio.sleep
+        self._step = _store_steps(self._config)
 
     async def __aenter__(self) -> AsyncHFClient:
         return self
@@ -663,23 +664,25 @@ class AsyncHFClient(_Shared):
             raise call.error_in(
                 response.status_code, response.headers, await response.read(MAX_ERROR_BODY)
             )
-        call.headers_in(response.status_code, response.headers)
+        await self._step(call.headers_in, response.status_code, response.headers)
         return response
 
     async def _run(self, request: Request) -> Any:
         await self._load_catalogue(request)
         call = Call(self._config, request)
-        if call.start():
+        step = self._step  # a step that may reach a store on Redis is awaited, not blocking
+        if await step(call.start):
             return call.cached_result()
         while True:
             try:
-                delay = call.hedge_delay()
+                delay = await step(call.hedge_delay)
                 if delay is not None:
-                    return call.body_in(await self._hedged(call, delay))
+                    return await step(call.body_in, await self._hedged(call, delay))
                 response = await self._send(call)
-                return call.body_in(await response.read(cap=call.max_bytes, deadline=call.deadline))
+                body = await response.read(cap=call.max_bytes, deadline=call.deadline)
+                return await step(call.body_in, body)
             except HFProvidersError as error:
-                wait = call.failed(error)
+                wait = await step(call.failed, error)
             if wait > 0:
                 await self._sleep(wait)
 
@@ -696,15 +699,16 @@ class AsyncHFClient(_Shared):
                 return racer, await response.read(cap=racer.max_bytes, deadline=racer.deadline)
             except HFProvidersError as error:
                 if index:
-                    twin.attempt_lost(error)
+                    await self._step(twin.attempt_lost, error)
                 raise
 
-        body: bytes = call.raced(await race_async(attempt, delay, _aignore), twin)
+        race = await race_async(attempt, delay, _aignore)
+        body: bytes = await self._step(call.raced, race, twin)
         return body
 
     async def _stream(self, call: Call) -> AsyncIterator[Any]:
         await self._load_catalogue(call.request)
-        if call.start():
+        if await self._step(call.start):
             for chunk in call.replay():
                 yield chunk
             return
@@ -728,16 +732,16 @@ class AsyncHFClient(_Shared):
                         yield chunk
                 finally:
                     await response.close()
-                call.stream_ended()
+                await self._step(call.stream_ended)
                 return
             except HFProvidersError as error:
-                wait = call.failed(error)
+                wait = await self._step(call.failed, error)
             if wait > 0:
                 await self._sleep(wait)
 
     async def _open(self, call: Call) -> tuple[AsyncWireResponse, AsyncIterator[bytes], list[Any]]:
         """Send a stream's request. Hedged, each racer reads up to its first event (or end)."""
-        delay = call.hedge_delay()
+        delay = await self._step(call.hedge_delay)
         if delay is None:
             response = await self._send(call)
             return response, response.iter_bytes(), []
@@ -757,11 +761,12 @@ class AsyncHFClient(_Shared):
                     raise
             except HFProvidersError as error:
                 if index:
-                    twin.attempt_lost(error)
+                    await self._step(twin.attempt_lost, error)
                 raise
 
-        opened: tuple[AsyncWireResponse, AsyncIterator[bytes], list[Any]] = call.raced(
-            await race_async(attempt, delay, _aclose_opened), twin
+        race = await race_async(attempt, delay, _aclose_opened)
+        opened: tuple[AsyncWireResponse, AsyncIterator[bytes], list[Any]] = await self._step(
+            call.raced, race, twin
         )
         return opened
 
@@ -840,6 +845,24 @@ class ClientPair:
 # Two threads racing the first call must not build two pools; reentrant, as a client is made
 # while it is held.
 _LOCK = threading.RLock()
+
+
+async def _direct(function: Callable[..., Any], *args: Any) -> Any:
+    """A step of a call whose stores are all in this process: nothing to await."""
+    return function(*args)
+
+
+def _store_steps(config: ClientConfig) -> Callable[..., Awaitable[Any]]:
+    """How the async twin runs a `Call` step that may reach a store (cache, limiter, health, spend).
+
+    Directly; or, when a store keeps its state on Redis, as an async step whose round trips are
+    awaited on the loop (`hfproviders._state.async_step`).
+    """
+    if not config.remote_state:
+        return _direct
+    from hfproviders._state import async_step
+
+    return async_step
 
 
 def _first_chunks(call: Call, raws: Iterator[bytes]) -> list[Any]:

@@ -13,6 +13,7 @@ router: provider suffixes, policies and failover chains then work there.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from hfproviders._catalog import DiscoveryCache, ModelInfo
     from hfproviders._observe import HealthHook, SpendHook
     from hfproviders._ratelimit import RateLimiter
-    from hfproviders._state import SharedRateLimiter
+    from hfproviders._state import SharedRateLimiter, StateBackend
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -51,6 +52,7 @@ __all__ = [
 ]
 
 DEFAULT_BASE_URL = "https://router.huggingface.co/v1"
+_LOCK = threading.Lock()
 ROUTER_HOST = "router.huggingface.co"
 _HF_HOST_SUFFIXES = (".huggingface.co", ".hf.co", ".huggingface.cloud")
 _HF_HOSTS = frozenset({"huggingface.co", "hf.co"})
@@ -145,6 +147,7 @@ class ClientConfig:
     observer: Observer = field(default_factory=Observer)
     health: HealthHook | None = None
     spend: SpendHook | None = None
+    remote_state: bool = False  # a store does network I/O: the async twin awaits it (async steps)
     is_router: bool = field(init=False)
     host: str = field(init=False)
     _token_resolved: bool = field(init=False, default=False)
@@ -213,11 +216,16 @@ class ClientConfig:
         idle = options.get("stream_idle_timeout")
         cap = options.get("max_response_bytes")
         from hfproviders._observe import build_observer
-        from hfproviders._state import share_state
 
-        cache, limiter = share_state(
-            options.get("state"), options.get("cache"), options.get("rate_limiter")
-        )
+        state = resolve_state(options.get("state"))
+        cache, limiter = options.get("cache"), options.get("rate_limiter")
+        if state is not None:  # the same configuration, counted across every worker
+            from hfproviders._ratelimit import RateLimiter
+
+            if isinstance(limiter, RateLimiter):
+                limiter = state.share_rate_limiter(limiter)
+            if cache is not None:
+                cache = state.share_cache(cache)
         if cache is not None:
             from hfproviders._cache import fail_safe  # a failing cache never costs an answer
 
@@ -253,8 +261,11 @@ class ClientConfig:
         from hfproviders._health import health_hook
         from hfproviders._spend import spend_hook
 
-        config.health = health_hook(options, config.catalogue_entry)
-        config.spend = spend_hook(options, config.catalogue_entry)
+        health_store = state.health_store() if state is not None else None
+        spend_store = state.spend_store() if state is not None else None
+        config.health = health_hook(options, config.catalogue_entry, health_store)
+        config.spend = spend_hook(options, config.catalogue_entry, spend_store)
+        config.remote_state = _has_remote_store(config)
         return config
 
     def catalogue_entry(self, model: str) -> ModelInfo | None:
@@ -365,3 +376,51 @@ class ClientConfig:
             return f"{root}/hf-inference/models/{quote(model, safe='/')}"
         base = self.base_url
         return base[: -len("/v1")] if base.endswith("/v1") else base
+
+
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "valkey://", "valkeys://")
+_BY_URL: dict[str, StateBackend] = {}
+
+
+def resolve_state(state: str | StateBackend | None) -> StateBackend | None:
+    """The backend of a client's `state=` option (a URL builds a `RedisState`).
+
+    One URL gives one backend per process, so every client (and both adapters' client pairs)
+    given the same URL share one connection pool and one view of the server's health.
+    """
+    from hfproviders._state import StateBackend
+
+    if state is None or isinstance(state, StateBackend):
+        return state
+    if not isinstance(state, str):
+        raise ConfigurationError(
+            f"state must be a URL or a state backend, not {type(state).__name__}"
+        )
+    if not state.lower().startswith(_REDIS_SCHEMES):
+        raise ConfigurationError(
+            "state must be a redis:// (or rediss://, unix://, valkey://) URL or a state backend "
+            "such as RedisState(...)"
+        )
+    from hfproviders._redis import RedisState  # redis-py loads only for Redis users
+
+    with _LOCK:
+        found = _BY_URL.get(state)
+        if found is None:
+            found = _BY_URL[state] = RedisState(state)
+    return found
+
+
+def _has_remote_store(config: ClientConfig) -> bool:
+    """Whether any store of the client keeps its state on a server (Redis)."""
+    from hfproviders._state import is_remote
+
+    health = getattr(config.health, "tracker", None)
+    control = getattr(config.spend, "control", None)
+    stores = (
+        getattr(config.cache, "backend", config.cache),
+        config.limiter,
+        getattr(health, "store", None),
+        getattr(getattr(control, "budget", None), "store", None),
+        getattr(getattr(control, "ledger", None), "store", None),
+    )
+    return any(is_remote(store) for store in stores)

@@ -957,12 +957,17 @@ class HealthHook:
 _DEFAULT_BREAKER = CircuitBreaker()
 
 
-def health_hook(options: Mapping[str, Any], catalogue: Callable[[str], ModelInfo | None]) -> Any:
+def health_hook(
+    options: Mapping[str, Any],
+    catalogue: Callable[[str], ModelInfo | None],
+    store: HealthStore | None = None,
+) -> Any:
     """The health component of a client, from its health options.
 
     Those are `breaker`, `health`, `constraints` and `hedge_after`. A `health=HealthTracker`
     brings its own breaker (`breaker` is then not used); a `health=` that is not a
-    `HealthTracker` is a hook of the caller's own, used as it is.
+    `HealthTracker` is a hook of the caller's own, used as it is. `store`: where a tracker built
+    here keeps its state (the client's `state=`; None: in memory).
     """
     given = options.get("health")
     if given is not None and not isinstance(given, HealthTracker):
@@ -981,8 +986,6 @@ def health_hook(options: Mapping[str, Any], catalogue: Callable[[str], ModelInfo
         if not valid or not math.isfinite(hedge_after) or hedge_after < 0:
             raise ConfigurationError("hedge_after must be seconds >= 0, 'p90' (p50…p99) or None")
     if given is None:
-        from hfproviders._state import shared_health_store  # `state=`: shared by every worker
-
-        given = HealthTracker(breaker, shared_health_store(options.get("state")))
+        given = HealthTracker(breaker, store)
     tracker = given
     return HealthHook(tracker, catalogue, constraints, hedge_after)

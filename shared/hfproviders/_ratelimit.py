@@ -161,6 +161,7 @@ class RateLimiter:
         self._sleep = sleep
         self._async_sleep = async_sleep
         self._lock = threading.Lock()
+        self._shared = False  # True when `_reserve`/`_release` do network I/O (RedisRateLimiter)
         self._burst = burst
         self._requests, self._tokens = self._fresh_buckets(clock())
 
@@ -236,8 +237,16 @@ class RateLimiter:
         return wait
 
     async def aacquire(self, tokens: int = 1) -> float:
-        """Async twin of `acquire`: waits with `async_sleep`, never blocking the event loop."""
-        wait = self._reserve(tokens)
+        """Async twin of `acquire`: waits with `async_sleep`, never blocking the event loop.
+
+        A shared limiter's round trips are awaited on the loop (`hfproviders._state.async_step`).
+        """
+        if self._shared:
+            from hfproviders._state import async_step
+
+            wait = await async_step(self._reserve, tokens)
+        else:
+            wait = self._reserve(tokens)
         if wait > 0:
             if self._async_sleep is None:
                 import asyncio  # lazily: `import hfproviders` does not pay for asyncio
@@ -246,7 +255,10 @@ class RateLimiter:
             try:
                 await self._async_sleep(wait)
             except BaseException:
-                self._release(tokens)
+                if self._shared:
+                    await async_step(self._release, tokens)
+                else:
+                    self._release(tokens)
                 raise
         return wait
 
@@ -263,7 +275,11 @@ class RateLimiter:
             return True
 
     async def atry_acquire(self, tokens: int = 1) -> bool:
-        """Async twin of `try_acquire` (no I/O, so it never waits)."""
+        """Async twin of `try_acquire` (never sleeps; a shared limiter's round trip is awaited)."""
+        if self._shared:
+            from hfproviders._state import async_step
+
+            return await async_step(self.try_acquire, tokens)
         return self.try_acquire(tokens)
 
     # -- feedback --------------------------------------------------------------------------------

@@ -14,6 +14,11 @@ we need "how long until my turn?" with a reservation that keeps order, a give-ba
 cancelled, token corrections after the real usage is known, and a shared pause until the
 server's reset; none of these are in its API, and it would be one more dependency.
 
+**Sync and async.** Every store's round trips go through `RedisState.run`: on the sync client,
+or, inside an async step of `AsyncHFClient` (`hfproviders._state.async_step`), on redis-py's
+asyncio client, awaited on the event loop. So each operation is written once and the async
+client never blocks its loop or touches the sync client.
+
 **Cache.** `RedisCache` stores the same values under the same keys (`cache_key`) as the local
 caches, with an expiry set by Redis (`ttl_s`). A cache failure is always a miss or a skipped
 write, never an error: a cache can only save work.
@@ -40,7 +45,7 @@ from redis.retry import Retry
 from hfproviders._cache import InMemoryCache, ResponseCache, _dumps
 from hfproviders._errors import ConfigurationError, RateLimitWaitTooLongError
 from hfproviders._ratelimit import RateLimiter, _reset_if_spent
-from hfproviders._state import FailurePolicy, OutageGuard
+from hfproviders._state import FailurePolicy, OutageGuard, async_step, await_io, in_async_step
 
 if TYPE_CHECKING:
     from hfproviders._redis_stores import RedisHealthStore, RedisSpendStore
@@ -174,6 +179,8 @@ class RedisState:
         self._async_client = async_client
         self._loop_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis]
         self._loop_clients = weakref.WeakKeyDictionary()
+        self._scripts: weakref.WeakKeyDictionary[Any, dict[str, Any]]
+        self._scripts = weakref.WeakKeyDictionary()
 
     @property
     def on_failure(self) -> FailurePolicy:
@@ -219,6 +226,29 @@ class RedisState:
     def key(self, *parts: str) -> str:
         """A key under this state's prefix."""
         return ":".join((self.prefix, *parts))
+
+    def run(self, command: Callable[[Any], Any]) -> Any:
+        """`command(client)`'s result: one round trip (a command, a pipeline, a script).
+
+        `command` is written once for both clients: it gets the sync client, or, inside an
+        async step, this loop's asyncio client, whose awaitable is awaited on the loop.
+        """
+        if in_async_step():
+            return await_io(command(self.async_client()))
+        return command(self.client)
+
+    def eval(self, source: str, keys: list[str], args: list[Any]) -> Any:
+        """Run the Lua script `source` (by its SHA, loaded on first use) in one round trip."""
+        return self.run(lambda client: self._script(client, source)(keys=keys, args=args))
+
+    def _script(self, client: Any, source: str) -> Any:
+        scripts = self._scripts.get(client)
+        if scripts is None:
+            scripts = self._scripts[client] = {}
+        script = scripts.get(source)
+        if script is None:
+            script = scripts[source] = client.register_script(source)
+        return script
 
     # -- the StateBackend protocol ---------------------------------------------------------
 
@@ -347,9 +377,7 @@ class RedisRateLimiter(RateLimiter):
             (tokens_per_minute or 0) / 60.0,
             tokens_per_minute or 0,
         ]
-        self._script: Any = None
-        self._async_scripts: weakref.WeakKeyDictionary[aioredis.Redis, Any]
-        self._async_scripts = weakref.WeakKeyDictionary()
+        self._shared = True  # the inherited `aacquire` reserves in an async step
 
     @classmethod
     def like(
@@ -378,17 +406,7 @@ class RedisRateLimiter(RateLimiter):
         return [op, *self._args, amount, *extra]
 
     def _eval(self, op: str, amount: float, *extra: float) -> tuple[bool, float]:
-        if self._script is None:
-            self._script = self.state.client.register_script(_LIMITER_LUA)
-        ok, wait = self._script(keys=self._keys, args=self._argv(op, amount, *extra))
-        return bool(ok), float(wait)
-
-    async def _aeval(self, op: str, amount: float, *extra: float) -> tuple[bool, float]:
-        client = self.state.async_client()
-        script = self._async_scripts.get(client)
-        if script is None:
-            script = self._async_scripts[client] = client.register_script(_LIMITER_LUA)
-        ok, wait = await script(keys=self._keys, args=self._argv(op, amount, *extra))
+        ok, wait = self.state.eval(_LIMITER_LUA, self._keys, self._argv(op, amount, *extra))
         return bool(ok), float(wait)
 
     def _max_wait_arg(self) -> float:
@@ -404,56 +422,24 @@ class RedisRateLimiter(RateLimiter):
             )
         return wait
 
-    # -- the I/O twins: one round trip, then a local sleep ---------------------------------------
+    # -- one round trip each; `acquire`/`aacquire` (inherited) then sleep locally ---------------
 
-    def acquire(self, tokens: int = 1) -> float:
-        """Wait (blocking this thread) until one request and `tokens` may go; return the wait.
+    def _reserve(self, tokens: int) -> float:
+        """Reserve one request (and `tokens`) on Redis; the wait before sending.
 
-        Raises `RateLimitWaitTooLongError` without waiting when the wait would exceed
-        `max_wait`, and `StateUnavailableError` when Redis is down and the state fails closed.
+        Raises `RateLimitWaitTooLongError` when the wait would exceed `max_wait`, and
+        `StateUnavailableError` when Redis is down and the state fails closed.
         """
         _check_tokens(tokens)
         result = self.state.guard.run(
             lambda: self._eval("reserve", tokens, self._max_wait_arg()), lambda: None
         )
-        if result is None:
-            return super().acquire(tokens)
-        wait = self._granted(result)
-        if wait > 0:
-            try:
-                self._sleep(wait)
-            except BaseException:
-                self._release(tokens)
-                raise
-        return wait
-
-    async def aacquire(self, tokens: int = 1) -> float:
-        """Async twin of `acquire`: one async round trip, then `asyncio.sleep`."""
-        _check_tokens(tokens)
-        result = await self.state.guard.arun(
-            lambda: self._aeval("reserve", tokens, self._max_wait_arg()), _nothing
-        )
-        if result is None:
-            return await super().aacquire(tokens)
-        wait = self._granted(result)
-        if wait > 0:
-            try:
-                await (self._async_sleep or asyncio.sleep)(wait)
-            except BaseException:
-                self._release(tokens)
-                raise
-        return wait
+        return super()._reserve(tokens) if result is None else self._granted(result)
 
     def try_acquire(self, tokens: int = 1) -> bool:
         """Take one request (and `tokens`) only if that needs no wait; never sleeps."""
         _check_tokens(tokens)
         result = self.state.guard.run(lambda: self._eval("try", tokens, -1), lambda: None)
-        return super().try_acquire(tokens) if result is None else bool(result[0])
-
-    async def atry_acquire(self, tokens: int = 1) -> bool:
-        """Async twin of `try_acquire`."""
-        _check_tokens(tokens)
-        result = await self.state.guard.arun(lambda: self._aeval("try", tokens, -1), _nothing)
         return super().try_acquire(tokens) if result is None else bool(result[0])
 
     def peek_wait(self, tokens: int = 1) -> float:
@@ -512,10 +498,11 @@ class RedisRateLimiter(RateLimiter):
     def reset(self) -> None:
         """Forget everything learned and used, for every worker: full buckets, no pause."""
         super().reset()
-        self.state.guard.run_quietly(lambda: self.state.client.delete(*self._keys), lambda: None)
+        keys = self._keys
+        self.state.guard.run_quietly(lambda: self.state.run(lambda c: c.delete(*keys)), _none)
 
 
-async def _nothing() -> None:
+def _none() -> None:
     return None
 
 
@@ -563,48 +550,29 @@ class RedisCache:
 
     def get(self, key: str) -> dict[str, Any] | None:
         """Return the value under `key` (a fresh dict), or None (absent, expired, unreachable)."""
-        found: list[Any] = [None]
-
-        def remote() -> None:
-            found[0] = self.state.client.get(self._key(key))
-
-        self.state.guard.run_quietly(remote, lambda: None)
-        return _parse(found[0])
+        name = self._key(key)
+        raw = self.state.guard.run_quietly(lambda: self.state.run(lambda c: c.get(name)), _none)
+        return _parse(raw)
 
     def set(self, key: str, value: dict[str, Any]) -> None:
         """Store `value` under `key`; skipped (never raised) when Redis is unreachable."""
-        text = _dumps(value)
+        name, text, px = self._key(key), _dumps(value), self._px()
         self.state.guard.run_quietly(
-            lambda: self.state.client.set(self._key(key), text, px=self._px()), lambda: None
+            lambda: self.state.run(lambda c: c.set(name, text, px=px)), _none
         )
 
     async def aget(self, key: str) -> dict[str, Any] | None:
-        """Async twin of `get`."""
-        if not self.state.guard.available:
-            return None
-        try:
-            raw = await self.state.async_client().get(self._key(key))
-        except self.state.guard.errors as error:
-            self.state.guard.failed(error)
-            return None
-        self.state.guard.succeeded()
-        return _parse(raw)
+        """Async twin of `get` (the asyncio client, awaited on the running loop)."""
+        return await async_step(self.get, key)
 
     async def aset(self, key: str, value: dict[str, Any]) -> None:
         """Async twin of `set`."""
-        text = _dumps(value)
-        if not self.state.guard.available:
-            return
-        try:
-            await self.state.async_client().set(self._key(key), text, px=self._px())
-        except self.state.guard.errors as error:
-            self.state.guard.failed(error)
-        else:
-            self.state.guard.succeeded()
+        await async_step(self.set, key, value)
 
     def delete(self, key: str) -> None:
         """Remove `key` if present."""
-        self.state.guard.run_quietly(lambda: self.state.client.delete(self._key(key)), lambda: None)
+        name = self._key(key)
+        self.state.guard.run_quietly(lambda: self.state.run(lambda c: c.delete(name)), _none)
 
 
 def _parse(raw: Any) -> dict[str, Any] | None:

@@ -149,7 +149,6 @@ class RedisHealthStore:
         self.local = InMemoryHealthStore()  # the fail-open fallback, and this worker's view
         self.latency_flush_s = latency_flush_s
         self._ttl_ms = max(1, math.ceil(ttl_s * 1000))
-        self._scripts: dict[str, Any] = {}
         self._open_hint: dict[str, tuple[bool, float]] = {}
         self._lock = threading.Lock()
         self._latency_pending: dict[tuple[str, str], list[Callable[[LatencyStats], LatencyStats]]]
@@ -162,12 +161,6 @@ class RedisHealthStore:
 
     def _key(self, key: tuple[str, str], kind: str) -> str:
         return self.state.key("health", kind, _name(key))
-
-    def _script(self, source: str) -> Any:
-        script = self._scripts.get(source)
-        if script is None:
-            script = self._scripts[source] = self.state.client.register_script(source)
-        return script
 
     def _run(self, remote: Callable[[], Any], local: Callable[[], Any]) -> Any:
         # Health always fails open, whatever `on_failure` says: breaker state is advice on
@@ -184,9 +177,10 @@ class RedisHealthStore:
 
         def remote() -> WindowCounts:
             keys = [self._key(key, "window"), self.state.key("health", "keys")]
-            calls, failures, opened = self._script(_ADD_OUTCOME_LUA)(
-                keys=[*keys, self._open_key(key[0])],
-                args=[bucket, int(failed), oldest, self._ttl_ms, _name(key)],
+            calls, failures, opened = self.state.eval(
+                _ADD_OUTCOME_LUA,
+                [*keys, self._open_key(key[0])],
+                [bucket, int(failed), oldest, self._ttl_ms, _name(key)],
             )
             # The tracker asks `any_open` right after counting: answer from this round trip.
             self._open_hint[key[0]] = (bool(opened), time.monotonic())
@@ -201,7 +195,8 @@ class RedisHealthStore:
         """The totals of buckets >= oldest."""
 
         def remote() -> WindowCounts:
-            fields = self.state.client.hgetall(self._key(key, "window"))
+            name = self._key(key, "window")
+            fields = self.state.run(lambda c: c.hgetall(name))
             calls = failures = 0
             for name, value in fields.items():
                 kind, _, bucket = _text(name).partition(":")
@@ -215,8 +210,9 @@ class RedisHealthStore:
 
     def reset_window(self, key: tuple[str, str]) -> None:
         """Forget every counted call."""
+        name = self._key(key, "window")
         self._write(
-            lambda: self.state.client.delete(self._key(key, "window")),
+            lambda: self.state.run(lambda c: c.delete(name)),
             lambda: self.local.reset_window(key),
         )
 
@@ -224,7 +220,8 @@ class RedisHealthStore:
         """The circuit's record, None when never written."""
 
         def remote() -> CircuitRecord | None:
-            raw = self.state.client.get(self._key(key, "circuit"))
+            name = self._key(key, "circuit")
+            raw = self.state.run(lambda c: c.get(name))
             return CircuitRecord.from_dict(json.loads(raw)) if raw is not None else None
 
         record: CircuitRecord | None = self._run(remote, lambda: self.local.get_circuit(key))
@@ -233,8 +230,8 @@ class RedisHealthStore:
     def put_circuit(self, key: tuple[str, str], record: CircuitRecord) -> None:
         """Write the circuit's record (every worker sees it on its next call)."""
 
-        def remote() -> None:
-            pipe = self.state.client.pipeline(transaction=False)
+        def command(client: Any) -> Any:
+            pipe = client.pipeline(transaction=False)
             pipe.set(self._key(key, "circuit"), json.dumps(record.to_dict()), px=self._ttl_ms)
             pipe.sadd(self.state.key("health", "keys"), _name(key))
             opened = self._open_key(key[0])
@@ -243,7 +240,10 @@ class RedisHealthStore:
                 pipe.pexpire(opened, self._ttl_ms)
             else:
                 pipe.srem(opened, key[1])
-            pipe.execute()
+            return pipe.execute()
+
+        def remote() -> None:
+            self.state.run(command)
 
         self._open_hint.pop(key[0], None)
         self._write(remote, lambda: self.local.put_circuit(key, record))
@@ -259,8 +259,9 @@ class RedisHealthStore:
         hint = self._open_hint.pop(model, None)
         if hint is not None and time.monotonic() - hint[1] < _HINT_S:
             return hint[0]
+        name = self._open_key(model)
         found: bool = self._run(
-            lambda: bool(self.state.client.exists(self._open_key(model))),
+            lambda: bool(self.state.run(lambda c: c.exists(name))),
             lambda: self.local.any_open(model),
         )
         return found
@@ -269,8 +270,8 @@ class RedisHealthStore:
         """Atomically take the half-open probe when no worker holds it."""
         claimed: bool = self._run(
             lambda: bool(
-                self._script(_CLAIM_PROBE_LUA)(
-                    keys=[self._key(key, "circuit")], args=[now, until, self._ttl_ms]
+                self.state.eval(
+                    _CLAIM_PROBE_LUA, [self._key(key, "circuit")], [now, until, self._ttl_ms]
                 )
             ),
             lambda: self.local.claim_probe(key, now, until),
@@ -281,7 +282,8 @@ class RedisHealthStore:
         """The latency statistics, None when nothing is known."""
 
         def remote() -> LatencyStats | None:
-            raw = self.state.client.get(self._key(key, "latency"))
+            name = self._key(key, "latency")
+            raw = self.state.run(lambda c: c.get(name))
             return LatencyStats.from_dict(json.loads(raw)) if raw is not None else None
 
         stats: LatencyStats | None = self._run(remote, lambda: self.local.get_latency(key))
@@ -317,20 +319,28 @@ class RedisHealthStore:
     def _write_latency(
         self, key: tuple[str, str], updates: list[Callable[[LatencyStats], LatencyStats]]
     ) -> None:
-        raw = self.state.client.get(self._key(key, "latency"))
+        name = self._key(key, "latency")
+        raw = self.state.run(lambda c: c.get(name))
         stats = LatencyStats.from_dict(json.loads(raw)) if raw is not None else LatencyStats()
         for update in updates:
             stats = update(stats)
-        pipe = self.state.client.pipeline(transaction=False)
-        pipe.set(self._key(key, "latency"), json.dumps(stats.to_dict()), px=self._ttl_ms)
-        pipe.sadd(self.state.key("health", "keys"), _name(key))
-        pipe.execute()
+        text, ttl_ms = json.dumps(stats.to_dict()), self._ttl_ms
+        keys = self.state.key("health", "keys")
+        self.state.run(
+            lambda c: (
+                c.pipeline(transaction=False)
+                .set(name, text, px=ttl_ms)
+                .sadd(keys, _name(key))
+                .execute()
+            )
+        )
 
     def known_keys(self) -> list[tuple[str, str]]:
         """Every (model, provider) with any state."""
 
         def remote() -> list[tuple[str, str]]:
-            names = self.state.client.smembers(self.state.key("health", "keys"))
+            keys = self.state.key("health", "keys")
+            names = self.state.run(lambda c: c.smembers(keys))
             pairs = (json.loads(name) for name in names)
             return sorted((str(model), str(provider)) for model, provider in pairs)
 
@@ -387,7 +397,6 @@ class RedisSpendStore:
         self._pending_count = 0
         self._pending_since: float | None = None
         self._held_locally: dict[str, float] = {}  # reservations made in the fallback
-        self._scripts: dict[str, Any] = {}
         atexit.register(_flush_at_exit, weakref.ref(self))  # no settlement left behind
 
     def __repr__(self) -> str:
@@ -395,12 +404,6 @@ class RedisSpendStore:
 
     def _prefix(self) -> str:
         return self.state.key("spend", "")
-
-    def _script(self, source: str) -> Any:
-        script = self._scripts.get(source)
-        if script is None:
-            script = self._scripts[source] = self.state.client.register_script(source)
-        return script
 
     def _period_ops(self, period: str) -> dict[str, Any]:
         if self._pending_since is None:
@@ -458,7 +461,7 @@ class RedisSpendStore:
             count, self._pending_count, self._pending_since = self._pending_count, 0, None
         payload = json.dumps({"prefix": self._prefix(), "periods": batch})
         if self.state.guard.run_quietly(
-            lambda: self._script(_FLUSH_LUA)(args=[payload]), lambda: None
+            lambda: self.state.eval(_FLUSH_LUA, [], [payload]), lambda: None
         ):
             return
         with self._lock:  # not written: merge back, to try again with the next batch
@@ -477,9 +480,10 @@ class RedisSpendStore:
         self.flush()  # this worker's settled calls count before its next check
 
         def remote() -> float | None:
-            committed = self._script(_RESERVE_LUA)(
-                keys=[f"{self._prefix()}{period}:totals"],
-                args=[repr(amount_usd), repr(limit_usd), _period_ttl_ms(period)],
+            committed = self.state.eval(
+                _RESERVE_LUA,
+                [f"{self._prefix()}{period}:totals"],
+                [repr(amount_usd), repr(limit_usd), _period_ttl_ms(period)],
             )
             return None if committed is None else float(committed)
 
@@ -498,7 +502,8 @@ class RedisSpendStore:
         self.flush()
 
         def remote() -> float:
-            raw = self.state.client.hget(f"{self._prefix()}{period}:totals", "spent")
+            name = f"{self._prefix()}{period}:totals"
+            raw = self.state.run(lambda c: c.hget(name, "spent"))
             return float(raw) if raw is not None else 0.0
 
         total: float = self.state.guard.run(remote, lambda: self.local.total_usd(period))
@@ -509,7 +514,8 @@ class RedisSpendStore:
         self.flush()
 
         def remote() -> list[SpendLine]:
-            fields = self.state.client.hgetall(f"{self._prefix()}{period}:lines")
+            name = f"{self._prefix()}{period}:lines"
+            fields = self.state.run(lambda c: c.hgetall(name))
             totals: dict[tuple[str, str], dict[str, float]] = {}
             for name, value in fields.items():
                 model, provider, field = _text(name).split(_SEP)

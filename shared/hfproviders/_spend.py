@@ -499,17 +499,21 @@ class SpendHook:
         self.control.release(self._held.pop(id(call), None))
 
 
-def spend_hook(options: Mapping[str, Any], catalogue: Callable[[str], ModelInfo | None]) -> Any:
-    """The spend component of a client, from its `budget` option (or the `spend=` hook given)."""
+def spend_hook(
+    options: Mapping[str, Any],
+    catalogue: Callable[[str], ModelInfo | None],
+    shared: SpendStore | None = None,
+) -> Any:
+    """The spend component of a client, from its `budget` option (or the `spend=` hook given).
+
+    `shared`: the client's `state=` store, for the ledger and a budget kept in memory.
+    """
     given = options.get("spend")
     if given is not None:
         return given
     budget = options.get("budget")
     if budget is not None and not isinstance(budget, SpendLimit):
         raise ConfigurationError("budget must be a SpendLimit")
-    from hfproviders._state import shared_spend_store
-
-    shared = shared_spend_store(options.get("state"))
     if shared is None:
         return SpendHook(SpendControl(budget), catalogue)
     # `state=`: the ledger, and a budget still on its in-memory store, move to the shared store.

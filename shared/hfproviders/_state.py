@@ -25,6 +25,14 @@ short pause; with `"closed"` a call that needs the backend (taking from the limi
 check) raises `StateUnavailableError` before anything is sent. Either way, work done after an
 answer arrived (a cache write, a usage correction, a spend record) never raises, so an outage
 never costs an answer already received.
+
+**The async client never blocks its loop on a store.** The stores' logic (breaker, budget,
+limiter feedback) exists once, as plain code. `AsyncHFClient` runs each step of a call that may
+reach a remote store as an *async step* (`async_step`): the step runs in a greenlet, and every
+round trip a store makes inside it (`RedisState.run`) goes through redis-py's asyncio client and
+is awaited on the event loop (`await_io`), so other tasks run meanwhile and the sync client is
+never touched. This is SQLAlchemy's asyncio pattern; `greenlet` comes with the `redis` extra.
+The in-process stores (memory, SQLite) do no network I/O and are called directly.
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from hfproviders._errors import ConfigurationError, StateUnavailableError
 
@@ -49,17 +57,16 @@ __all__ = [
     "OutageGuard",
     "SharedRateLimiter",
     "StateBackend",
-    "resolve_state",
-    "share_state",
-    "shared_health_store",
-    "shared_spend_store",
+    "async_step",
+    "await_io",
+    "in_async_step",
+    "is_remote",
 ]
 
 logger = logging.getLogger("hfproviders")
 
 FailurePolicy = Literal["open", "closed"]
-
-_REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "valkey://", "valkeys://")
+T = TypeVar("T")
 
 
 @runtime_checkable
@@ -120,34 +127,6 @@ class StateBackend(Protocol):
     def spend_store(self) -> SpendStore:
         """A `SpendStore` shared by everyone using this backend (for a `SpendLimit`/ledger)."""
         ...
-
-
-_BY_URL: dict[str, StateBackend] = {}
-_BY_URL_LOCK = threading.Lock()
-
-
-def resolve_state(state: str | StateBackend | None) -> StateBackend | None:
-    """Return the backend for a client's `state=` option (a URL builds a `RedisState`).
-
-    One URL gives one backend per process, so every client (and both adapters' client pairs)
-    given the same URL share one connection pool and one view of the server's health.
-    """
-    if state is None or isinstance(state, StateBackend):
-        return state
-    if isinstance(state, str):
-        if state.lower().startswith(_REDIS_SCHEMES):
-            from hfproviders._redis import RedisState  # redis-py loads only for Redis users
-
-            with _BY_URL_LOCK:
-                found = _BY_URL.get(state)
-                if found is None:
-                    found = _BY_URL[state] = RedisState(state)
-            return found
-        raise ConfigurationError(
-            "state must be a redis:// (or rediss://, unix://, valkey://) URL or a state backend "
-            "such as RedisState(...)"
-        )
-    raise ConfigurationError(f"state must be a URL or a state backend, not {type(state).__name__}")
 
 
 class OutageGuard:
@@ -232,21 +211,6 @@ class OutageGuard:
         self.succeeded()
         return result
 
-    async def arun(
-        self, remote: Callable[[], Awaitable[Any]], local: Callable[[], Awaitable[Any]]
-    ) -> Any:
-        """Async twin of `run`."""
-        if not self.available:
-            self._down()
-            return await local()
-        try:
-            result = await remote()
-        except self.errors as error:
-            self._fail(error)
-            return await local()
-        self.succeeded()
-        return result
-
     def run_quietly(self, remote: Callable[[], Any], local: Callable[[], Any]) -> Any:
         """Run bookkeeping that must never raise: `remote`, else `local`, in either policy."""
         if self.available:
@@ -263,31 +227,95 @@ class OutageGuard:
     errors: tuple[type[BaseException], ...] = (OSError,)
 
 
-def share_state(
-    state: str | StateBackend | None,
-    cache: ResponseCache | None,
-    limiter: RateLimiter | SharedRateLimiter | None,
-) -> tuple[ResponseCache | None, RateLimiter | SharedRateLimiter | None]:
-    """A client's cache and limiter, moved onto `state` when one is given."""
-    backend = resolve_state(state)
-    if backend is None:
-        return cache, limiter
-    from hfproviders._ratelimit import RateLimiter
-
-    if isinstance(limiter, RateLimiter):
-        limiter = backend.share_rate_limiter(limiter)
-    if cache is not None:
-        cache = backend.share_cache(cache)
-    return cache, limiter
+def is_remote(store: object) -> bool:
+    """Whether `store` keeps its state on a server (it has a `StateBackend` as `state`)."""
+    return isinstance(getattr(store, "state", None), StateBackend)
 
 
-def shared_health_store(state: str | StateBackend | None) -> HealthStore | None:
-    """The health store of a client's `state=` (None: keep the tracker's own, in memory)."""
-    backend = resolve_state(state)
-    return backend.health_store() if backend is not None else None
+# -- async steps: one implementation of the store logic, its round trips awaited on the loop ------
+
+_STEP, _AWAIT, _DONE, _RAISED, _SEND, _THROW = range(6)
+_steps = threading.local()  # idle step greenlets of this thread (a greenlet stays in its thread)
+_getcurrent: Callable[[], Any] | None = None
+_Step: type | None = None
+_GreenletExit: type[BaseException] = SystemExit  # replaced by greenlet's when it loads
 
 
-def shared_spend_store(state: str | StateBackend | None) -> SpendStore | None:
-    """The spend store of a client's `state=` (None: keep the in-memory ones)."""
-    backend = resolve_state(state)
-    return backend.spend_store() if backend is not None else None
+def in_async_step() -> bool:
+    """True in code that `async_step` runs: a store then awaits its I/O with `await_io`."""
+    return _getcurrent is not None and type(_getcurrent()) is _Step
+
+
+def await_io(awaitable: Awaitable[T]) -> T:
+    """From sync code inside an async step: await `awaitable` on the event loop, return its result.
+
+    The step is suspended meanwhile (the loop runs other tasks); an exception raised by the
+    awaitable (a timeout, a cancellation) is raised here.
+    """
+    assert _getcurrent is not None
+    kind, value = _getcurrent().parent.switch((_AWAIT, awaitable))
+    if kind == _THROW:
+        raise value
+    result: T = value
+    return result
+
+
+async def async_step(function: Callable[..., T], *args: Any) -> T:
+    """Run `function(*args)` for the running event loop; return its result or raise its error.
+
+    Whatever it awaits through `await_io` (a store's round trip) is awaited here, so the loop is
+    never blocked. Steps are greenlets, kept for reuse per thread (creating one costs ~15 µs,
+    switching ~1 µs); context variables are the caller's.
+    """
+    if _getcurrent is None:
+        _load_greenlet()
+    assert _getcurrent is not None
+    assert _Step is not None
+    idle: list[Any] = _steps.__dict__.setdefault("idle", [])
+    step = idle.pop() if idle else _Step(_serve)
+    here = _getcurrent()
+    step.parent = here
+    step.gr_context = here.gr_context
+    kind, value = step.switch((_STEP, (function, args)))
+    while kind == _AWAIT:
+        try:
+            result = await value
+        except BaseException as error:  # noqa: BLE001 - raised inside the step, where it belongs
+            kind, value = step.switch((_THROW, error))
+        else:
+            kind, value = step.switch((_SEND, result))
+    idle.append(step)
+    if kind == _RAISED:
+        raise value
+    done: T = value
+    return done
+
+
+def _serve(message: tuple[int, Any]) -> None:
+    """A step greenlet's life: run one function per switch, report its outcome, wait."""
+    assert _getcurrent is not None
+    while True:
+        function, args = message[1]
+        try:
+            outcome: tuple[int, Any] = (_DONE, function(*args))
+        except _GreenletExit:
+            raise
+        except BaseException as error:  # noqa: BLE001 - handed to the step's caller
+            outcome = (_RAISED, error)
+        del function, args
+        message = _getcurrent().parent.switch(outcome)
+
+
+def _load_greenlet() -> None:
+    global _getcurrent, _Step, _GreenletExit
+    try:
+        import greenlet  # type: ignore[import-untyped,unused-ignore]
+    except ImportError as error:  # pragma: no cover - installed with the redis extra
+        raise ConfigurationError(
+            'a remote state store on AsyncHFClient needs greenlet: pip install "hfproviders[redis]"'
+        ) from error
+
+    class Step(greenlet.greenlet):  # type: ignore[misc]
+        """A greenlet running one async step at a time."""
+
+    _Step, _getcurrent, _GreenletExit = Step, greenlet.getcurrent, greenlet.GreenletExit

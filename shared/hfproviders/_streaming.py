@@ -291,7 +291,12 @@ class _AsyncStream(Generic[T]):
     async def aclose(self) -> None:
         """Stop reading and release the connection."""
         await self._generator.aclose()  # type: ignore[attr-defined]
-        self._call.closed()
+        if self._call.config.remote_state:  # a spend store on Redis: await its round trip
+            from hfproviders._state import async_step
+
+            await async_step(self._call.closed)
+        else:
+            self._call.closed()
 
 
 class ChatStream(_SyncStream[ChatCompletionChunk]):

@@ -19,7 +19,7 @@ from hfproviders import (
     SQLiteCache,
     cache_key,
 )
-from hfproviders._state import resolve_state
+from hfproviders._config import resolve_state
 
 ENTRY = {"kind": "chat", "data": {"id": "x"}, "meta": {"provider": "together"}}
 
