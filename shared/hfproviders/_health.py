@@ -586,8 +586,8 @@ class HealthTracker:
         probe is taken now and it goes first. A chain entry None (the router's own choice) is
         checked under the name "auto".
         """
-        if self.breaker is None:
-            return tuple(chain)
+        if self.breaker is None or not self._any_open(model):
+            return tuple(chain)  # every circuit of the model closed: nothing to skip or probe
         now = self.clock()
         probes: list[str | None] = []
         kept: list[str | None] = []

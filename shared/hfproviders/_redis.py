@@ -30,8 +30,10 @@ of its buckets sit in one Redis Cluster slot.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
+import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable
@@ -181,6 +183,8 @@ class RedisState:
         self._loop_clients = weakref.WeakKeyDictionary()
         self._scripts: weakref.WeakKeyDictionary[Any, dict[str, Any]]
         self._scripts = weakref.WeakKeyDictionary()
+        self._quiet: weakref.WeakKeyDictionary[Any, _QuietWrites]
+        self._quiet = weakref.WeakKeyDictionary()
 
     @property
     def on_failure(self) -> FailurePolicy:
@@ -236,6 +240,26 @@ class RedisState:
         if in_async_step():
             return await_io(command(self.async_client()))
         return command(self.client)
+
+    def send_quietly(self, *command: Any) -> None:
+        """Send a write whose reply nobody needs (a cache SET) without waiting for a reply.
+
+        It goes on a connection of its own with `CLIENT REPLY OFF` (`_QuietWrites`), so it costs
+        a socket write, not a round trip; a server that refuses `CLIENT REPLY` gets a normal one.
+        """
+        stepping = in_async_step()
+        client = self.async_client() if stepping else self.client
+        quiet = self._quiet.get(client)
+        if quiet is None:
+            quiet = self._quiet[client] = _QuietWrites(client)
+        if quiet.supported:
+            if stepping:
+                await_io(quiet.asend(command))
+            else:
+                quiet.send(command)
+            if quiet.supported:
+                return
+        self.run(lambda c: c.execute_command(*command))
 
     def eval(self, source: str, keys: list[str], args: list[Any]) -> Any:
         """Run the Lua script `source` (by its SHA, loaded on first use) in one round trip."""
@@ -303,6 +327,10 @@ class RedisState:
 
     def close(self) -> None:
         """Close the sync connection pool (a client passed in is left open)."""
+        if self._client is not None:
+            quiet = self._quiet.pop(self._client, None)
+            if quiet is not None:
+                quiet.connection.disconnect()
         if self._client is not None and self.url is not None:
             self._client.close()
             self._client = None
@@ -315,7 +343,62 @@ class RedisState:
             return
         found = self._loop_clients.pop(loop, None)
         if found is not None:
+            quiet = self._quiet.pop(found, None)
+            if quiet is not None:
+                await quiet.connection.disconnect()
             await found.aclose()
+
+
+class _QuietWrites:
+    """A client's connection in `CLIENT REPLY OFF` mode, for writes nobody waits for.
+
+    The server sends no reply on it, so a write costs a socket send instead of a round trip.
+    The mode is set on every (re)connect, and checked: `OFF` then `ON` must bring exactly one
+    `OK` (ON's). A server that refuses `CLIENT REPLY` (some managed services disable `CLIENT`)
+    answers with an error first; the writes then go through the normal client.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self.supported = True
+        self.lock = threading.Lock()
+        self.connection = client.connection_pool.make_connection()
+        is_async = isinstance(client, aioredis.Redis)
+        self.connection.register_connect_callback(self._areply_off if is_async else self._reply_off)
+
+    def _reply_off(self, connection: Any) -> None:
+        connection.send_command("CLIENT", "REPLY", "OFF")
+        connection.send_command("CLIENT", "REPLY", "ON")
+        try:
+            connection.read_response()  # ON's OK: OFF was accepted
+        except redis.ResponseError:
+            self.supported = False
+            with contextlib.suppress(redis.ResponseError):
+                connection.read_response()  # ON's answer: OK, or the same refusal
+            return
+        connection.send_command("CLIENT", "REPLY", "OFF")
+
+    async def _areply_off(self, connection: Any) -> None:
+        await connection.send_command("CLIENT", "REPLY", "OFF")
+        await connection.send_command("CLIENT", "REPLY", "ON")
+        try:
+            await connection.read_response()
+        except redis.ResponseError:
+            self.supported = False
+            with contextlib.suppress(redis.ResponseError):
+                await connection.read_response()
+            return
+        await connection.send_command("CLIENT", "REPLY", "OFF")
+
+    def send(self, command: tuple[Any, ...]) -> None:
+        with self.lock:
+            self.connection.send_command(*command)
+            if not self.supported:  # found out on connecting: drop the reply this write gets
+                self.connection.disconnect()
+
+    async def asend(self, command: tuple[Any, ...]) -> None:
+        await self.connection.send_command(*command)
+        if not self.supported:
+            await self.connection.disconnect()
 
 
 def _async_kwargs(client: redis.Redis) -> dict[str, Any]:
@@ -555,10 +638,15 @@ class RedisCache:
         return _parse(raw)
 
     def set(self, key: str, value: dict[str, Any]) -> None:
-        """Store `value` under `key`; skipped (never raised) when Redis is unreachable."""
-        name, text, px = self._key(key), _dumps(value), self._px()
+        """Store `value` under `key`; skipped (never raised) when Redis is unreachable.
+
+        Sent without waiting for the server's reply (`RedisState.send_quietly`): a write costs
+        this call no round trip, and other workers see it as soon as the server has read it.
+        """
+        px = self._px()
+        command = ("SET", self._key(key), _dumps(value), *(("PX", px) if px else ()))
         self.state.guard.run_quietly(
-            lambda: self.state.run(lambda c: c.set(name, text, px=px)), _none
+            lambda: self.state.send_quietly(*command), _none, confirms=False
         )
 
     async def aget(self, key: str) -> dict[str, Any] | None:

@@ -52,7 +52,9 @@ if TYPE_CHECKING:
 __all__ = ["RedisHealthStore", "RedisSpendStore"]
 
 _DAY_MS = 86_400_000
-_HINT_S = 0.1  # how long the open-circuit flag read while counting answers `any_open`
+# How long this worker reuses what it last read of a model's open circuits (when counting a
+# call, or by `any_open`): a circuit another worker opens is seen within this time.
+_HINT_S = 0.1
 
 # KEYS: the window hash, the set of known keys, the model's set of open circuits. ARGV: bucket,
 # failed (0/1), oldest bucket, ttl ms, the key's JSON name. Fields are "c:<bucket>" (calls) and
@@ -252,18 +254,26 @@ class RedisHealthStore:
         return self.state.key("health", "open", model)
 
     def any_open(self, model: str) -> bool:
-        """Whether some circuit of `model` is open, for any worker (one round trip).
+        """Whether some circuit of `model` is open, for any worker (one round trip, or none).
 
-        The tracker's fast path: a healthy model's successful calls skip every other read.
+        The tracker's fast path: a healthy model's calls skip every other read. What this
+        worker read in the last 0.1 s (this or the last counted call's answer) is reused; its
+        own `put_circuit` clears it.
         """
-        hint = self._open_hint.pop(model, None)
-        if hint is not None and time.monotonic() - hint[1] < _HINT_S:
+        now = time.monotonic()
+        hint = self._open_hint.get(model)
+        if hint is not None and now - hint[1] < _HINT_S:
             return hint[0]
         name = self._open_key(model)
         found: bool = self._run(
-            lambda: bool(self.state.run(lambda c: c.exists(name))),
+            lambda: self._read_open(model, name, now),
             lambda: self.local.any_open(model),
         )
+        return found
+
+    def _read_open(self, model: str, name: str, now: float) -> bool:
+        found = bool(self.state.run(lambda c: c.exists(name)))
+        self._open_hint[model] = (found, now)
         return found
 
     def claim_probe(self, key: tuple[str, str], now: float, until: float) -> bool:

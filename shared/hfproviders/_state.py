@@ -211,15 +211,22 @@ class OutageGuard:
         self.succeeded()
         return result
 
-    def run_quietly(self, remote: Callable[[], Any], local: Callable[[], Any]) -> Any:
-        """Run bookkeeping that must never raise: `remote`, else `local`, in either policy."""
+    def run_quietly(
+        self, remote: Callable[[], Any], local: Callable[[], Any], *, confirms: bool = True
+    ) -> Any:
+        """Run bookkeeping that must never raise: `remote`, else `local`, in either policy.
+
+        `confirms=False`: `remote` succeeding does not show the backend is up (a write sent
+        without waiting for a reply), so it does not end an outage.
+        """
         if self.available:
             try:
                 result = remote()
             except self.errors as error:
                 self.failed(error)
             else:
-                self.succeeded()
+                if confirms:
+                    self.succeeded()
                 return result
         return local()
 

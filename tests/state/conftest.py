@@ -29,7 +29,7 @@ def _free_port() -> int:
 class RedisServer:
     """One `redis-server` process on 127.0.0.1 (no persistence) that a test may stop and restart."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *options: str) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             pytest.fail(
@@ -38,6 +38,7 @@ class RedisServer:
             )
         self.binary = binary
         self.workdir = workdir
+        self.options = options  # more server options, e.g. ("--rename-command", "CLIENT", "")
         self.port = _free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
@@ -59,6 +60,7 @@ class RedisServer:
                 str(self.workdir),
                 "--loglevel",
                 "warning",
+                *self.options,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -20,6 +22,7 @@ from hfproviders import (
     cache_key,
 )
 from hfproviders._config import resolve_state
+from tests.state.conftest import RedisServer
 
 ENTRY = {"kind": "chat", "data": {"id": "x"}, "meta": {"provider": "together"}}
 
@@ -151,6 +154,58 @@ async def test_cache_round_trip_shared_by_two_instances(redis_url: str, is_async
     assert got is not None
     got["meta"]["provider"] = "changed"
     assert reader.get(key) == ENTRY  # every get is a fresh dict
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_cache_writes_wait_for_no_reply(own_redis: RedisServer, is_async: bool) -> None:
+    # A cache write goes on a connection in CLIENT REPLY OFF mode: no reply ever comes back to
+    # be read (none piles up), also once the connection was re-made after a server restart.
+    state = RedisState(own_redis.url, recheck_s=0)
+    cache = RedisCache(state=state, ttl_s=60)
+
+    async def write_and_read(key: str) -> Any:
+        if is_async:
+            await cache.aset(key, ENTRY)
+            return await cache.aget(key)
+        cache.set(key, ENTRY)
+        return cache.get(key)
+
+    assert [await write_and_read(f"k{n}") for n in range(50)] == [ENTRY] * 50
+    own_redis.stop()
+    await write_and_read("lost")  # never raises: a miss, a skipped write
+    own_redis.start()
+    found = None
+    for n in range(20):  # the first write may go into the dead socket; one soon lands
+        found = await write_and_read(f"back{n}")
+        if found is not None:
+            break
+    assert found == ENTRY
+    client = state.async_client() if is_async else state.client
+    quiet = state._quiet[client]
+    assert quiet.supported
+    if is_async:
+        assert not await quiet.connection.can_read()
+    else:
+        assert not quiet.connection.can_read()
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_a_server_refusing_client_reply_gets_normal_writes(
+    tmp_path: Path, is_async: bool
+) -> None:
+    with RedisServer(tmp_path, "--rename-command", "CLIENT", "") as server:
+        cache = RedisCache(server.url, ttl_s=60)
+        for n in range(3):
+            if is_async:
+                await cache.aset(f"k{n}", ENTRY)
+                assert await cache.aget(f"k{n}") == ENTRY
+            else:
+                cache.set(f"k{n}", ENTRY)
+                assert cache.get(f"k{n}") == ENTRY
+        client = cache.state.async_client() if is_async else cache.state.client
+        assert cache.state._quiet[client].supported is False
+        if is_async:
+            await cache.state.aclose()
 
 
 def test_cache_expiry_and_damaged_values(redis_url: str) -> None:

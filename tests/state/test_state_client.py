@@ -129,3 +129,42 @@ async def test_outage_during_a_call_never_loses_its_answer(
     stopper.join(timeout=10)
     assert own_redis.process is None  # Redis really was down when the answer came back
     assert answer.text == "kept" and answer.usage.total_tokens == 50
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_a_healthy_call_costs_three_round_trips(
+    redis_url: str, hf_fake_router: FakeRouter, is_async: bool
+) -> None:
+    # Limiter, cache and breaker on Redis: the cache read, the limiter's script and the breaker's
+    # count are the round trips; the cache write is sent without waiting for a reply; the spend
+    # ledger is written in batches (at most one flush here) and the breaker's open-circuit read
+    # is reused from the last count (calls less than 0.1 s apart).
+    state = RedisState(redis_url)
+    counts = {"round trips": 0, "writes without reply": 0}
+    run, send_quietly = state.run, state.send_quietly
+
+    def counted_run(command: Any) -> Any:
+        counts["round trips"] += 1
+        return run(command)
+
+    def counted_send(*command: Any) -> None:
+        counts["writes without reply"] += 1
+        send_quietly(*command)
+
+    state.run, state.send_quietly = counted_run, counted_send  # type: ignore[method-assign]
+    options = {"rate_limiter": RateLimiter(6000), "cache": InMemoryCache(), "state": state}
+    options |= {"base_url": hf_fake_router.base_url, "api_key": "test-key", "max_retries": 0}
+    if is_async:
+        async with AsyncHFClient(**options) as client:
+            await client.chat(MODEL, USER, max_tokens=9)
+            counts.update(dict.fromkeys(counts, 0))
+            for n in range(5):
+                await client.chat(MODEL, [{"role": "user", "content": str(n)}], max_tokens=9)
+    else:
+        with HFClient(**options) as client:
+            client.chat(MODEL, USER, max_tokens=9)
+            counts.update(dict.fromkeys(counts, 0))
+            for n in range(5):
+                client.chat(MODEL, [{"role": "user", "content": str(n)}], max_tokens=9)
+    assert counts["writes without reply"] == 5
+    assert 3 * 5 <= counts["round trips"] <= 3 * 5 + 1
