@@ -32,14 +32,17 @@ from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.output_parsers.base import OutputParserException
 
 from hfproviders import parse_partial_json
+from llamaindex_hfproviders._prebuilt import text_chat_response, text_completion_response
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
     from pydantic import BaseModel
 
     from hfproviders import (
+        AsyncChatStream,
         ChatCompletion,
         ChatCompletionChunk,
+        ChatStream,
         ResponseMeta,
         TextGeneration,
         TextGenerationChunk,
@@ -57,6 +60,8 @@ __all__ = [
     "prompt_messages",
     "stream_chat_response",
     "stream_completion_response",
+    "streamed_chat_response",
+    "streamed_completion_response",
     "text_generation_chunk_response",
     "text_generation_params",
     "text_generation_response",
@@ -437,6 +442,50 @@ def stream_completion_response(
         raw=response.raw,
         additional_kwargs=response.additional_kwargs,
     )
+
+
+def _text_piece(chunk: ChatCompletionChunk) -> str | None:
+    """The chunk's text if it carries nothing else (one choice, 0, no usage), else None."""
+    if chunk.usage is not None or len(chunk.choices) != 1:
+        return None
+    choice = chunk.choices[0]
+    delta = choice.delta
+    if (
+        choice.index
+        or choice.finish_reason
+        or choice.logprobs is not None
+        or delta.reasoning
+        or delta.tool_calls
+    ):
+        return None
+    return delta.content or None
+
+
+def streamed_chat_response(
+    chunk: ChatCompletionChunk, stream: ChatStream | AsyncChatStream
+) -> ChatResponse:
+    """`stream_chat_response` for the chunk `stream` just handed out, with a short way for text.
+
+    Most chunks of most answers are text added to text: for those the cumulative text is read
+    from the stream (`text_only`, no completion built), and the response is the one
+    `stream_chat_response` would return, field for field.
+    """
+    piece = _text_piece(chunk)
+    text = stream.text_only() if piece is not None else None
+    if piece is None or text is None:
+        return stream_chat_response(chunk, stream.completion, stream.meta)
+    return text_chat_response(text, piece, _chunk_raw(chunk), _served_by(stream.meta))
+
+
+def streamed_completion_response(
+    chunk: ChatCompletionChunk, stream: ChatStream | AsyncChatStream
+) -> CompletionResponse:
+    """`stream_completion_response` for the chunk `stream` just handed out (see above)."""
+    piece = _text_piece(chunk)
+    text = stream.text_only() if piece is not None else None
+    if piece is None or text is None:
+        return stream_completion_response(chunk, stream.completion, stream.meta)
+    return text_completion_response(text, piece, _chunk_raw(chunk), _served_by(stream.meta))
 
 
 def text_generation_response(result: TextGeneration) -> CompletionResponse:

@@ -1,8 +1,9 @@
 """Stream adapters: core streams in, LlamaIndex response generators out.
 
 Sync and async twins, side by side. Each response is built from the chunk just handed out and
-`stream.completion`, the core's merge of every chunk handed out so far (text, reasoning, tool
-calls with their arguments so far), so nothing is accumulated here.
+the core's merge of every chunk handed out so far (`stream.completion`: text, reasoning, tool
+calls with their arguments so far; `stream.text_only()` while it is plain text), so nothing is
+accumulated here.
 """
 
 from __future__ import annotations
@@ -51,28 +52,28 @@ def chat_responses(stream: ChatStream) -> ChatResponseGen:
     """Cumulative `ChatResponse`s, `delta` holding each chunk's new text."""
     with stream:
         for chunk in stream:
-            yield _convert.stream_chat_response(chunk, stream.completion, stream.meta)
+            yield _convert.streamed_chat_response(chunk, stream)
 
 
 async def achat_responses(stream: AsyncChatStream) -> ChatResponseAsyncGen:
     """Async twin of `chat_responses`."""
     async with stream:
         async for chunk in stream:
-            yield _convert.stream_chat_response(chunk, stream.completion, stream.meta)
+            yield _convert.streamed_chat_response(chunk, stream)
 
 
 def completion_responses(stream: ChatStream) -> CompletionResponseGen:
     """Cumulative `CompletionResponse`s from a chat stream."""
     with stream:
         for chunk in stream:
-            yield _convert.stream_completion_response(chunk, stream.completion, stream.meta)
+            yield _convert.streamed_completion_response(chunk, stream)
 
 
 async def acompletion_responses(stream: AsyncChatStream) -> CompletionResponseAsyncGen:
     """Async twin of `completion_responses`."""
     async with stream:
         async for chunk in stream:
-            yield _convert.stream_completion_response(chunk, stream.completion, stream.meta)
+            yield _convert.streamed_completion_response(chunk, stream)
 
 
 def text_generation_responses(stream: TextGenerationStream) -> CompletionResponseGen:

@@ -392,6 +392,14 @@ class Call:
         result: ChatCompletion = decoder.normalizer.accumulator.result(decoder.meta)
         return result
 
+    def text_only(self) -> str | None:
+        """A chat stream's first-choice text so far if that is all it holds, else None."""
+        decoder = self.decoder
+        if decoder is None or self.request.kind is not CHAT:
+            return None
+        text: str | None = decoder.normalizer.accumulator.text_only()
+        return text
+
     def generated_text(self) -> str | None:
         """What a text-generation stream has handed out so far."""
         decoder = self.decoder

@@ -728,6 +728,18 @@ class ChunkAccumulator:
             meta=meta if meta is not None else ResponseMeta(),
         )
 
+    def text_only(self, index: int = 0) -> str | None:
+        """Choice `index`'s text so far if that is all it holds, else None; nothing is built.
+
+        None as soon as the choice has reasoning, tool calls or logprobs (read `result()` then).
+        """
+        state = self._choices.get(index)
+        if state is None:
+            return ""
+        if state.reasoning or state.tool_calls or state.logprobs is not None:
+            return None
+        return _joined(state.text)
+
 
 class StreamNormalizer:
     """Turn raw chat-stream event dicts into normalised chunks, and remember the whole answer.

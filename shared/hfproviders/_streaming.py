@@ -313,6 +313,15 @@ class ChatStream(_SyncStream[ChatCompletionChunk]):
         result: ChatCompletion | None = self._call.completion()
         return result
 
+    def text_only(self) -> str | None:
+        """`completion.text` without building a completion, while the first choice holds text only.
+
+        None once it has reasoning, tool calls or logprobs, or before the answer arrived: read
+        `completion` then. For adapters that rebuild a cumulative answer on every chunk.
+        """
+        text: str | None = self._call.text_only()
+        return text
+
     def until_done(self) -> ChatCompletion:
         """Drain the stream and return the merged completion."""
         for _ in self:
@@ -330,6 +339,15 @@ class AsyncChatStream(_AsyncStream[ChatCompletionChunk]):
         """The chunks handed out so far, merged into one completion."""
         result: ChatCompletion | None = self._call.completion()
         return result
+
+    def text_only(self) -> str | None:
+        """`completion.text` without building a completion, while the first choice holds text only.
+
+        None once it has reasoning, tool calls or logprobs, or before the answer arrived: read
+        `completion` then. For adapters that rebuild a cumulative answer on every chunk.
+        """
+        text: str | None = self._call.text_only()
+        return text
 
     async def until_done(self) -> ChatCompletion:
         """Drain the stream and return the merged completion."""

@@ -96,6 +96,23 @@ async def test_stream_yields_chunks_usage_once_and_completion(h: Harness) -> Non
     assert h.requests[0].headers["accept"] == "text/event-stream"
 
 
+async def test_text_only_follows_the_answer_while_it_is_plain_text(h: Harness) -> None:
+    # What adapters read per chunk instead of `completion`: the same text, None once more.
+    h.queue(ok_sse(sse(chunk("Hel"), chunk("lo"), chunk(None, reasoning_content="hm"), chunk("!"))))
+    stream = await h.call("stream", MODEL, USER)
+    assert stream.text_only() is None  # nothing has arrived yet
+    seen = []
+    if h.is_async:
+        async for _ in stream:
+            seen.append(stream.text_only())
+    else:
+        for _ in stream:
+            seen.append(stream.text_only())
+    assert seen[:2] == ["Hel", "Hello"]
+    assert set(seen[2:]) == {None}  # reasoning arrived: read `completion`
+    assert stream.completion.text == "Hello!"
+
+
 async def test_stream_usage_can_be_turned_off(h: Harness) -> None:
     h.queue(ok_sse(sse(chunk("x", "stop"))))
     await h.stream(MODEL, USER, stream_usage=False)
