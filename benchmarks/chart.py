@@ -2,8 +2,8 @@
 
     python chart.py results/latest.json results/latest.png
 
-One panel per metric, one bar per client: the ratio to raw httpx (log scale), ours highlighted,
-failed measurements marked instead of drawn.
+One panel per metric, one bar per client: the ratio to raw httpx (log scale; paired where
+run.py measured it so), ours highlighted, failed measurements marked instead of drawn.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def main(src: str, dst: str) -> None:
         values, colors, notes = [], [], []
         for n in names:
             entry = clients[n]
-            ratio = entry.get("ratios", {}).get(key)
+            ratio = entry.get("paired_ratios", {}).get(key) or entry.get("ratios", {}).get(key)
             failed = entry.get("status") or key in entry.get("failed", [])
             values.append(ratio if (ratio and not failed) else 0.0)
             colors.append(COLORS.get(entry.get("kind", "peer"), "#4c6ef5"))
