@@ -27,7 +27,7 @@ import copy
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from hfproviders._config import NO_TOKEN_SENT, ClientConfig
@@ -432,30 +432,59 @@ class Call:
     def hedge_delay(self) -> float | None:
         """Seconds the first attempt gets before it is raced on the next provider (None: no race).
 
-        Only a call's first attempt is hedged, and only when the client has `hedge_after`.
+        Only the first attempt on each provider of the chain is hedged (a failover is hedged
+        too; a retry is not), and only when the client has `hedge_after`.
         """
         health = self.config.health
-        if self.attempt or self.position or health is None or not self.request.kind.inference:
+        if self.attempt or health is None or not self.request.kind.inference:
             return None
         delay = getattr(health, "hedge_delay", None)
         return delay(self.model, self.provider) if delay is not None else None
 
+    def hedge_early(self) -> Callable[[], bool] | None:
+        """A check the hedged race asks while it waits: True starts the hedge before its delay."""
+        early = getattr(self.config.health, "hedge_early", None)
+        return early(self) if early is not None else None
+
     def twin(self) -> Call:
-        """The hedge: this request on the next provider (the same one at the chain's end)."""
+        """The hedge, made when it starts: this request on another provider.
+
+        That is the first provider, other than this attempt's, of the chain health plans now
+        (circuits may have closed or opened since the call started); without health, or when
+        that leaves nothing, the call's next provider (the same one at the chain's end).
+        """
         request = copy.copy(self.request)
         if request.body is not None:
             request.body = dict(request.body)  # `content()` writes the provider into it
         twin = Call(self.config, request)
-        twin.chain, twin.budget = self.chain, self.budget
+        twin.chain, twin.position = self._hedge_route()
+        twin.budget = self.budget
         twin.started, twin.deadline = self.started, self.deadline
-        twin.position = min(self.position + 1, len(self.chain) - 1)
         twin._ended = True  # reported through this call, never as a call of its own
         return twin
 
-    def raced(self, race: Hedged[tuple[Call, Any]], twin: Call) -> Any:
+    def _hedge_route(self) -> tuple[tuple[str | None, ...], int]:
+        config = self.config
+        planned: tuple[str | None, ...] = ()
+        health = config.health
+        if health is not None:
+            order = getattr(health, "hedge_order", health.order)
+            try:
+                planned = tuple(order(self, self.request.chain))
+            except HFProvidersError:  # nothing else is available now: the planned chain
+                planned = ()
+            routed = config.routing != "off" and self.request.kind is CHAT and config.is_router
+            if planned and routed:
+                planned = _capability_route(config, self.request, planned)
+        others = tuple(p for p in planned if p != self.provider)
+        if others:
+            return others, 0
+        return self.chain, min(self.position + 1, len(self.chain) - 1)
+
+    def raced(self, race: Hedged[tuple[Call, Any]]) -> Any:
         """The race is over: go on with the winner's attempt; its value (body or chunks)."""
-        winner, value = race.value
-        if winner is twin:
+        twin, value = race.value
+        if twin is not self:
             if race.loser_error is None:
                 health = self.config.health
                 outran = getattr(health, "outran", None)
@@ -464,7 +493,7 @@ class Call:
             elif isinstance(race.loser_error, HFProvidersError):
                 self.attempt_lost(race.loser_error)
             self.meta.copy_from(twin.meta)
-            self.position, self.attempt = twin.position, twin.attempt
+            self.chain, self.position, self.attempt = twin.chain, twin.position, twin.attempt
             self._attempt_started, self._last_event = twin._attempt_started, twin._last_event
             self._sse, self._body, self.decoder = twin._sse, twin._body, twin.decoder
             if self.decoder is not None:
@@ -501,7 +530,7 @@ class Call:
         decision = decide_retry(
             self.config.retry, error, self.attempt, now - self.started, budget=self.budget
         )
-        retry = decision.retry and not self._circuit_open()
+        retry = decision.retry and not self._fails_over(error)
         self._attempt_ended(error.status_code, error, retry, decision.wait, now)
         if retry:
             return 0.0 if Testing.enabled else decision.wait
@@ -529,11 +558,19 @@ class Call:
             raise self._final(AllProvidersFailedError([*self.failures, error])) from error
         raise self._final(error)
 
-    def _circuit_open(self) -> bool:
-        """The provider's circuit is open (other calls found it failing): fail over, not retry."""
+    def _fails_over(self, error: HFProvidersError) -> bool:
+        """Whether to fail over now rather than retry this provider after a backoff.
+
+        True when another provider is left and health says so (its circuit is open, or the
+        failure says the provider is unhealthy).
+        """
         if self.position + 1 >= len(self.chain):
             return False
-        is_open = getattr(self.config.health, "is_open", None)
+        health = self.config.health
+        fails_over = getattr(health, "fails_over", None)
+        if fails_over is not None:
+            return bool(fails_over(self.model, self.provider, error))
+        is_open = getattr(health, "is_open", None)
         return is_open is not None and bool(is_open(self.model, self.provider))
 
     def _in_stream(self, error: HFProvidersError) -> HFProvidersError:

@@ -363,22 +363,20 @@ class HFClient(_Shared):
                 self._sleep(wait)
 
     def _hedged(self, call: Call, delay: float) -> bytes:
-        """The first attempt, raced after `delay` s by the same request on the next provider."""
+        """The first attempt, raced after `delay` s by the same request where health says now."""
         from hfproviders._hedge import race
 
-        twin = call.twin()
-
         def attempt(index: int, stop: threading.Event) -> tuple[Call, bytes]:
-            racer = twin if index else call
+            racer = call.twin() if index else call  # the hedge goes where health says now
             try:
                 response = self._send(racer)
                 return racer, response.read(cap=racer.max_bytes, deadline=racer.deadline)
             except HFProvidersError as error:
                 if index:
-                    twin.attempt_lost(error)
+                    racer.attempt_lost(error)
                 raise
 
-        body: bytes = call.raced(race(attempt, delay, _ignore), twin)
+        body: bytes = call.raced(race(attempt, delay, _ignore, call.hedge_early()))
         return body
 
     def _stream(self, call: Call) -> Iterator[Any]:
@@ -421,10 +419,8 @@ class HFClient(_Shared):
             return response, response.iter_bytes(), []
         from hfproviders._hedge import race
 
-        twin = call.twin()
-
         def attempt(index: int, stop: threading.Event) -> tuple[Call, Any]:
-            racer = twin if index else call
+            racer = call.twin() if index else call  # the hedge goes where health says now
             try:
                 response = self._send(racer)
                 try:
@@ -435,11 +431,11 @@ class HFClient(_Shared):
                     raise
             except HFProvidersError as error:
                 if index:
-                    twin.attempt_lost(error)
+                    racer.attempt_lost(error)
                 raise
 
         opened: tuple[WireResponse, Iterator[bytes], list[Any]] = call.raced(
-            race(attempt, delay, _close_opened), twin
+            race(attempt, delay, _close_opened, call.hedge_early())
         )
         return opened
 
@@ -687,23 +683,23 @@ class AsyncHFClient(_Shared):
                 await self._sleep(wait)
 
     async def _hedged(self, call: Call, delay: float) -> bytes:
-        """The first attempt, raced after `delay` s by the same request on the next provider."""
+        """The first attempt, raced after `delay` s by the same request where health says now."""
         from hfproviders._hedge import race_async
 
-        twin = call.twin()
-
         async def attempt(index: int) -> tuple[Call, bytes]:
-            racer = twin if index else call
+            # The hedge goes where health says now (planning it may reach a store: a step).
+            racer = await self._step(call.twin) if index else call
             try:
                 response = await self._send(racer)
                 return racer, await response.read(cap=racer.max_bytes, deadline=racer.deadline)
             except HFProvidersError as error:
                 if index:
-                    await self._step(twin.attempt_lost, error)
+                    await self._step(racer.attempt_lost, error)
                 raise
 
-        race = await race_async(attempt, delay, _aignore)
-        body: bytes = await self._step(call.raced, race, twin)
+        early = await self._step(call.hedge_early)
+        race = await race_async(attempt, delay, _aignore, early)
+        body: bytes = await self._step(call.raced, race)
         return body
 
     async def _stream(self, call: Call) -> AsyncIterator[Any]:
@@ -747,10 +743,8 @@ class AsyncHFClient(_Shared):
             return response, response.iter_bytes(), []
         from hfproviders._hedge import race_async
 
-        twin = call.twin()
-
         async def attempt(index: int) -> tuple[Call, Any]:
-            racer = twin if index else call
+            racer = await self._step(call.twin) if index else call  # planned now, as above
             try:
                 response = await self._send(racer)
                 try:
@@ -761,12 +755,13 @@ class AsyncHFClient(_Shared):
                     raise
             except HFProvidersError as error:
                 if index:
-                    await self._step(twin.attempt_lost, error)
+                    await self._step(racer.attempt_lost, error)
                 raise
 
-        race = await race_async(attempt, delay, _aclose_opened)
+        early = await self._step(call.hedge_early)
+        race = await race_async(attempt, delay, _aclose_opened, early)
         opened: tuple[AsyncWireResponse, AsyncIterator[bytes], list[Any]] = await self._step(
-            call.raced, race, twin
+            call.raced, race
         )
         return opened
 

@@ -75,6 +75,7 @@ _BUCKETS = 10  # the sliding window is kept as this many counters
 _LOG_ALPHA = 0.05
 _PERCENTILE = re.compile(r"p([5-9][0-9])")
 _MIN_P90_SAMPLES = 5
+_REMEASURE_S = 30.0  # without a breaker (with one: its cooldown_s)
 # A 429 whose Retry-After is at most this is a healthy provider asking for patience.
 _USABLE_RETRY_AFTER_S = 60.0
 
@@ -83,17 +84,19 @@ _USABLE_RETRY_AFTER_S = 60.0
 class CircuitBreaker:
     """When to stop sending to a provider, and when to try it again.
 
-    The circuit opens when, over the last `window_s` seconds, at least `min_calls` calls were
-    recorded and at least `failure_rate` of them failed. The same test also runs on the
-    window's most recent tenth, so a sudden outage after a long healthy spell (a window full of
-    successes) opens the circuit within seconds. After `cooldown_s` one probe call is let
-    through. `HFClient(breaker=CircuitBreaker(...))`; `breaker=None` turns it off.
+    The circuit opens when `consecutive_failures` calls in a row failed (counted by this
+    process; None: not this test), or when, over the last `window_s` seconds, at least
+    `min_calls` calls were recorded and at least `failure_rate` of them failed. The rate test
+    also runs on the window's most recent tenth, so a sudden outage after a long healthy spell
+    (a window full of successes) opens the circuit within seconds. After `cooldown_s` one probe
+    call is let through. `HFClient(breaker=CircuitBreaker(...))`; `breaker=None` turns it off.
     """
 
     failure_rate: float = 0.5
     min_calls: int = 10
     window_s: float = 60.0
     cooldown_s: float = 30.0
+    consecutive_failures: int | None = 5
 
     def __post_init__(self) -> None:
         rate = self.failure_rate
@@ -103,6 +106,13 @@ class CircuitBreaker:
             raise InvalidParameterError("CircuitBreaker.min_calls must be an integer >= 1")
         if self.min_calls < 1:
             raise InvalidParameterError("CircuitBreaker.min_calls must be an integer >= 1")
+        streak = self.consecutive_failures
+        if streak is not None and (
+            not isinstance(streak, int) or isinstance(streak, bool) or streak < 1
+        ):
+            raise InvalidParameterError(
+                "CircuitBreaker.consecutive_failures must be an integer >= 1 or None"
+            )
         for name in ("window_s", "cooldown_s"):
             value = getattr(self, name)
             valid = isinstance(value, int | float) and not isinstance(value, bool)
@@ -217,7 +227,8 @@ class LatencyStats:
     """EWMAs for one (model, provider): seconds to first token, total seconds, tokens/s.
 
     `samples` counts measured calls; seeded values (from the catalogue) have `samples == 0`.
-    `log_ttft_mean`/`log_ttft_var` track ln(TTFT) for the p90 estimate.
+    `log_ttft_mean`/`log_ttft_var` track ln(TTFT) for the p90 estimate. `measured_at` is the
+    clock time of the last measurement (None: never measured).
     """
 
     ttft_s: float | None = None
@@ -226,6 +237,7 @@ class LatencyStats:
     log_ttft_mean: float | None = None
     log_ttft_var: float = 0.0
     samples: int = 0
+    measured_at: float | None = None
 
     def updated(
         self,
@@ -233,8 +245,9 @@ class LatencyStats:
         ttft_s: float | None = None,
         latency_s: float | None = None,
         throughput: float | None = None,
+        at: float | None = None,
     ) -> LatencyStats:
-        """A new record with one measurement folded in (pure: stores call this to update)."""
+        """A new record with one measurement (taken at clock time `at`) folded in (pure)."""
         new = LatencyStats(
             self.ttft_s,
             self.latency_s,
@@ -242,21 +255,29 @@ class LatencyStats:
             self.log_ttft_mean,
             self.log_ttft_var,
             self.samples,
+            self.measured_at if at is None else at,
         )
+        # The first measurements are averaged plainly (weight 1/n) until the EWMA's own weight
+        # is larger: the catalogue's seed is replaced by the first measurement, and a
+        # percentile is not estimated from a variance that starts at zero.
+        start = 1 / (self.samples + 1)
+        weight = max(alpha, start)
         if ttft_s is not None and ttft_s > 0:
-            new.ttft_s = _ewma(self.ttft_s, ttft_s, alpha)
+            new.ttft_s = _ewma(self.ttft_s, ttft_s, weight)
             log = math.log(ttft_s)
             if self.log_ttft_mean is None:
                 new.log_ttft_mean = log
             else:
-                weight = min(alpha, _LOG_ALPHA)
+                log_weight = max(min(alpha, _LOG_ALPHA), start)
                 delta = log - self.log_ttft_mean
-                new.log_ttft_mean = self.log_ttft_mean + weight * delta
-                new.log_ttft_var = (1 - weight) * (self.log_ttft_var + weight * delta * delta)
+                new.log_ttft_mean = self.log_ttft_mean + log_weight * delta
+                new.log_ttft_var = (1 - log_weight) * (
+                    self.log_ttft_var + log_weight * delta * delta
+                )
         if latency_s is not None and latency_s >= 0:
-            new.latency_s = _ewma(self.latency_s, latency_s, alpha)
+            new.latency_s = _ewma(self.latency_s, latency_s, weight)
         if throughput is not None and throughput > 0:
-            new.throughput = _ewma(self.throughput, throughput, alpha)
+            new.throughput = _ewma(self.throughput, throughput, weight)
         new.samples = self.samples + 1
         return new
 
@@ -289,6 +310,26 @@ class LatencyStats:
             return self.ttft_s + output_tokens / self.throughput
         return self.ttft_s
 
+    def rank_s(self, output_tokens: int) -> float | None:
+        """What `lowest-latency` sorts by: a high estimate of seconds to a whole answer.
+
+        For a measured provider, the larger of the average (`expected_s`) and the 90th
+        percentile of time to first token plus the average generation time, so a provider
+        with a fast average but a long tail ranks behind a steady one. Before 5 measurements
+        that percentile is taken as twice the average time to first token (as for hedging).
+        Before any, `expected_s` (the catalogue's figures).
+        """
+        expected = self.expected_s(output_tokens)
+        if expected is None or not self.samples:
+            return expected
+        tail = self.ttft_quantile_s(0.9)
+        if tail is None:
+            if self.ttft_s is None:
+                return expected
+            tail = 2 * self.ttft_s
+        generating = (self.latency_s or 0.0) - (self.ttft_s or 0.0)
+        return max(expected, tail + max(generating, 0.0))
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         return {
@@ -298,6 +339,7 @@ class LatencyStats:
             "log_ttft_mean": self.log_ttft_mean,
             "log_ttft_var": self.log_ttft_var,
             "samples": self.samples,
+            "measured_at": self.measured_at,
         }
 
     @classmethod
@@ -315,6 +357,7 @@ class LatencyStats:
             log_ttft_mean=number("log_ttft_mean"),
             log_ttft_var=number("log_ttft_var") or 0.0,
             samples=int(data.get("samples") or 0),
+            measured_at=number("measured_at"),
         )
 
 
@@ -554,13 +597,29 @@ class HealthTracker:
         *,
         clock: Callable[[], float] = time.time,
         alpha: float = 0.2,
+        remeasure_s: float | None = None,
     ) -> None:
-        """Create a tracker over `store` (a new in-memory one by default)."""
+        """Create a tracker over `store` (a new in-memory one by default).
+
+        `remeasure_s`: how often a provider that `lowest-latency` ranks behind, and that no
+        call measured meanwhile, gets one call to measure it again (default: the breaker's
+        `cooldown_s`, or 30 s without a breaker).
+        """
         self.breaker = breaker
         self.store: HealthStore = store if store is not None else InMemoryHealthStore()
         self.clock = clock
         self.alpha = alpha
         self._seeded: set[str] = set()
+        # Failures in a row per circuit, counted in this process (lost increments are harmless).
+        self._streaks: dict[tuple[str, str], tuple[int, float]] = {}  # (failures, last sent)
+        # Circuits this tracker has closed, per model: a hedged attempt waiting on a slower
+        # provider hedges at once when this changes (a provider came back).
+        self.closings: dict[str, int] = {}
+        # When this process last sent a call to re-measure a provider (see `_remeasure`).
+        self._remeasured: dict[tuple[str, str], float] = {}
+        if remeasure_s is None:
+            remeasure_s = breaker.cooldown_s if breaker is not None else _REMEASURE_S
+        self.remeasure_s = remeasure_s
 
     # -- the breaker -------------------------------------------------------------------------
 
@@ -634,8 +693,14 @@ class HealthTracker:
         ttft_s: float | None = None,
         latency_s: float | None = None,
         output_tokens: int | None = None,
+        took_s: float | None = None,
     ) -> None:
-        """Record one attempt's outcome under the provider that served and the one asked for."""
+        """Record one attempt's outcome under the provider that served and the one asked for.
+
+        `took_s` is how long the attempt took (default: `latency_s`, else 0): the breaker
+        compares when attempts were sent, so an answer to a request sent before an outage
+        began neither breaks a run of failures nor closes the circuit.
+        """
         kind = failure_kind(error)
         counted = error is None or kind is not None
         names = {served or asked or "auto"}
@@ -645,7 +710,8 @@ class HealthTracker:
         for provider in names:
             key = (model, provider)
             if self.breaker is not None and counted:
-                self._count(key, now, kind, error)
+                sent_at = now - (took_s if took_s is not None else latency_s or 0.0)
+                self._count(key, now, kind, error, sent_at)
             elif kind is not None:
                 assert error is not None
                 record = self.store.get_circuit(key) or CircuitRecord()
@@ -656,31 +722,52 @@ class HealthTracker:
                 if output_tokens and latency_s is not None and ttft_s is not None:
                     generating = latency_s - ttft_s
                     throughput = output_tokens / generating if generating > 0 else None
-                sample = (ttft_s, latency_s, throughput)
+                sample = (ttft_s, latency_s, throughput, now)
                 self.store.update_latency(key, partial(_fold, self.alpha, sample))
 
     def _count(
-        self, key: tuple[str, str], now: float, kind: str | None, error: HFProvidersError | None
+        self,
+        key: tuple[str, str],
+        now: float,
+        kind: str | None,
+        error: HFProvidersError | None,
+        sent_at: float,
     ) -> None:
         assert self.breaker is not None
         bucket, oldest = self._window_bounds(now)
         counts = self.store.add_outcome(key, bucket, kind is not None, oldest)
-        if kind is None and not self._any_open(key[0]):
-            return  # a success while every circuit of the model is closed: nothing changes
+        streaks = self._streaks
+        if kind is None:
+            # A success ends a run of failures only if it was sent after the last failure was.
+            if streaks and key in streaks and sent_at > streaks[key][1]:
+                del streaks[key]
+            if not self._any_open(key[0]):
+                return  # a success while every circuit of the model is closed: nothing changes
+        else:
+            count, last_sent = streaks.get(key, (0, sent_at))
+            streaks[key] = (count + 1, max(last_sent, sent_at))
         record = self.store.get_circuit(key) or CircuitRecord()
         state = _state_of(record, now)
         if kind is None:
-            if state != "closed":  # the probe (or a call still in flight) succeeded
+            # The probe succeeded (or a call another process sent since the circuit opened).
+            # An answer to a call sent before it opened says nothing about the provider now.
+            opened_at = record.retry_at - self.breaker.cooldown_s
+            if state != "closed" and sent_at >= opened_at:
+                self.closings[key[0]] = self.closings.get(key[0], 0) + 1
                 record.state, record.probe_until = "closed", 0.0
                 self.store.reset_window(key)
                 self.store.put_circuit(key, record)
             return
         assert error is not None
         record.last_error, record.last_error_at = _describe(error), now
+        limit = self.breaker.consecutive_failures
         trips = state == "closed" and (
-            self._trips(counts) or self._trips(self.store.window(key, bucket))
+            (limit is not None and streaks.get(key, (0, 0.0))[0] >= limit)
+            or self._trips(counts)
+            or self._trips(self.store.window(key, bucket))
         )
         if state == "half_open" or trips:
+            streaks.pop(key, None)
             record.state = "open"
             record.retry_at = now + self.breaker.cooldown_s
             record.probe_until = 0.0
@@ -700,6 +787,7 @@ class HealthTracker:
         output_tokens: int = 256,
         *,
         claim: bool = False,
+        remeasure: bool = True,
     ) -> tuple[str | None, ...]:
         """The chain a call should walk, from the client's provider setting and what is known.
 
@@ -708,7 +796,8 @@ class HealthTracker:
         (`None`, `fastest`, `cheapest`, `preferred`) whose pick may be a provider with an open
         circuit is replaced by the policy's best provider among those whose circuit is closed.
         Open providers are then dropped (`available`, which claims half-open probes with
-        `claim`), which raises when none is left.
+        `claim`), which raises when none is left. With `claim` and `remeasure`, a stale
+        provider may go first (`_remeasure`).
         """
         planned: list[str | None] = []
         for provider in chain:
@@ -722,7 +811,7 @@ class HealthTracker:
                     raise ProvidersUnavailableError(
                         f"No live provider of {model} meets the routing constraints"
                     )
-                planned.extend(ranked)
+                planned.extend(self._remeasure(model, ranked) if claim and remeasure else ranked)
             elif (
                 is_policy(provider)
                 and info is not None
@@ -734,6 +823,30 @@ class HealthTracker:
                 planned.append(provider)
         deduped = tuple(dict.fromkeys(planned)) if len(planned) > 1 else tuple(planned)
         return self.available(model, deduped, claim=claim)
+
+    def _remeasure(self, model: str, ranked: list[str]) -> list[str]:
+        """`ranked`, or with one stale provider moved first: this call measures it again.
+
+        A provider ranked behind the first one is only measured by the calls that reach it, so
+        a provider that was slow for a while (or was never tried) could stay behind after it
+        recovered. Once per `remeasure_s` (per provider, in this process) a call goes first to
+        such a provider that was measured before, if its circuit is closed and nothing measured
+        it in that time. The call is still hedged and failed over as usual. A provider never
+        measured keeps its place from the catalogue's figures.
+        """
+        if len(ranked) < 2:
+            return ranked
+        now = self.clock()
+        for name in ranked[1:]:
+            key = (model, name)
+            stats = self.store.get_latency(key)
+            if stats is None or stats.measured_at is None:
+                continue
+            last = max(stats.measured_at, self._remeasured.get(key, 0.0))
+            if now - last >= self.remeasure_s and self.state(model, name, now) == "closed":
+                self._remeasured[key] = now
+                return [name, *(other for other in ranked if other != name)]
+        return ranked
 
     def _policy_avoiding_open(self, info: ModelInfo, policy: str | None) -> str | None:
         from hfproviders._routing import pick_provider
@@ -768,12 +881,18 @@ class HealthTracker:
         """A first token still missing after `waited_s` (a hedged attempt that lost the race).
 
         Counted as a time to first token of `waited_s`, a lower bound: a provider that keeps
-        losing races drifts down the lowest-latency order instead of staying first.
+        losing races drifts down the lowest-latency order instead of staying first. A
+        half-open provider's probe that lost is released, so the next call probes again.
         """
         if waited_s > 0:
-            sample = (waited_s, waited_s, None)
+            now = self.clock()
+            sample = (waited_s, waited_s, None, now)
             key = (model, provider or "auto")
             self.store.update_latency(key, partial(_fold, self.alpha, sample))
+            record = self.store.get_circuit(key) if self.breaker is not None else None
+            if record is not None and record.state == "open" and record.probe_until > now:
+                record.probe_until = 0.0  # a probe that lost a race: the next call probes
+                self.store.put_circuit(key, record)
 
     def seed(self, info: ModelInfo) -> None:
         """Fill unknown statistics from the catalogue (`first_token_latency_ms`, `throughput`)."""
@@ -831,7 +950,7 @@ class HealthTracker:
 
         def expected(position: int) -> tuple[bool, float, int]:
             stats = self.latency(info.id, names[position])
-            value = stats.expected_s(output_tokens) if stats is not None else None
+            value = stats.rank_s(output_tokens) if stats is not None else None
             return (value is None, value or 0.0, position)
 
         return [names[i] for i in sorted(range(len(names)), key=expected)]
@@ -868,7 +987,7 @@ class HealthTracker:
 
 def _fold(
     alpha: float,
-    sample: tuple[float | None, float | None, float | None],
+    sample: tuple[float | None, float | None, float | None, float | None],
     stats: LatencyStats,
 ) -> LatencyStats:
     return stats.updated(alpha, *sample)
@@ -908,12 +1027,49 @@ class HealthHook:
 
     def order(self, call: Any, chain: tuple[str | None, ...]) -> tuple[str | None, ...]:
         """The chain to walk: planned (`plan_chain`), a half-open provider's probe first."""
+        return self._plan(call, chain, remeasure=True)
+
+    def hedge_order(self, call: Any, chain: tuple[str | None, ...]) -> tuple[str | None, ...]:
+        """The chain as planned now for a hedge: like `order`, with closed circuits only.
+
+        A hedge is never a half-open provider's probe (a hedge that loses is cancelled, and a
+        cancelled probe would hold the provider back for a cooldown) nor a re-measure.
+        """
+        planned = self._plan(call, chain, remeasure=False, claim=False)
+        state, model = self.tracker.state, call.model
+        return tuple(p for p in planned if state(model, p or "auto") == "closed")
+
+    def hedge_early(self, call: Any) -> Callable[[], bool] | None:
+        """For a hedged attempt: a check that says when to start the hedge before its delay.
+
+        True once a circuit of the call's model has closed since (a provider came back): the
+        hedge then goes to the provider health ranks first at that moment. The check reads a
+        counter, never a store. None (nothing to check) when no circuit of the model is open:
+        then none can close during the attempt.
+        """
+        tracker, model = self.tracker, call.model
+        if tracker.breaker is None or not tracker._any_open(model):
+            return None
+        closings = tracker.closings
+        seen = closings.get(model, 0)
+        return lambda: closings.get(model, 0) != seen
+
+    def _plan(
+        self,
+        call: Any,
+        chain: tuple[str | None, ...],
+        *,
+        remeasure: bool,
+        claim: bool = True,
+    ) -> tuple[str | None, ...]:
         body = getattr(call.request, "body", None) or {}
         max_tokens = body.get("max_tokens") or body.get("max_completion_tokens")
         output = max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else 256
         model = call.model
         info = self.catalogue(model) if self._needs_catalogue(chain) else None
-        return self.tracker.plan_chain(model, chain, info, self.constraints, output, claim=True)
+        return self.tracker.plan_chain(
+            model, chain, info, self.constraints, output, claim=claim, remeasure=remeasure
+        )
 
     def _needs_catalogue(self, chain: tuple[str | None, ...]) -> bool:
         return self.tracker.breaker is not None or "lowest-latency" in chain
@@ -933,11 +1089,23 @@ class HealthHook:
             ttft_s=ttft,
             latency_s=latency,
             output_tokens=getattr(event, "output_tokens", None),
+            took_s=event.elapsed_s,
         )
 
     def is_open(self, model: str, provider: str | None) -> bool:
         """Whether the provider's circuit is open: a failed call fails over instead of retrying."""
         return self.tracker.state(model, provider or "auto") == "open"
+
+    def fails_over(self, model: str, provider: str | None, error: HFProvidersError) -> bool:
+        """Whether a failed attempt goes to the next provider at once instead of a retry here.
+
+        With the breaker on: when the failure says the provider is unhealthy (5xx, timeout,
+        connection error, 429 without a usable wait), or its circuit is open. The `Call` asks
+        only when another provider is left in the chain; the last one keeps its retries.
+        """
+        if self.tracker.breaker is None:
+            return False
+        return failure_kind(error) is not None or self.is_open(model, provider)
 
     def wants_catalogue(self, chain: Sequence[str | None]) -> bool:
         """Whether calls on `chain` need the catalogue loaded first (lowest-latency does)."""

@@ -1,7 +1,9 @@
 """Hedged requests: start a second attempt when the first is slow, keep whichever answers first.
 
 `race` (threads, for the sync client) and `race_async` (tasks) run `attempt(0)`; if it has not
-answered within `delay` seconds, they start `attempt(1)` too. An attempt "answers" when it
+answered within `delay` seconds, they start `attempt(1)` too. With `early`, they also ask it
+every few milliseconds meanwhile and start `attempt(1)` at once when it says so (a better
+provider became available after the call started). An attempt "answers" when it
 returns: for a plain call that is the parsed answer, for a stream its response with the first
 event read (streams hedge only before their first event). The first attempt to return wins;
 the other is cancelled (a task) or, for a thread, told to stop and its late answer is closed by
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -24,6 +27,12 @@ from typing import Generic, TypeVar
 __all__ = ["Hedged", "race", "race_async"]
 
 T = TypeVar("T")
+_POLL_MAX_S = 0.05  # `early` is asked at least this often (and at least 8 times per delay)
+_POLL_MIN_S = 0.005
+
+
+def _poll_s(delay: float) -> float:
+    return max(min(delay / 8, _POLL_MAX_S), _POLL_MIN_S)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +52,13 @@ def race(
     attempt: Callable[[int, threading.Event], T],
     delay: float,
     discard: Callable[[T], None],
+    early: Callable[[], bool] | None = None,
 ) -> Hedged[T]:
     """Run `attempt(0, stop)`, hedged by `attempt(1, stop)` after `delay` seconds (threads).
 
     `stop` is set for the loser: an attempt should check it after each blocking step and give
     up. A loser's answer that arrives anyway is passed to `discard` (close it, count nothing).
+    `early() -> True` starts the hedge before `delay` has passed.
     """
     results: queue.Queue[tuple[int, T | None, BaseException | None]] = queue.Queue()
     stops = (threading.Event(), threading.Event())
@@ -73,12 +84,18 @@ def race(
     start(0)
     started = 1
     errors: dict[int, BaseException] = {}
-    try:
-        first = results.get(timeout=delay)
-    except queue.Empty:
-        start(1)
-        started = 2
-        first = results.get()
+    until = time.monotonic() + delay
+    step = delay if early is None else _poll_s(delay)
+    while True:
+        try:
+            first = results.get(timeout=max(min(step, until - time.monotonic()), 0.0))
+            break
+        except queue.Empty:
+            if time.monotonic() >= until or (early is not None and early()):
+                start(1)
+                started = 2
+                first = results.get()
+                break
     while True:
         index, value, error = first
         if error is None:
@@ -114,13 +131,25 @@ async def race_async(
     attempt: Callable[[int], Awaitable[T]],
     delay: float,
     discard: Callable[[T], Awaitable[None]],
+    early: Callable[[], bool] | None = None,
 ) -> Hedged[T]:
-    """Run `attempt(0)`, hedged by `attempt(1)` after `delay` seconds (tasks); cancel the loser."""
+    """Run `attempt(0)`, hedged by `attempt(1)` after `delay` seconds (tasks); cancel the loser.
+
+    `early() -> True` starts the hedge before `delay` has passed.
+    """
     tasks = [asyncio.ensure_future(attempt(0))]
     try:
-        done, _ = await asyncio.wait(tasks, timeout=delay)
-        if not done:
-            tasks.append(asyncio.ensure_future(attempt(1)))
+        loop = asyncio.get_running_loop()
+        until = loop.time() + delay
+        step = delay if early is None else _poll_s(delay)
+        while True:
+            left = until - loop.time()
+            done, _ = await asyncio.wait(tasks, timeout=max(min(step, left), 0.0))
+            if done:
+                break
+            if loop.time() >= until or (early is not None and early()):
+                tasks.append(asyncio.ensure_future(attempt(1)))
+                break
         pending = set(tasks)
         while pending:
             done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import pickle
+from functools import partial
+from types import SimpleNamespace
 
 import pytest
 
@@ -24,7 +27,7 @@ from hfproviders import (
     StreamError,
 )
 from hfproviders._catalog import ModelInfo, ProviderInfo
-from hfproviders._health import CircuitRecord, LatencyStats, failure_kind
+from hfproviders._health import CircuitRecord, HealthHook, LatencyStats, failure_kind
 
 MODEL = "org/model"
 
@@ -93,6 +96,7 @@ def test_below_failure_rate_stays_closed() -> None:
     clock = Clock()
     t = tracker(clock)
     for _ in range(10):
+        clock.now += 1.5  # each success below was sent after the failure before it
         ok(t, "a", 2)
         fail(t, "a")
     assert t.state(MODEL, "a") == "closed"
@@ -235,6 +239,8 @@ def test_shared_store_shares_what_clients_learn() -> None:
         ({"min_calls": 2.5}, "min_calls"),
         ({"window_s": float("nan")}, "window_s"),
         ({"cooldown_s": -1}, "cooldown_s"),
+        ({"consecutive_failures": 0}, "consecutive_failures"),
+        ({"consecutive_failures": True}, "consecutive_failures"),
     ],
 )
 def test_breaker_rejects_bad_settings(kwargs: dict[str, float], message: str) -> None:
@@ -355,3 +361,182 @@ def test_a_sudden_outage_after_a_healthy_spell_opens_within_a_tenth_of_the_windo
     assert t.state(MODEL, "a") == "closed"  # fewer than min_calls
     fail(t, "a")  # 4/4 in the bucket, 4/464 over the whole window
     assert t.state(MODEL, "a") == "open"
+
+
+# -- failures in a row, and what an answer to an old request says --------------------------------
+
+
+def sent_ok(t: HealthTracker, provider: str, took_s: float) -> None:
+    """A success whose request was sent `took_s` seconds ago."""
+    t.record(MODEL, provider, provider, None, ttft_s=took_s, latency_s=took_s)
+
+
+def test_failures_in_a_row_open_the_circuit_before_the_rate_does() -> None:
+    clock = Clock()
+    t = HealthTracker(CircuitBreaker(min_calls=10, consecutive_failures=3), clock=clock)
+    for _ in range(20):  # a healthy spell: 20 successes in the window
+        sent_ok(t, "a", 0.1)
+        clock.now += 0.5
+    fail(t, "a", 2)
+    assert t.state(MODEL, "a") == "closed"
+    fail(t, "a")  # 3 in a row, 3/23 over the window
+    assert t.state(MODEL, "a") == "open"
+    clock.now += 30
+    assert t.admit(MODEL, "a")  # the probe
+    sent_ok(t, "a", 0.1)
+    assert t.state(MODEL, "a") == "closed"
+    fail(t, "a", 2)  # the run starts afresh after the circuit closed
+    assert t.state(MODEL, "a") == "closed"
+
+
+def test_without_a_run_limit_only_the_rate_opens_the_circuit() -> None:
+    clock = Clock()
+    t = HealthTracker(CircuitBreaker(min_calls=10, consecutive_failures=None), clock=clock)
+    for _ in range(20):
+        sent_ok(t, "a", 0.1)
+        clock.now += 0.5
+    fail(t, "a", 4)  # 4 in a row, 4 of the last 6 s's 16 calls
+    assert t.state(MODEL, "a") == "closed"
+
+
+def test_an_answer_to_a_request_sent_before_the_failures_does_not_end_the_run() -> None:
+    clock = Clock()
+    t = HealthTracker(CircuitBreaker(min_calls=100, consecutive_failures=3), clock=clock)
+    fail(t, "a", 2)
+    clock.now += 0.2
+    sent_ok(t, "a", 1.0)  # sent 1 s ago, before the outage: it says nothing about now
+    fail(t, "a")
+    assert t.state(MODEL, "a") == "open"
+    u = HealthTracker(CircuitBreaker(min_calls=100, consecutive_failures=3), clock=clock)
+    fail(u, "a", 2)
+    clock.now += 0.2
+    sent_ok(u, "a", 0.1)  # sent after the last failure: the provider answers again
+    fail(u, "a")
+    assert u.state(MODEL, "a") == "closed"
+
+
+def test_an_answer_to_a_request_sent_before_the_circuit_opened_leaves_it_open() -> None:
+    clock = Clock()
+    t = tracker(clock, consecutive_failures=2)
+    fail(t, "a", 2)
+    assert t.state(MODEL, "a") == "open"
+    clock.now += 0.5
+    sent_ok(t, "a", 2.0)  # in flight since before the outage
+    assert t.state(MODEL, "a") == "open"
+    assert t.closings == {}
+    clock.now += 30
+    assert t.admit(MODEL, "a")  # the probe, sent now
+    clock.now += 0.3
+    sent_ok(t, "a", 0.3)
+    assert t.state(MODEL, "a") == "closed"
+    assert t.closings == {MODEL: 1}
+
+
+def test_a_probe_that_lost_a_hedged_race_is_released() -> None:
+    clock = Clock()
+    t = tracker(clock, consecutive_failures=2)
+    fail(t, "a", 2)
+    clock.now += 30
+    assert t.admit(MODEL, "a")
+    assert not t.admit(MODEL, "a")  # the probe is in flight
+    t.record_wait(MODEL, "a", 0.5)  # it lost the race and was cancelled: it never reports
+    assert t.admit(MODEL, "a")  # the next call probes at once, not a cooldown later
+
+
+# -- measurements: the first ones, the tail, staleness --------------------------------------------
+
+
+def test_the_first_measurements_are_averaged_plainly() -> None:
+    seeded = LatencyStats(ttft_s=0.9, throughput=30.0)
+    first = seeded.updated(0.2, ttft_s=0.2, latency_s=0.2, at=5.0)
+    assert first.ttft_s == pytest.approx(0.2)  # the catalogue's seed is replaced
+    assert (first.latency_s, first.measured_at) == (0.2, 5.0)
+    second = first.updated(0.2, ttft_s=0.8, latency_s=0.8)
+    assert second.ttft_s == pytest.approx(0.5)
+    assert second.measured_at == 5.0
+    # ln(0.2) and ln(0.8): the population variance of two values is (difference / 2) ** 2.
+    assert second.log_ttft_var == pytest.approx((math.log(0.8 / 0.2) / 2) ** 2)
+    stats = LatencyStats()
+    for value in [0.1, 0.2, 0.4] * 20:
+        stats = stats.updated(0.2, ttft_s=value, latency_s=value)
+    assert stats.log_ttft_var > 0.2  # not the near-zero start of a plain EWMA of the variance
+
+
+def test_a_provider_with_a_long_tail_ranks_behind_a_steady_one() -> None:
+    t = tracker(Clock())
+    info = ModelInfo(
+        id=MODEL, providers=(ProviderInfo("spiky", "live"), ProviderInfo("steady", "live"))
+    )
+    for i in range(40):
+        spiky = [1.5, 0.05, 0.1, 0.2][i % 4]  # average 0.46, a 1.5 s tail
+        t.record(MODEL, "spiky", "spiky", None, ttft_s=spiky, latency_s=spiky)
+        t.record(MODEL, "steady", "steady", None, ttft_s=0.6, latency_s=0.6)
+    spiky_stats, steady_stats = t.latency(MODEL, "spiky"), t.latency(MODEL, "steady")
+    assert spiky_stats is not None and steady_stats is not None
+    assert spiky_stats.expected_s(64) < steady_stats.expected_s(64)  # faster on average
+    assert t.rank_lowest_latency(info) == ["steady", "spiky"]
+
+
+def test_few_measurements_rank_by_twice_their_average() -> None:
+    stats = LatencyStats(ttft_s=0.15).updated(0.2, ttft_s=0.1, latency_s=0.1)
+    assert stats.rank_s(64) == pytest.approx(0.2)
+    assert LatencyStats(ttft_s=0.15, throughput=150.0).rank_s(60) == pytest.approx(0.55)
+
+
+def test_a_stale_provider_is_measured_again_once_per_interval() -> None:
+    clock = Clock()
+    t = HealthTracker(CircuitBreaker(cooldown_s=30), clock=clock)
+    assert t.remeasure_s == 30
+    info = ModelInfo(
+        id=MODEL,
+        providers=(ProviderInfo("a", "live"), ProviderInfo("b", "live"), ProviderInfo("c", "live")),
+    )
+    sent_ok(t, "b", 0.5)  # measured once, slow; "c" is never measured
+    for _ in range(20):
+        sent_ok(t, "a", 0.1)
+    plan = partial(t.plan_chain, MODEL, ["lowest-latency"], info, claim=True)
+    assert plan() == ("a", "b", "c")
+    clock.now += 31
+    sent_ok(t, "a", 0.1)
+    assert plan() == ("b", "a", "c")  # nothing measured "b" for 30 s: this call does
+    assert plan() == ("a", "b", "c")  # once
+    clock.now += 31
+    fail(t, "b", 5)  # its circuit is open: not re-measured
+    assert plan() == ("a", "c")
+    assert t.plan_chain(MODEL, ["lowest-latency"], info) == ("a", "c")  # without claim: never
+    assert HealthTracker(None).remeasure_s == 30.0
+    assert HealthTracker(CircuitBreaker(cooldown_s=3)).remeasure_s == 3
+
+
+def test_a_hedge_goes_to_a_closed_circuit_never_to_a_probe() -> None:
+    clock = Clock()
+    t = tracker(clock, consecutive_failures=2)
+    hook = HealthHook(t, lambda model: None)
+    call = SimpleNamespace(model=MODEL, request=SimpleNamespace(body={}, chain=("a", "b", "c")))
+    fail(t, "a", 2)
+    clock.now += 31  # "a" is half-open: its probe is free
+    assert hook.hedge_order(call, ("a", "b", "c")) == ("b", "c")
+    assert t.admit(MODEL, "a")  # the hedge's plan never claimed the probe
+    assert hook.order(call, ("a", "b", "c")) == ("b", "c")  # a call's own plan: probe in flight
+
+
+def test_a_hedge_starts_early_once_a_provider_of_the_model_has_recovered() -> None:
+    clock = Clock()
+    t = tracker(clock, consecutive_failures=2)
+    hook = HealthHook(t, lambda model: None)
+    call = SimpleNamespace(
+        model=MODEL, provider="b", request=SimpleNamespace(body={}, chain=("a", "b"))
+    )
+    assert hook.hedge_early(call) is None  # nothing is open: nothing can recover
+    fail(t, "a", 2)
+    for _ in range(2):
+        t.record("other/model", "a", "a", ServiceUnavailableError("down", status_code=503))
+    early = hook.hedge_early(call)
+    assert early is not None
+    assert not early()
+    clock.now += 31
+    t.record("other/model", "a", "a", None, ttft_s=0.1, latency_s=0.1)  # another model's
+    assert not early()
+    sent_ok(t, "a", 0.1)  # "a" came back for this model
+    assert early()
+    assert HealthHook(HealthTracker(None), lambda model: None).hedge_early(call) is None

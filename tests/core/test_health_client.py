@@ -169,6 +169,34 @@ async def test_a_provider_whose_circuit_opened_is_failed_over_not_retried(h: Har
     assert h.waits == []
 
 
+async def test_an_unhealthy_answer_fails_over_at_once_with_the_breaker_on(h: Harness) -> None:
+    router = Router({"groq": 503})
+    serve(h, router, provider=["groq", "together"], breaker=BREAKER, max_retries=2)
+    answer = await h.chat(MODEL, USER)
+    assert answer.meta.provider == "together"
+    assert router.asked == ["groq", "together"]  # no backoff on "groq" while "together" is there
+    assert h.waits == []
+
+
+async def test_without_the_breaker_a_provider_is_retried_before_failing_over(h: Harness) -> None:
+    router = Router({"groq": 503})
+    serve(h, router, provider=["groq", "together"], breaker=None, max_retries=2)
+    answer = await h.chat(MODEL, USER)
+    assert answer.meta.provider == "together"
+    assert router.asked == ["groq", "groq", "groq", "together"]
+    assert len(h.waits) == 2
+
+
+async def test_the_last_provider_of_the_chain_keeps_its_retries(h: Harness) -> None:
+    router = Router({"groq": 503, "together": 503})
+    breaker = CircuitBreaker(min_calls=50, consecutive_failures=None)
+    serve(h, router, provider=["groq", "together"], breaker=breaker, max_retries=2)
+    with pytest.raises(Exception, match="All providers failed"):
+        await h.chat(MODEL, USER)
+    assert router.asked == ["groq", "together", "together", "together"]
+    assert len(h.waits) == 2
+
+
 @pytest.mark.parametrize(
     ("status", "breaker"),
     [(400, BREAKER), (404, BREAKER), (503, None)],
@@ -329,16 +357,23 @@ def test_sync_hedge_wins_once_and_counts_once() -> None:
     client.close()
 
 
-async def test_async_hedge_wins_and_the_loser_is_cancelled() -> None:
-    cancelled = asyncio.Event()
-    seen: list[str] = []
+def _async_hanging_router(
+    hangs: str,
+    seen: list[str],
+    cancelled: asyncio.Event,
+    meanwhile: Callable[[], None] | None = None,
+) -> Callable[[httpx.Request], Any]:
+    """Answers every provider at once but `hangs`, which calls `meanwhile` and waits until
+    cancelled (then sets `cancelled`)."""
 
     async def handle(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/models"):
             return httpx.Response(200, json=CATALOGUE)
         provider = json.loads(request.content)["model"].partition(":")[2]
         seen.append(provider)
-        if provider == "cerebras":
+        if provider == hangs:
+            if meanwhile is not None:
+                meanwhile()
             try:
                 await asyncio.Event().wait()
             except asyncio.CancelledError:
@@ -348,6 +383,13 @@ async def test_async_hedge_wins_and_the_loser_is_cancelled() -> None:
             200, json=completion(provider), headers={"x-inference-provider": provider}
         )
 
+    return handle
+
+
+async def test_async_hedge_wins_and_the_loser_is_cancelled() -> None:
+    cancelled = asyncio.Event()
+    seen: list[str] = []
+    handle = _async_hanging_router("cerebras", seen, cancelled)
     client = AsyncHFClient(
         api_key=FAKE_TOKEN,
         provider="lowest-latency",
@@ -364,6 +406,70 @@ async def test_async_hedge_wins_and_the_loser_is_cancelled() -> None:
     assert cancelled.is_set()
     (line,) = client.spend().lines
     assert line.calls == 1
+    await client.aclose()
+
+
+def _recovery_setup() -> tuple[Clock, HealthTracker]:
+    """A tracker where "groq" is down (its circuit open)."""
+    clock = Clock()
+    breaker = CircuitBreaker(min_calls=2, consecutive_failures=2, cooldown_s=30)
+    tracker = HealthTracker(breaker, clock=clock)
+    for _ in range(2):
+        tracker.record(MODEL, "groq", "groq", ServerError("down", status_code=503))
+    return clock, tracker
+
+
+def _recovers(clock: Clock, tracker: HealthTracker) -> None:
+    """Meanwhile "groq" answers again (another call's probe): its circuit closes."""
+    clock.now += 31
+    tracker.record(MODEL, "groq", "groq", None, ttft_s=0.1, latency_s=0.1, took_s=0.0)
+    assert tracker.state(MODEL, "groq") == "closed"
+
+
+def test_sync_a_provider_that_recovers_meanwhile_gets_the_hedge_at_once() -> None:
+    clock, tracker = _recovery_setup()
+    release, seen = threading.Event(), []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        provider = json.loads(request.content)["model"].partition(":")[2]
+        seen.append(provider)
+        if provider == "together":
+            _recovers(clock, tracker)
+            assert release.wait(10)
+        return httpx.Response(
+            200, json=completion(provider), headers={"x-inference-provider": provider}
+        )
+
+    client = HFClient(
+        api_key=FAKE_TOKEN,
+        provider=["groq", "together"],
+        health=tracker,
+        hedge_after=3600.0,  # never reached: the hedge starts when "groq" is back
+        http_client=httpx.Client(transport=httpx.MockTransport(handle)),
+    )
+    answer = client.chat(MODEL, USER)
+    release.set()
+    assert (answer.text, answer.meta.provider, answer.meta.hedged) == ("groq", "groq", True)
+    assert seen == ["together", "groq"]
+    client.close()
+
+
+async def test_async_a_provider_that_recovers_meanwhile_gets_the_hedge_at_once() -> None:
+    clock, tracker = _recovery_setup()
+    cancelled = asyncio.Event()
+    seen: list[str] = []
+    handle = _async_hanging_router("together", seen, cancelled, lambda: _recovers(clock, tracker))
+    client = AsyncHFClient(
+        api_key=FAKE_TOKEN,
+        provider=["groq", "together"],
+        health=tracker,
+        hedge_after=3600.0,
+        http_async_client=httpx.AsyncClient(transport=httpx.MockTransport(handle)),
+    )
+    answer = await client.chat(MODEL, USER)
+    assert (answer.text, answer.meta.provider, answer.meta.hedged) == ("groq", "groq", True)
+    assert seen == ["together", "groq"]
+    assert cancelled.is_set()
     await client.aclose()
 
 

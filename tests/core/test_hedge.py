@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -187,3 +188,72 @@ async def test_async_caller_cancelled_cancels_both_attempts() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert sorted(cancelled) == [0, 1]
+
+
+def _after(checks: int) -> tuple[list[int], Callable[[], bool]]:
+    """An `early` check that says "hedge now" on its `checks`-th call."""
+    asked: list[int] = []
+
+    def early() -> bool:
+        asked.append(1)
+        return len(asked) >= checks
+
+    return asked, early
+
+
+def test_sync_early_check_starts_the_hedge_before_its_delay() -> None:
+    release = threading.Event()
+    asked, early = _after(2)
+
+    def attempt(index: int, stop: threading.Event) -> str:
+        if index == 0:
+            assert release.wait(10)
+        return f"answer {index}"
+
+    result = race(attempt, NEVER, lambda value: release.set(), early)
+    release.set()
+    assert (result.value, result.winner, result.hedged) == ("answer 1", 1, True)
+    assert len(asked) == 2  # asked while waiting, every few milliseconds
+
+
+def test_sync_early_check_is_not_asked_once_the_answer_is_in() -> None:
+    asked, early = _after(1)
+    result = race(lambda index, stop: "fast", NEVER, lambda value: None, early)
+    assert (result.winner, result.hedged, asked) == (0, False, [])
+
+
+async def test_async_early_check_starts_the_hedge_before_its_delay() -> None:
+    forever = asyncio.Event()
+    asked, early = _after(2)
+
+    async def attempt(index: int) -> str:
+        if index == 0:
+            await forever.wait()
+        return f"answer {index}"
+
+    async def discard(value: str) -> None:
+        raise AssertionError
+
+    result = await race_async(attempt, NEVER, discard, early)
+    assert (result.value, result.winner, result.hedged) == ("answer 1", 1, True)
+    assert len(asked) == 2
+
+
+async def test_async_early_check_that_never_fires_leaves_the_primary_alone() -> None:
+    asked, early = _after(10**9)
+    release = asyncio.Event()
+
+    async def attempt(index: int) -> str:
+        if index == 0:
+            await release.wait()
+        return f"answer {index}"
+
+    async def discard(value: str) -> None:
+        raise AssertionError
+
+    task = asyncio.ensure_future(race_async(attempt, NEVER, discard, early))
+    while len(asked) < 3:  # the check is asked again and again while the primary runs
+        await asyncio.sleep(0.01)
+    release.set()
+    result = await task
+    assert (result.value, result.winner, result.hedged) == ("answer 0", 0, False)
