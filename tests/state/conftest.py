@@ -2,7 +2,10 @@
 
 No fakeredis: these tests are about what a real server does (Lua atomicity, expiry, outages).
 Install the server as the README says (`apt-get install redis-server`, or any `redis-server`
-on PATH); `.ci/run` installs it when it is missing.
+on PATH); `.ci/run` installs it when it is missing. A representative subset (the multi-process
+tests, the async client on a paused server, writes without replies) also runs on Valkey
+(`valkey-server`, which `.ci/run` installs too), through the `server_url` and `own_server`
+fixtures.
 """
 
 from __future__ import annotations
@@ -26,15 +29,19 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class RedisServer:
-    """One `redis-server` process on 127.0.0.1 (no persistence) that a test may stop and restart."""
+SERVERS = ("redis", "valkey")
 
-    def __init__(self, workdir: Path, *options: str) -> None:
-        binary = shutil.which("redis-server")
+
+class RedisServer:
+    """One `redis-server` (or `valkey-server`) on 127.0.0.1, no persistence; it may be restarted."""
+
+    def __init__(self, workdir: Path, *options: str, kind: str = "redis") -> None:
+        binary = shutil.which(f"{kind}-server")
         if binary is None:
             pytest.fail(
-                "redis-server is not installed: `apt-get install redis-server` (see the README, "
-                "'Many workers'); .ci/run installs it"
+                f"{kind}-server is not installed: see the README, 'Many workers' (Debian 12: "
+                "`apt-get install redis-server`, and valkey-server from bookworm-backports); "
+                ".ci/run installs both"
             )
         self.binary = binary
         self.workdir = workdir
@@ -110,6 +117,21 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
         yield server
 
 
+@pytest.fixture(scope="session")
+def valkey_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """The session's shared Valkey server (started by the first test that runs on Valkey)."""
+    with RedisServer(tmp_path_factory.mktemp("valkey"), kind="valkey") as server:
+        yield server
+
+
+@pytest.fixture(params=SERVERS)
+def server_url(request: pytest.FixtureRequest) -> str:
+    """Like `redis_url`, once on Redis and once on Valkey."""
+    server: RedisServer = request.getfixturevalue(f"{request.param}_server")
+    server.flush()
+    return server.url
+
+
 @pytest.fixture
 def redis_url(redis_server: RedisServer) -> str:
     """The shared server's URL, emptied for this test."""
@@ -121,4 +143,11 @@ def redis_url(redis_server: RedisServer) -> str:
 def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     """A server of this test's own, which the test may stop mid-run."""
     with RedisServer(tmp_path) as server:
+        yield server
+
+
+@pytest.fixture(params=SERVERS)
+def own_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RedisServer]:
+    """Like `own_redis`, once on Redis and once on Valkey."""
+    with RedisServer(tmp_path, kind=request.param) as server:
         yield server

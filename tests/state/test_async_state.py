@@ -81,9 +81,9 @@ def pause(url: str, seconds: float) -> None:
 
 
 async def test_a_paused_server_slows_the_call_but_never_the_loop(
-    own_redis: RedisServer, hf_fake_router: FakeRouter
+    own_server: RedisServer, hf_fake_router: FakeRouter
 ) -> None:
-    state = RedisState(own_redis.url, socket_timeout=2.0)
+    state = RedisState(own_server.url, socket_timeout=2.0)
     options: dict[str, Any] = {
         "base_url": hf_fake_router.base_url,
         "api_key": "test-key",
@@ -95,7 +95,7 @@ async def test_a_paused_server_slows_the_call_but_never_the_loop(
     async with AsyncHFClient(**options) as client:
         await client.chat(MODEL, user("warm up"), max_tokens=9)  # connections, scripts
         async with ticking() as ticks:
-            pause(own_redis.url, PAUSE_S)
+            pause(own_server.url, PAUSE_S)
             started = time.monotonic()
             answer = await client.chat(MODEL, user("paused"), max_tokens=9)
             elapsed = time.monotonic() - started

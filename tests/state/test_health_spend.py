@@ -31,12 +31,12 @@ LLAMA = "meta-llama/Llama-3.3-70B-Instruct"  # in the fake router's catalogue: g
 USAGE = Usage(prompt_tokens=10, completion_tokens=20, total_tokens=30)
 
 
-def test_breaker_opened_by_one_process_skips_the_provider_in_another(redis_url: str) -> None:
+def test_breaker_opened_by_one_process_skips_the_provider_in_another(server_url: str) -> None:
     run_workers(
-        [{"worker": 0, "state": redis_url, "breaker": BREAKER, "provider": "groq", "failures": 4}],
+        [{"worker": 0, "state": server_url, "breaker": BREAKER, "provider": "groq", "failures": 4}],
         target=health_worker,
     )
-    here = HealthTracker(CircuitBreaker(**BREAKER), RedisState(redis_url).health_store())
+    here = HealthTracker(CircuitBreaker(**BREAKER), RedisState(server_url).health_store())
     assert here.state(MODEL, "groq") == "open"
     assert here.available(MODEL, ["groq", "together"]) == ("together",)
     assert here.admit(MODEL, "groq") is False
@@ -45,13 +45,13 @@ def test_breaker_opened_by_one_process_skips_the_provider_in_another(redis_url: 
     assert report["groq"].last_error == "ServerError 503"
 
 
-def test_only_one_process_probes_a_half_open_provider(redis_url: str) -> None:
-    tracker = HealthTracker(CircuitBreaker(**BREAKER), RedisState(redis_url).health_store())
+def test_only_one_process_probes_a_half_open_provider(server_url: str) -> None:
+    tracker = HealthTracker(CircuitBreaker(**BREAKER), RedisState(server_url).health_store())
     for _ in range(4):
         tracker.record(MODEL, "groq", "groq", ServerError("down", status_code=503))
     time.sleep(0.6)  # past the cooldown: half-open, one probe allowed among all workers
     configs = [
-        {"worker": n, "state": redis_url, "breaker": BREAKER, "provider": "groq", "admit": True}
+        {"worker": n, "state": server_url, "breaker": BREAKER, "provider": "groq", "admit": True}
         for n in range(4)
     ]
     admitted = [allowed for _, allowed in run_workers(configs, target=health_worker)]
@@ -85,19 +85,19 @@ def test_health_store_round_trips_and_fails_as_configured(own_redis: RedisServer
     tracker.record(MODEL, "together", "together", ServerError("x", status_code=500))
 
 
-def test_spend_limit_holds_across_four_processes(redis_url: str) -> None:
+def test_spend_limit_holds_across_four_processes(server_url: str) -> None:
     # Worst case $0.02 a call, real cost $0.01: holds are replaced by costs in batches of 3.
-    config = {"state": redis_url, "usd": 0.5, "worst_case": 0.02, "cost": 0.01, "flush_every": 3}
+    config = {"state": server_url, "usd": 0.5, "worst_case": 0.02, "cost": 0.01, "flush_every": 3}
     reports = run_workers([{"worker": n, **config} for n in range(4)], target=spend_worker)
     settled = sum(count for _, count in reports)
-    limit = SpendLimit(usd=0.5, period="day", store=RedisState(redis_url).spend_store())
+    limit = SpendLimit(usd=0.5, period="day", store=RedisState(server_url).spend_store())
     spent = limit.spent()
     assert spent == pytest.approx(settled * 0.01)
     assert spent <= 0.5  # never over the budget
     # Until a flush other workers still see a worker's holds: at most 4 x 3 pending x $0.02,
     # plus the one hold that did not fit, may be left unspent.
     assert spent >= 0.5 - (4 * 3 + 1) * 0.02
-    ledger = SpendLedger(RedisState(redis_url).spend_store())
+    ledger = SpendLedger(RedisState(server_url).spend_store())
     assert ledger.report().lines == ()  # the ledger's running total is a separate key
 
 

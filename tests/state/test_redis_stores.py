@@ -157,10 +157,10 @@ async def test_cache_round_trip_shared_by_two_instances(redis_url: str, is_async
 
 
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
-async def test_cache_writes_wait_for_no_reply(own_redis: RedisServer, is_async: bool) -> None:
+async def test_cache_writes_wait_for_no_reply(own_server: RedisServer, is_async: bool) -> None:
     # A cache write goes on a connection in CLIENT REPLY OFF mode: no reply ever comes back to
     # be read (none piles up), also once the connection was re-made after a server restart.
-    state = RedisState(own_redis.url, recheck_s=0)
+    state = RedisState(own_server.url, recheck_s=0)
     cache = RedisCache(state=state, ttl_s=60)
 
     async def write_and_read(key: str) -> Any:
@@ -171,9 +171,9 @@ async def test_cache_writes_wait_for_no_reply(own_redis: RedisServer, is_async: 
         return cache.get(key)
 
     assert [await write_and_read(f"k{n}") for n in range(50)] == [ENTRY] * 50
-    own_redis.stop()
+    own_server.stop()
     await write_and_read("lost")  # never raises: a miss, a skipped write
-    own_redis.start()
+    own_server.start()
     found = None
     for n in range(20):  # the first write may go into the dead socket; one soon lands
         found = await write_and_read(f"back{n}")
