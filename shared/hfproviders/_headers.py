@@ -1,5 +1,7 @@
 """Pure parsers for response headers: Retry-After and the many rate-limit header dialects.
 
+They read into `RateLimitInfo` (defined here; `_types` re-exports it with the result types).
+
 Header mappings passed here have lower-case keys. Servers send anything, so every number is
 read defensively: NaN, infinities and absurd magnitudes (`1e999`, a 400-digit integer) read as
 absent, never as an `OverflowError`; waits and resets are clamped to `MAX_WAIT_S`. A reset
@@ -11,11 +13,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-
-from hfproviders._types import RateLimitInfo
+from dataclasses import dataclass, field
 
 __all__ = [
     "MAX_WAIT_S",
+    "RateLimitInfo",
     "parse_duration",
     "parse_rate_limit",
     "parse_retry_after",
@@ -31,6 +33,29 @@ _EPOCH_MS_THRESHOLD = 100_000_000_000
 MAX_WAIT_S = 86_400.0
 # Counts beyond this are not counts (a header of `1e999` or 400 digits): read as absent.
 _MAX_COUNT = 10**15
+
+
+@dataclass(slots=True)
+class RateLimitInfo:
+    """Rate-limit state read from the response headers (every field None when not sent).
+
+    Providers name these headers differently (WIRE.md §7); this is the normalised view.
+    Reset times are seconds from the moment the response arrived.
+    """
+
+    limit_requests: int | None = None
+    remaining_requests: int | None = None
+    reset_requests_s: float | None = None
+    limit_tokens: int | None = None
+    remaining_tokens: int | None = None
+    reset_tokens_s: float | None = None
+    retry_after_s: float | None = None
+    raw: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def exhausted(self) -> bool:
+        """True when the server says no request is left in the current window."""
+        return self.remaining_requests == 0 or self.remaining_tokens == 0
 
 
 def _number(text: str) -> float | None:

@@ -350,13 +350,11 @@ class HubLookup:
     __slots__ = ("_config", "_model", "_pending", "_token_given", "availability")
 
     def __init__(self, config: ClientConfig, model: str, refresh: bool) -> None:
-        from hfproviders._request import hub_request
-
         self._config = config
         self._model = model
         cached = None if refresh else config.discovery.get_availability(strip_model_suffix(model))
         self.availability: ModelAvailability | None = cached
-        self._pending: Request | None = None if cached is not None else hub_request(config, model)
+        self._pending: Request | None = None if cached is not None else _info_request(config, model)
         self._token_given = self._pending is not None and "Authorization" in self._pending.headers
 
     def next_request(self) -> Request | None:
@@ -415,3 +413,14 @@ class HubLookup:
         """The availability, once `next_request()` returned None."""
         assert self.availability is not None
         return self.availability
+
+
+def _info_request(config: ClientConfig, model: str) -> Request:
+    """The Hub's model-info lookup for `model` (provider mapping, gating), checked first."""
+    from urllib.parse import urlencode
+
+    from hfproviders._params import check_hub_model_id
+    from hfproviders._request import lookup_request
+
+    url, query = hub_model_info_request(check_hub_model_id(model))
+    return lookup_request(config, f"{url}?{urlencode(query)}", model, hub=True)

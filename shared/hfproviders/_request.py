@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from hfproviders._errors import (
     MAX_ERROR_BODY,
@@ -29,7 +29,6 @@ from hfproviders._normalize import (
 from hfproviders._params import (
     build_chat_body,
     build_text_generation_body,
-    check_hub_model_id,
     check_timeout,
     encode_body,
 )
@@ -49,7 +48,6 @@ __all__ = [
     "batch_calls",
     "chat_request",
     "estimate_tokens",
-    "hub_request",
     "lookup_request",
     "text_generation_request",
 ]
@@ -318,14 +316,6 @@ def lookup_request(config: ClientConfig, url: str, what: str, *, hub: bool = Fal
     host = urlsplit(url).hostname if hub else None
     headers = config.lookup_headers(hub=hub, hub_host=host)
     return Request(LOOKUP, what, (None,), url, None, headers, secrets=config.secrets())
-
-
-def hub_request(config: ClientConfig, model: str) -> Request:
-    """The Hub's model-info lookup for `model` (provider mapping, gating)."""
-    from hfproviders._hub import hub_model_info_request
-
-    url, query = hub_model_info_request(check_hub_model_id(model))
-    return lookup_request(config, f"{url}?{urlencode(query)}", model, hub=True)
 
 
 def batch_calls(

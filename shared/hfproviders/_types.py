@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from hfproviders._headers import RateLimitInfo, parse_rate_limit
+
 if TYPE_CHECKING:
     from hfproviders._errors import HFProvidersError
 
@@ -33,29 +35,6 @@ __all__ = [
     "ToolCallDelta",
     "Usage",
 ]
-
-
-@dataclass(slots=True)
-class RateLimitInfo:
-    """Rate-limit state read from the response headers (every field None when not sent).
-
-    Providers name these headers differently (WIRE.md §7); this is the normalised view.
-    Reset times are seconds from the moment the response arrived.
-    """
-
-    limit_requests: int | None = None
-    remaining_requests: int | None = None
-    reset_requests_s: float | None = None
-    limit_tokens: int | None = None
-    remaining_tokens: int | None = None
-    reset_tokens_s: float | None = None
-    retry_after_s: float | None = None
-    raw: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def exhausted(self) -> bool:
-        """True when the server says no request is left in the current window."""
-        return self.remaining_requests == 0 or self.remaining_tokens == 0
 
 
 class ResponseMeta:
@@ -121,8 +100,6 @@ class ResponseMeta:
     def rate_limit(self) -> RateLimitInfo | None:
         """The parsed rate-limit headers of the response (None when there were none)."""
         if self._rate_limit is False:  # not parsed yet
-            from hfproviders._headers import parse_rate_limit
-
             self._rate_limit = parse_rate_limit(self.headers, self._received_at or 0.0)
         return self._rate_limit if isinstance(self._rate_limit, RateLimitInfo) else None
 
