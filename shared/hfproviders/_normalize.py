@@ -488,6 +488,15 @@ class ThinkSplitter:
             self._state = "answer"
             self._skip_space = False
 
+    @property
+    def passes_through(self) -> bool:
+        """Whether a piece without `<` is answer as it stands (what `feed` returns for it)."""
+        return (
+            (self._state == "answer" or self._state == "done")
+            and not self._held
+            and not self._skip_space
+        )
+
     def feed(self, text: str) -> tuple[str | None, str | None]:
         """Return (reasoning, answer) pieces for this content piece (None when empty)."""
         state = self._state
@@ -787,6 +796,10 @@ class StreamNormalizer:
         self._acc.add(chunk)
 
     def feed(self, event: Mapping[str, Any]) -> list[ChatCompletionChunk]:
+        """The chunks to hand out for one raw event (usually one)."""
+        plain = self._plain_content(event)
+        if plain is not None:
+            return [plain]
         raw_usage = event.get("usage")
         if raw_usage:
             self._usage = parse_usage(raw_usage)
@@ -843,6 +856,45 @@ class StreamNormalizer:
         chunk = ChatCompletionChunk(self._id, self._model, self._created, choices)
         self._reclassify.extend((chunk, index) for index in reclassify)
         return [chunk]
+
+    def _plain_content(self, event: Mapping[str, Any]) -> ChatCompletionChunk | None:
+        """The chunk for the common event under way (None: `feed` reads it in full).
+
+        One choice of a single-choice answer, a text delta that is plain answer (no tag, the
+        think splitter passing text through), and nothing else: no usage, finish reason, tool
+        call, reasoning or logprobs. The chunk is the one the full reading gives.
+        """
+        state = self._choices.get(0)
+        raw_choices = event.get("choices")
+        if (
+            state is None
+            or not self._reading.single_choice
+            or type(raw_choices) is not list
+            or len(raw_choices) != 1
+            or event.get("usage")
+        ):
+            return None
+        raw = raw_choices[0]
+        delta = raw.get("delta") if type(raw) is dict else None
+        if type(delta) is not dict:
+            return None
+        content = delta.get("content")
+        if (
+            type(content) is not str
+            or not content
+            or "<" in content
+            or raw.get("finish_reason") is not None
+            or raw.get("logprobs")
+            or delta.get("tool_calls")
+            or delta.get("reasoning_content")
+            or delta.get("reasoning")
+            or not state.splitter.passes_through
+        ):
+            return None
+        delta_out = ChoiceDelta(content, None, (), delta.get("role"))
+        return ChatCompletionChunk(
+            self._id, self._model, self._created, [ChunkChoice(0, delta_out, None, None)]
+        )
 
     def _tool_call_deltas(
         self, state: _ChoiceState, raw_calls: Sequence[Any]

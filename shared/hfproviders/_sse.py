@@ -83,8 +83,12 @@ class SSEDecoder:
         self._id: str | None = None
         self._retry: int | None = None
 
-    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
-        """Consume bytes; return the events completed by them (possibly none)."""
+    def single_data(self, chunk: bytes) -> str | None:
+        """The data of `chunk` if it is one whole `data:` event and nothing is pending, else None.
+
+        The common case (one event per network chunk), read without splitting lines: what
+        `feed` would dispatch for it (the caller then does not `feed` the chunk).
+        """
         if (
             chunk[:6] == b"data: "
             and chunk.find(b"\n") == len(chunk) - 2
@@ -92,12 +96,18 @@ class SSEDecoder:
             and not (self._partial or self._data or self._event or self._pending_cr)
             and b"\r" not in chunk
         ):
-            # The common case, one whole `data:` event per chunk: the same result without
-            # splitting lines (what `_process_line` and `_dispatch` would do for it).
             value = chunk[6:-2].decode("utf-8", "replace")
             if len(value) + 1 > self._max:
                 raise SSELimitError(f"a stream event is larger than {self._max:,} bytes")
-            retry, self._retry = self._retry, None
+            self._retry = None  # it was this event's
+            return value
+        return None
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        """Consume bytes; return the events completed by them (possibly none)."""
+        retry = self._retry
+        value = self.single_data(chunk)
+        if value is not None:
             return [ServerSentEvent(value, "message", self._id, retry)]
         if self._pending_cr:
             self._pending_cr = False

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Generic, Self, TypeVar
 
 from hfproviders._errors import HFProvidersError, StreamError, error_from_stream_event
@@ -36,6 +36,23 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+# What reading a JSON event of an unexpected shape may raise: turned into a typed StreamError.
+_SHAPE_ERRORS = (AttributeError, TypeError, ValueError, KeyError, IndexError, OverflowError)
+_scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def _object_or_none(text: str) -> dict[str, Any] | None:
+    """`text` as a JSON object when it is exactly one (no surrounding space), else None.
+
+    What `json.loads` does, without its three Python-level calls and two regex matches per
+    event; anything else (space around it, an error, absurd nesting) returns None and is left
+    to the general path, which raises the typed error.
+    """
+    try:
+        value, end = _scan(text, 0)
+    except (StopIteration, ValueError, RecursionError):
+        return None
+    return value if end == len(text) and type(value) is dict else None
 
 
 class _EventDecoder:
@@ -101,9 +118,8 @@ class _EventDecoder:
             self.events += 1
             try:
                 out.extend(self._event(parsed))
-            except (AttributeError, TypeError, ValueError, KeyError, IndexError, OverflowError):
-                # Valid JSON of a shape no provider sends: a typed error, never a crash.
-                raise self._stream_error(f"Unexpected stream event shape: {data[:200]!r}") from None
+            except _SHAPE_ERRORS:
+                raise self._shape_error(data) from None
 
     def _raise_pending(self) -> None:
         if self.pending_error is not None:
@@ -114,6 +130,10 @@ class _EventDecoder:
 
     def deliver(self, chunk: Any) -> None:
         """The caller is about to receive `chunk`: update the accumulated view."""
+
+    def _shape_error(self, data: str) -> StreamError:
+        # Valid JSON of a shape no provider sends: a typed error, never a crash.
+        return self._stream_error(f"Unexpected stream event shape: {data[:200]!r}")
 
     def _stream_error(self, message: str) -> StreamError:
         error = StreamError(
@@ -145,12 +165,26 @@ class _EventDecoder:
         self._raise_pending()
         if self.done:
             return []
-        out: list[Any] = []
         try:
-            events = self.sse.feed(chunk)
+            data = self.sse.single_data(chunk)
+            if data is None:
+                events = self.sse.feed(chunk)
+            elif self.events and data[:1] == "{":
+                # The common case under way: one JSON object, one event, nothing pending.
+                parsed = _object_or_none(data)
+                if parsed is not None and not parsed.get("error"):
+                    self.events += 1
+                    try:
+                        return self._event(parsed)
+                    except _SHAPE_ERRORS:
+                        raise self._shape_error(data) from None
+                events = [ServerSentEvent(data)]  # anything else: the general path decides
+            else:
+                events = [ServerSentEvent(data)]
         except SSELimitError as exc:  # an endless line: stop reading, bounded memory
             self.done = True
             raise self._stream_error(f"{exc}; the stream was abandoned") from None
+        out: list[Any] = []
         self._handle(events, out)
         return out
 
