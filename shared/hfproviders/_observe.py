@@ -90,39 +90,74 @@ class Observer:
 
 
 class Observers(Observer):
-    """Several observers seen as one, called in order."""
+    """Several observers seen as one, called in order.
 
-    __slots__ = ("members",)
+    Each event goes only to the members that override it (the logger only hears of attempts),
+    and an observer that raises is logged and ignored.
+    """
+
+    __slots__ = (
+        "_attempt_ended",
+        "_call_created",
+        "_call_ended",
+        "_call_started",
+        "_first_chunk",
+        "members",
+    )
 
     def __init__(self, members: Sequence[Observer]) -> None:
         self.members = tuple(members)
+        self._call_created = _overriding(self.members, "call_created")
+        self._call_started = _overriding(self.members, "call_started")
+        self._attempt_ended = _overriding(self.members, "attempt_ended")
+        self._first_chunk = _overriding(self.members, "first_chunk")
+        self._call_ended = _overriding(self.members, "call_ended")
 
     def call_created(self, call: CallView) -> None:
-        for member in self.members:
-            _safely(member.call_created, call)
+        for method in self._call_created:
+            try:
+                method(call)
+            except Exception:  # an observer must never break the call
+                _ignored(method)
 
     def call_started(self, call: CallView) -> None:
-        for member in self.members:
-            _safely(member.call_started, call)
+        for method in self._call_started:
+            try:
+                method(call)
+            except Exception:  # an observer must never break the call
+                _ignored(method)
 
     def attempt_ended(self, call: CallView, event: AttemptEvent) -> None:
-        for member in self.members:
-            _safely(member.attempt_ended, call, event)
+        for method in self._attempt_ended:
+            try:
+                method(call, event)
+            except Exception:  # an observer must never break the call
+                _ignored(method)
 
     def first_chunk(self, call: CallView, elapsed_s: float) -> None:
-        for member in self.members:
-            _safely(member.first_chunk, call, elapsed_s)
+        for method in self._first_chunk:
+            try:
+                method(call, elapsed_s)
+            except Exception:  # an observer must never break the call
+                _ignored(method)
 
     def call_ended(self, call: CallView, result: Any, error: BaseException | None) -> None:
-        for member in self.members:
-            _safely(member.call_ended, call, result, error)
+        for method in self._call_ended:
+            try:
+                method(call, result, error)
+            except Exception:  # an observer must never break the call
+                _ignored(method)
 
 
-def _safely(method: Callable[..., None], *args: object) -> None:
-    try:
-        method(*args)
-    except Exception:  # an observer must never break the call
-        logger.exception("observer %r raised; ignored", method)
+def _overriding(members: Sequence[Observer], event: str) -> tuple[Callable[..., None], ...]:
+    """The members' bound methods for `event`, leaving out the base class's no-op."""
+    base = getattr(Observer, event)
+    methods = (getattr(member, event, None) for member in members)
+    return tuple(m for m in methods if m is not None and getattr(m, "__func__", None) is not base)
+
+
+def _ignored(method: Callable[..., None]) -> None:
+    logger.exception("observer %r raised; ignored", method)
 
 
 class LogObserver(Observer):

@@ -170,6 +170,63 @@ def _validate(model: type[BaseModel], params: Mapping[str, Any], what: str) -> d
     return validated.model_dump(exclude_none=True)
 
 
+# The chat parameters most calls send, with what `ChatParams` accepts of them as they are:
+# (kind, low, low inclusive, high). Declared in `ChatParams`' field order, which is the order
+# `model_dump` writes them in (the body's bytes, and cache keys, stay the same).
+_PLAIN_CHAT: dict[str, tuple[str, float, bool, float]] = {
+    "temperature": ("float", 0.0, True, 2.0),
+    "top_p": ("float", 0.0, False, 1.0),
+    "max_tokens": ("int", 1, True, math.inf),
+    "seed": ("int", -math.inf, True, math.inf),
+    "frequency_penalty": ("float", -2.0, True, 2.0),
+    "presence_penalty": ("float", -2.0, True, 2.0),
+    "logprobs": ("bool", 0, True, 0),
+    "top_logprobs": ("int", 0, True, 20),
+    "n": ("int", 1, True, 128),
+    "tools": ("tools", 0, True, 0),
+    "parallel_tool_calls": ("bool", 0, True, 0),
+    "user": ("str", 0, True, 0),
+}
+
+
+def _plain_chat_values(params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What `_validate(ChatParams)` returns, when every parameter is a plain value it takes.
+
+    Plain: a finite int or float in range for a float, an int in range for an int, a bool, a
+    str, a list of dicts for `tools`, or None (dropped). Anything else (another parameter, a
+    numeric string, a value out of range) returns None: pydantic then decides, and words the
+    error. Skips about two thirds of the cost of a call's validation.
+    """
+    for name, value in params.items():
+        if value is None and name in CHAT_PARAMS:
+            continue
+        spec = _PLAIN_CHAT.get(name)
+        if spec is None:
+            return None
+        kind, low, inclusive, high = spec
+        cls = type(value)
+        if kind == "float" or kind == "int":
+            if not (cls is int or (cls is float and kind == "float" and math.isfinite(value))):
+                return None
+            if not (low <= value <= high if inclusive else low < value <= high):
+                return None
+        elif kind == "bool" or kind == "str":
+            if cls is not (bool if kind == "bool" else str):
+                return None
+        elif cls is not list or not all(
+            type(tool) is dict and all(type(key) is str for key in tool) for tool in value
+        ):
+            return None
+    values: dict[str, Any] = {}
+    for name, (kind, _, _, _) in _PLAIN_CHAT.items():
+        value = params.get(name)
+        if value is not None:
+            values[name] = (
+                float(value) if kind == "float" else list(value) if kind == "tools" else value
+            )
+    return values
+
+
 def _check_unknown(params: Mapping[str, Any], known: frozenset[str], what: str) -> None:
     unknown = sorted(set(params) - known)
     if unknown:
@@ -417,7 +474,9 @@ def build_chat_body(
     _check_unknown(params, CHAT_PARAMS, "chat")
     body: dict[str, Any] = {"model": model, "messages": prepare_messages(messages, max_input_chars)}
     if params:
-        values = _validate(_chat_model(), params, "chat")
+        values = _plain_chat_values(params)
+        if values is None:
+            values = _validate(_chat_model(), params, "chat")
         tools = values.get("tools")
         if tools is not None:
             values["tools"] = _normalize_tools(tools)
