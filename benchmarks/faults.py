@@ -9,7 +9,9 @@ time to answer, a background error rate, and episodes of outage (503 storms, ans
 or slowness, timed from the start of each run so that every client meets the same weather. A
 request without a provider suffix goes where the router sends it (its first live provider);
 `model:provider` pins one. Billed USD counts every answer the router produced (usage x the
-catalogue price), including a hedge's loser that the client cancelled: a provider may bill it.
+catalogue price). A hedge's loser that the client cancelled before its answer was sent is billed
+for its prompt and the part of its output generated before the client left; the last column
+bills it in full, as a provider that finishes anyway would.
 
 The same workload (non-streamed chat, one prompt) runs through each client, in a fresh process
 of the peers venv (`benchmarks/.peers-venv`, made by `benchmarks/run.py`; LiteLLM is added to
@@ -105,15 +107,28 @@ def build_router(faults: bool, seed: int, scale: float) -> Any:
     return FakeRouter([FakeModel(MODEL, providers)], strict=True, seed=seed, max_recorded=100_000)
 
 
-def billed_usd(router: Any, usage: tuple[int, int]) -> float:
-    """USD for every answer the router produced (hedge losers included: a provider may bill them)."""
+def billed_usd(router: Any, usage: tuple[int, int]) -> tuple[float, float]:
+    """USD the providers bill: (as billed in this simulation, upper bound).
+
+    An answer sent is billed in full (usage x price). A request the client cancelled while its
+    answer was being prepared (a hedge's loser) was never answered. The simulation bills its
+    prompt and the share of its output generated before the client left (time waited over the
+    answer's time): a provider that stops generating when the client goes, as vLLM-based
+    servers do. The upper bound bills it in full: a provider that finishes and bills anyway.
+    """
     prices = {p.name: (p.price_in, p.price_out) for p in PROVIDERS}
-    total = 0.0
+    billed = upper = 0.0
     for request in router.requests:
         if request.kind == "chat" and request.status == 200 and request.provider in prices:
             price_in, price_out = prices[request.provider]
-            total += (usage[0] * price_in + usage[1] * price_out) / 1e6
-    return total
+            full = (usage[0] * price_in + usage[1] * price_out) / 1e6
+            upper += full
+            if request.left_after_s is None:
+                billed += full
+            else:
+                share = min(1.0, request.left_after_s / request.answer_s)
+                billed += (usage[0] * price_in + share * usage[1] * price_out) / 1e6
+    return billed, upper
 
 
 # ------------------------------------------------------------------------------ the clients
@@ -301,6 +316,8 @@ def summarise(outcomes: list[float | None], stats: dict[str, Any]) -> dict[str, 
         "requests": stats["requests"],
         "requests_per_success": stats["requests"] / len(ok) if ok else math.inf,
         "billed_usd": stats["billed_usd"],
+        "billed_usd_upper": stats["billed_usd_upper"],
+        "cancelled": stats["cancelled"],
         "per_provider": stats["by_provider"],
     }
     for q in (0.5, 0.95, 0.99):
@@ -339,11 +356,18 @@ def measure(
             tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
             return {"error": " | ".join(tail)[:300]}
         result = json.loads(done.stdout.strip().splitlines()[-1])
-        stats = router.stats()
-        stats["billed_usd"] = billed_usd(router, usage)
+        stats = bill(router, usage)
     row = summarise(result.pop("outcomes"), stats)
     row.update(result)
     return row
+
+
+def bill(router: Any, usage: tuple[int, int]) -> dict[str, Any]:
+    """The router's counters, with what was billed and how many requests were cancelled."""
+    stats: dict[str, Any] = router.stats()
+    stats["billed_usd"], stats["billed_usd_upper"] = billed_usd(router, usage)
+    stats["cancelled"] = sum(1 for r in router.requests if r.left_after_s is not None)
+    return stats
 
 
 def _usage_of_one_answer(base: str) -> tuple[int, int]:
@@ -367,16 +391,18 @@ def render(rows: dict[str, dict[str, Any]], n: int, concurrency: int, scale: flo
         f"{concurrency}, time scale {scale} (loopback simulation, seeded; `benchmarks/faults.py`); "
         f"machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores.",
         "",
-        "| client | success | p50 s | p95 s | p99 s | requests / success | billed USD |",
-        "|---|---|---|---|---|---|---|",
+        "| client | success | p50 s | p95 s | p99 s | requests / success | billed USD "
+        "| USD, cancelled billed in full |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, row in rows.items():
         if "error" in row:
-            lines.append(f"| {name} | not run: {row['error']} | | | | | |")
+            lines.append(f"| {name} | not run: {row['error']} | | | | | | |")
             continue
         lines.append(
             f"| {name} | {row['success_rate']:.2%} | {row['p50']:.3f} | {row['p95']:.3f} | "
-            f"{row['p99']:.3f} | {row['requests_per_success']:.3f} | {row['billed_usd']:.4f} |"
+            f"{row['p99']:.3f} | {row['requests_per_success']:.3f} | {row['billed_usd']:.4f} | "
+            f"{row['billed_usd_upper']:.4f} |"
         )
     base_p99 = rows.get("fault-free", {}).get("p99")
     health = rows.get("ours (health)", {})

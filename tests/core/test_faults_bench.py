@@ -3,7 +3,8 @@
 `benchmarks/faults.py` runs 2,000 requests per client at concurrency 20; here 200 at
 concurrency 2 (the same 100 rounds, so the run meets the same episodes) go through each client
 against the same simulated router (four providers, error rates, 503 storms, a slow episode),
-ten times faster. Asserted: the share of calls answered and the requests sent per answer.
+ten times faster. Asserted: the share of calls answered and the requests sent per answer (at
+most 1.15 with health on, the issue's bound), and that the client's cost never counts a loser.
 """
 
 from __future__ import annotations
@@ -37,8 +38,7 @@ def _run(name: str, scale: float = 0.1) -> dict[str, Any]:
     with router.serve() as server:
         usage = faults._usage_of_one_answer(server.url)
         result = faults.run_client(name, server.url, CALLS, CONCURRENCY, 10 * scale + 2, scale)
-        stats = router.stats()
-        stats["billed_usd"] = faults.billed_usd(router, usage)
+        stats = faults.bill(router, usage)
     row: dict[str, Any] = faults.summarise(result.pop("outcomes"), stats)
     row.update(result)
     return row
@@ -47,9 +47,10 @@ def _run(name: str, scale: float = 0.1) -> dict[str, Any]:
 def test_with_health_every_call_is_answered_with_few_extra_requests() -> None:
     row = _run("ours (health)")
     assert row["success_rate"] >= 0.995, row
-    assert row["requests_per_success"] <= 1.3, row
+    assert row["requests_per_success"] <= 1.15, row  # the issue's bound, hedges included
     assert row["meta_cost_usd"] == pytest.approx(row["billed_usd"], rel=0.35)
     assert row["meta_cost_usd"] <= row["billed_usd"] + 1e-12  # a hedge's loser is never counted
+    assert row["billed_usd"] <= row["billed_usd_upper"] + 1e-12  # cancelled: billed in part
 
 
 def test_plain_failover_answers_too_but_sends_more() -> None:

@@ -671,3 +671,30 @@ async def test_set_testing_retries_without_sleeping(
         await close(client)
     assert answer.text == "after the wait" and answer.meta.attempts == 2
     assert time.monotonic() - started < 2.5  # the 3 s Retry-After was not slept
+
+
+def test_a_client_that_leaves_before_its_answer_is_recorded_and_sent_nothing() -> None:
+    fake = FakeRouter()
+    fake.set_provider(Provider("groq", latency=Latency(ttft_s=30.0)))
+    fake.set_provider(Provider("together"))
+    with fake.serve() as server:
+        body = json.dumps({"model": f"{MODEL}:groq", "messages": USER})
+        headers = {"authorization": f"Bearer {FAKE_TOKEN}", "content-type": "application/json"}
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        conn.request("POST", "/v1/chat/completions", body, headers)
+        deadline = time.monotonic() + 10
+        while not fake.requests and time.monotonic() < deadline:
+            time.sleep(0.01)
+        conn.close()  # a cancelled request: the client goes before the answer is ready
+        while fake.requests[0].left_after_s is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        left = fake.requests[0]
+        assert left.left_after_s is not None and 0 <= left.left_after_s < 10
+        assert left.answer_s == pytest.approx(30.0)
+        answered = httpx.post(
+            f"{server.url}/v1/chat/completions",
+            json={"model": f"{MODEL}:together", "messages": USER},
+            headers={"authorization": f"Bearer {FAKE_TOKEN}"},
+        )
+        assert answered.status_code == 200
+        assert fake.requests[1].left_after_s is None

@@ -69,6 +69,8 @@ class RecordedRequest:
     """One request the fake router received, and what it made of it.
 
     `status` and `request_id` are those of the answer (None when none was sent, e.g. a reset).
+    `left_after_s` is set (by the loopback server) when the client went away while the answer
+    was still being prepared, `answer_s` seconds long: it was never sent.
     """
 
     method: str
@@ -83,6 +85,8 @@ class RecordedRequest:
     status: int | None = None
     request_id: str | None = None
     rule: Rule | None = field(default=None, repr=False, compare=False)
+    left_after_s: float | None = None
+    answer_s: float = 0.0
 
     @property
     def json(self) -> Any:

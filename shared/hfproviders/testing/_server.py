@@ -131,6 +131,12 @@ class LoopbackServer:
                 if request is None:
                     return
                 plan = self.router.handle(request)
+                if plan.delay_s > 0:
+                    left = await _wait_unless_left(reader, plan.delay_s)
+                    if left is not None:  # the client gave up (a hedge's loser): nothing is sent
+                        request.left_after_s, request.answer_s = left, plan.delay_s
+                        self.router.disconnects += 1
+                        return
                 keep = await self._play(plan, reader, writer)
                 if not keep or request.headers.get("connection", "").lower() == "close":
                     return
@@ -145,9 +151,7 @@ class LoopbackServer:
     async def _play(
         self, plan: Plan, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> bool:
-        """Send one plan; return whether the connection can serve another request."""
-        if plan.delay_s > 0:
-            await asyncio.sleep(plan.delay_s)
+        """Send one plan (its delay already waited); whether the connection can serve again."""
         if plan.reset_first:
             _reset(writer)
             return False
@@ -202,6 +206,26 @@ class LoopbackServer:
             return
         if data == b"":
             self.router.disconnects += 1
+
+
+async def _wait_unless_left(reader: asyncio.StreamReader, seconds: float) -> float | None:
+    """Wait `seconds` (an answer being prepared); the seconds waited if the client left first.
+
+    A client sends nothing while it waits for an answer (no pipelining), so a read that ends is
+    the client closing the connection (a cancelled request).
+    """
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    probe = asyncio.ensure_future(reader.read(1))
+    done, _ = await asyncio.wait({probe}, timeout=seconds)
+    if not done:
+        probe.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await probe
+        return None
+    if probe.exception() is None and probe.result():
+        raise ConnectionError("the client sent data before its answer (pipelining)")
+    return loop.time() - started
 
 
 def _reset(writer: asyncio.StreamWriter) -> None:
