@@ -8,11 +8,61 @@ the calls of the other side and fills `profile` without a second `GET /v1/models
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hfproviders import OPTION_NAMES, ClientPair, is_environment_token
+if TYPE_CHECKING:
+    from hfproviders import CircuitBreaker, ClientPair, HFProvidersError
 
-__all__ = ["ClientPair", "core_options", "deepcopy_memo"]
+__all__ = [
+    "core_error",
+    "core_options",
+    "deepcopy_memo",
+    "default_breaker",
+    "langchain_error",
+    "new_pair",
+    "rate_limiter_or_none",
+]
+
+# The core is imported on first use, not when a model class is imported: `from
+# langchain_hfproviders import ChatHFProviders` then costs little more than LangChain itself.
+
+
+def new_pair() -> ClientPair:
+    """An empty `hfproviders.ClientPair` (its clients are made on first use)."""
+    from hfproviders import ClientPair
+
+    return ClientPair()
+
+
+def default_breaker() -> CircuitBreaker:
+    """The default `breaker`: a fresh `hfproviders.CircuitBreaker`."""
+    from hfproviders import CircuitBreaker
+
+    return CircuitBreaker()
+
+
+def rate_limiter_or_none(value: Any) -> Any:
+    """Check a `request_rate_limiter`: an `hfproviders.RateLimiter` (or a subclass), or None."""
+    from hfproviders import RateLimiter
+
+    if value is not None and not isinstance(value, RateLimiter):
+        raise ValueError(f"request_rate_limiter must be a hfproviders.RateLimiter, got {value!r}")
+    return value
+
+
+def core_error() -> type[HFProvidersError]:
+    """`hfproviders.HFProvidersError`, for an `except` clause (evaluated only on an exception)."""
+    from hfproviders import HFProvidersError
+
+    return HFProvidersError
+
+
+def langchain_error(error: HFProvidersError) -> HFProvidersError:
+    """A core error as the same error in its langchain-core family (see `_errors`)."""
+    from langchain_hfproviders._errors import to_langchain_error
+
+    return to_langchain_error(error)
+
 
 # LangChain's own `cache` (its LLM cache) and `rate_limiter` (per model call) are not the core's.
 _NOT_CORE = frozenset({"api_key", "cache", "rate_limiter"})
@@ -29,6 +79,8 @@ def core_options(model: Any) -> dict[str, Any]:
     from HF_TOKEN is not: the core finds that token itself, and then sends it only to Hugging
     Face hosts, never to a custom `base_url`.
     """
+    from hfproviders import OPTION_NAMES, is_environment_token
+
     fields = type(model).model_fields
     options = {name: getattr(model, name) for name in OPTION_NAMES - _NOT_CORE if name in fields}
     options["rate_limiter"] = model.request_rate_limiter

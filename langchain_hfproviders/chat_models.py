@@ -17,16 +17,19 @@ from langchain_core.messages.block_translators import register_translator
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.utils import secret_from_env
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator
 
-from hfproviders import (
-    AsyncHFClient,
-    CircuitBreaker,
-    HFClient,
-    HFProvidersError,
-    RateLimiter,
+# The core loads on first construction, not at import: `core_error()` is evaluated only when an
+# exception reaches the `except` clause, and `langchain_error` imports the error mapping then.
+from langchain_hfproviders._clients import (
+    core_error,
+    core_options,
+    deepcopy_memo,
+    default_breaker,
+    langchain_error,
+    new_pair,
+    rate_limiter_or_none,
 )
-from langchain_hfproviders._clients import ClientPair, core_options, deepcopy_memo
 from langchain_hfproviders._convert import (
     MODEL_PROVIDER,
     StructuredOutputMethod,
@@ -41,8 +44,6 @@ from langchain_hfproviders._convert import (
     translate_content,
     translate_content_chunk,
 )
-from langchain_hfproviders._errors import to_langchain_error
-from langchain_hfproviders._profile import catalogue_profile
 from langchain_hfproviders._request import chat_request, identifying_params, ls_params
 
 if TYPE_CHECKING:
@@ -51,6 +52,8 @@ if TYPE_CHECKING:
         CallbackManagerForLLMRun,
     )
     from langchain_core.tools import BaseTool
+
+    from hfproviders import AsyncHFClient, ClientPair, HFClient
 
 __all__ = ["ChatHFProviders"]
 
@@ -99,7 +102,7 @@ class ChatHFProviders(BaseChatModel):
     """Capability-aware routing from the router's catalogue; `"auto"` loads it when needed."""
     discovery_ttl: float = Field(default=600.0, gt=0)
     """Seconds the router's catalogue (`/v1/models`) is kept once loaded."""
-    request_rate_limiter: RateLimiter | None = Field(default=None, exclude=True)
+    request_rate_limiter: Any | None = Field(default=None, exclude=True)
     """`hfproviders.RateLimiter`: one slot per HTTP attempt, adaptive to rate-limit headers.
 
     Not LangChain's `rate_limiter` (one slot per model call), which is never passed down.
@@ -110,7 +113,7 @@ class ChatHFProviders(BaseChatModel):
     state: Any | None = Field(default=None, exclude=True)
     """Where the limiter and cache live: None (this process) or shared, `"redis://host:6379/0"`
     or a `hfproviders.RedisState` (see the core's `state=`)."""
-    breaker: Any | None = Field(default_factory=CircuitBreaker, exclude=True)
+    breaker: Any | None = Field(default_factory=default_breaker, exclude=True)
     health: Any | None = Field(default=None, exclude=True)
     constraints: Any | None = Field(default=None, exclude=True)
     hedge_after: float | str | None = None
@@ -150,10 +153,19 @@ class ChatHFProviders(BaseChatModel):
     stream_usage: bool = True
     """Ask for token usage on streams (`stream_options.include_usage`)."""
 
-    model_config = ConfigDict(populate_by_name=True, protected_namespaces=(), extra="forbid")
+    # The validation schema is built on first construction, not at import: the import is then
+    # LangChain's own cost and little more (the core, too, loads on first construction).
+    model_config = ConfigDict(
+        populate_by_name=True, protected_namespaces=(), extra="forbid", defer_build=True
+    )
 
-    _pools: ClientPair = PrivateAttr(default_factory=ClientPair)
+    _pools: ClientPair = PrivateAttr(default_factory=new_pair)
     _profile_discovered: bool = PrivateAttr(default=False)
+
+    @field_validator("request_rate_limiter")
+    @classmethod
+    def _check_request_rate_limiter(cls, value: Any) -> Any:
+        return rate_limiter_or_none(value)
 
     # -- LangChain identity ----------------------------------------------------------------
 
@@ -199,7 +211,7 @@ class ChatHFProviders(BaseChatModel):
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         """A copy with clients of its own, made on first use (its settings may differ)."""
         copied = super().model_copy(update=update, deep=deep)
-        copied._pools = ClientPair()
+        copied._pools = new_pair()
         if update and copied._profile_discovered:  # found for the old settings
             copied.profile, copied._profile_discovered = None, False
         return copied
@@ -235,8 +247,8 @@ class ChatHFProviders(BaseChatModel):
         client = self._sync_client()
         try:
             client.list_models()
-        except HFProvidersError as exc:
-            raise to_langchain_error(exc) from exc
+        except core_error() as exc:
+            raise langchain_error(exc) from exc
         return self._refresh_profile(client, loaded=True)
 
     async def aload_model_profile(self) -> ModelProfile | None:
@@ -244,8 +256,8 @@ class ChatHFProviders(BaseChatModel):
         client = self._async_client()
         try:
             await client.list_models()
-        except HFProvidersError as exc:
-            raise to_langchain_error(exc) from exc
+        except core_error() as exc:
+            raise langchain_error(exc) from exc
         return self._refresh_profile(client, loaded=True)
 
     def _refresh_profile(
@@ -257,6 +269,8 @@ class ChatHFProviders(BaseChatModel):
         one found earlier.
         """
         if self.profile is None or (loaded and self._profile_discovered):
+            from langchain_hfproviders._profile import catalogue_profile
+
             profile = catalogue_profile(client, self.model)
             if profile is not None:
                 self.profile = profile
@@ -276,8 +290,8 @@ class ChatHFProviders(BaseChatModel):
         client = self._sync_client()
         try:
             completion = client.chat(model, oai_messages, **params)
-        except HFProvidersError as exc:
-            raise to_langchain_error(exc) from exc
+        except core_error() as exc:
+            raise langchain_error(exc) from exc
         self._refresh_profile(client)  # `routing="auto"` may have loaded the catalogue
         return chat_result(completion, model_name=model)
 
@@ -292,8 +306,8 @@ class ChatHFProviders(BaseChatModel):
         client = self._async_client()
         try:
             completion = await client.chat(model, oai_messages, **params)
-        except HFProvidersError as exc:
-            raise to_langchain_error(exc) from exc
+        except core_error() as exc:
+            raise langchain_error(exc) from exc
         self._refresh_profile(client)
         return chat_result(completion, model_name=model)
 
@@ -313,8 +327,8 @@ class ChatHFProviders(BaseChatModel):
                 for chunk in stream:
                     if (generation := generation_chunk(chunk)) is not None:
                         yield generation
-        except HFProvidersError as exc:
-            raise to_langchain_error(exc) from exc
+        except core_error() as exc:
+            raise langchain_error(exc) from exc
         self._refresh_profile(client)
         yield closing_chunk(stream, model)
 
@@ -334,8 +348,8 @@ class ChatHFProviders(BaseChatModel):
                 async for chunk in stream:
                     if (generation := generation_chunk(chunk)) is not None:
                         yield generation
-        except HFProvidersError as exc:
-            raise to_langchain_error(exc) from exc
+        except core_error() as exc:
+            raise langchain_error(exc) from exc
         self._refresh_profile(client)
         yield closing_chunk(stream, model)
 

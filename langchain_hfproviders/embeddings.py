@@ -14,8 +14,8 @@ from langchain_core.utils import secret_from_env
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
 import hfproviders
-from hfproviders import AsyncHFClient, HFClient, RateLimiter
-from langchain_hfproviders._clients import ClientPair, core_options, deepcopy_memo
+from hfproviders import AsyncHFClient, ClientPair, HFClient, RateLimiter
+from langchain_hfproviders._clients import core_options, deepcopy_memo, new_pair
 from langchain_hfproviders._errors import to_langchain_error
 
 __all__ = ["HFProvidersEmbeddings"]
@@ -94,14 +94,14 @@ class HFProvidersEmbeddings(BaseModel, Embeddings):
         populate_by_name=True, protected_namespaces=(), extra="forbid", arbitrary_types_allowed=True
     )
 
-    _pools: ClientPair = PrivateAttr(default_factory=ClientPair)
+    _pools: ClientPair = PrivateAttr(default_factory=new_pair)
 
     # -- clients (lazy, cached, never closed behind the user's back) -------------------------
 
     def model_copy(self, *, update: Any = None, deep: bool = False) -> Self:
         """A copy with clients of its own, made on first use (its settings may differ)."""
         copied = super().model_copy(update=update, deep=deep)
-        copied._pools = ClientPair()
+        copied._pools = new_pair()
         return copied
 
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:

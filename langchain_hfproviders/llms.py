@@ -19,12 +19,13 @@ from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 from hfproviders import (
     AsyncHFClient,
     CircuitBreaker,
+    ClientPair,
     HFClient,
     HFProvidersError,
     RateLimiter,
     TextGeneration,
 )
-from langchain_hfproviders._clients import ClientPair, core_options, deepcopy_memo
+from langchain_hfproviders._clients import core_options, deepcopy_memo, new_pair
 from langchain_hfproviders._convert import MODEL_PROVIDER, estimate_tokens
 from langchain_hfproviders._errors import to_langchain_error
 
@@ -146,7 +147,7 @@ class HFProvidersLLM(BaseLLM):
 
     model_config = ConfigDict(populate_by_name=True, protected_namespaces=(), extra="forbid")
 
-    _pools: ClientPair = PrivateAttr(default_factory=ClientPair)
+    _pools: ClientPair = PrivateAttr(default_factory=new_pair)
 
     @property
     def _llm_type(self) -> str:
@@ -196,7 +197,7 @@ class HFProvidersLLM(BaseLLM):
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         """A copy with clients of its own, made on first use (its settings may differ)."""
         copied = super().model_copy(update=update, deep=deep)
-        copied._pools = ClientPair()
+        copied._pools = new_pair()
         return copied
 
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:

@@ -10,6 +10,8 @@ import asyncio
 import copy
 import json
 import runpy
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -591,6 +593,32 @@ def test_constructor_aliases_and_typos() -> None:
     assert ChatHFProviders(model_name=MODEL).model == MODEL
     with pytest.raises(ValidationError):
         ChatHFProviders(model=MODEL, temprature=0.5)  # a typo is an error, not ignored
+
+
+def test_request_rate_limiter_must_be_the_cores() -> None:
+    limiter = hfproviders.RateLimiter(requests_per_minute=60)
+    assert (
+        ChatHFProviders(model=MODEL, request_rate_limiter=limiter).request_rate_limiter is limiter
+    )
+    with pytest.raises(ValidationError, match="RateLimiter"):
+        ChatHFProviders(model=MODEL, request_rate_limiter="60/min")
+
+
+def test_import_leaves_the_core_for_the_first_model() -> None:
+    # `from langchain_hfproviders import ChatHFProviders` costs LangChain's import and little
+    # more: the core loads when a model is first made, and every model still gets its clients.
+    code = (
+        "import sys\n"
+        "from langchain_hfproviders import ChatHFProviders\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'hfproviders'))\n"
+        "model = ChatHFProviders(model='m/m', api_key='hf_x')\n"
+        "print(type(model.breaker).__name__, 'hfproviders._client' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["[]", "CircuitBreaker True"]
 
 
 def test_token_counting_without_transformers() -> None:
