@@ -305,17 +305,10 @@ class RateLimiter:
         changes: we cannot know how long to wait, and the retry layer handles the 429 if one
         comes.
         """
-        with self._lock:
-            now = self._clock()
-            request_reset = _reset_if_spent(remaining_requests, reset_s)
-            if request_reset is not None:
-                self._requests.pause_until(now + min(request_reset, self.max_pause), now)
-            token_reset = _reset_if_spent(remaining_tokens, reset_tokens_s)
-            if token_reset is not None:
-                # Without a token bucket a spent token quota still stops requests.
-                (self._tokens or self._requests).pause_until(
-                    now + min(token_reset, self.max_pause), now
-                )
+        self._paused(
+            _reset_if_spent(remaining_requests, reset_s) or 0.0,
+            _reset_if_spent(remaining_tokens, reset_tokens_s) or 0.0,
+        )
 
     def observe_throttled(self, wait_s: float | None) -> None:
         """A 429 arrived that asked for `wait_s` seconds: start nothing before then.
@@ -324,9 +317,25 @@ class RateLimiter:
         """
         if wait_s is None or not wait_s > 0 or not math.isfinite(wait_s):
             return
+        self._paused(wait_s, 0.0)
+
+    def _paused(self, request_s: float, token_s: float) -> None:
+        """The decision behind both: what pauses, and for how long (0: nothing)."""
+        request_s, token_s = min(request_s, self.max_pause), min(token_s, self.max_pause)
+        if token_s > 0 and self.tokens_per_minute is None:
+            # Without a token bucket a spent token quota still stops requests.
+            request_s, token_s = max(request_s, token_s), 0.0
+        if request_s > 0 or token_s > 0:
+            self._pause(request_s, token_s)
+
+    def _pause(self, request_s: float, token_s: float) -> None:
+        """Start no request for `request_s` s, take no tokens for `token_s` s (0: no pause)."""
         with self._lock:
             now = self._clock()
-            self._requests.pause_until(now + min(wait_s, self.max_pause), now)
+            if request_s > 0:
+                self._requests.pause_until(now + request_s, now)
+            if token_s > 0 and self._tokens is not None:
+                self._tokens.pause_until(now + token_s, now)
 
     def observe_rate_limit(self, info: RateLimitInfo | None, *, status_code: int = 200) -> None:
         """Call `observe` with a parsed `RateLimitInfo` (`retry_after_s` stands in for a reset).

@@ -46,7 +46,7 @@ from redis.retry import Retry
 
 from hfproviders._cache import InMemoryCache, ResponseCache, _dumps
 from hfproviders._errors import ConfigurationError, RateLimitWaitTooLongError
-from hfproviders._ratelimit import RateLimiter, _reset_if_spent
+from hfproviders._ratelimit import RateLimiter
 from hfproviders._state import FailurePolicy, OutageGuard, async_step, await_io, in_async_step
 
 if TYPE_CHECKING:
@@ -116,7 +116,6 @@ elseif op == 'usage' then
   end
 elseif op == 'pause' then
   local rp, tp = tonumber(ARGV[7]), tonumber(ARGV[8])
-  if tp > 0 and not tok then rp = math.max(rp, tp) end
   if rp > 0 then
     req[2] = math.max(req[2], now + rp)
     save(KEYS[1], req, rr, rc)
@@ -538,36 +537,12 @@ class RedisRateLimiter(RateLimiter):
             lambda: super(RedisRateLimiter, self)._release(tokens),
         )
 
-    def _pause(self, request_s: float, token_s: float, local: Callable[[], None]) -> None:
-        request_s, token_s = min(request_s, self.max_pause), min(token_s, self.max_pause)
-        if request_s > 0 or token_s > 0:
-            self.state.guard.run_quietly(lambda: self._eval("pause", 0, request_s, token_s), local)
-
-    def observe(
-        self,
-        remaining_requests: int | None,
-        reset_s: float | None,
-        *,
-        remaining_tokens: int | None = None,
-        reset_tokens_s: float | None = None,
-    ) -> None:
-        """Pause every worker until the server's reset when it says the quota is spent."""
-        self._pause(
-            _reset_if_spent(remaining_requests, reset_s) or 0.0,
-            _reset_if_spent(remaining_tokens, reset_tokens_s) or 0.0,
-            lambda: super(RedisRateLimiter, self).observe(
-                remaining_requests,
-                reset_s,
-                remaining_tokens=remaining_tokens,
-                reset_tokens_s=reset_tokens_s,
-            ),
+    def _pause(self, request_s: float, token_s: float) -> None:
+        """Pause every worker (the server's reset, a 429's wait): one round trip, never raises."""
+        self.state.guard.run_quietly(
+            lambda: self._eval("pause", 0, request_s, token_s),
+            lambda: super(RedisRateLimiter, self)._pause(request_s, token_s),
         )
-
-    def observe_throttled(self, wait_s: float | None) -> None:
-        """A 429 asked for `wait_s` seconds: no worker starts a request before then."""
-        if wait_s is None or not wait_s > 0 or not math.isfinite(wait_s):
-            return
-        self._pause(wait_s, 0.0, lambda: super(RedisRateLimiter, self).observe_throttled(wait_s))
 
     def record_usage(self, reserved: int, used: int) -> None:
         """Correct a tokens/min reservation once the real usage is known (never raises)."""

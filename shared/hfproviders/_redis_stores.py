@@ -44,7 +44,13 @@ from hfproviders._health import (
     LatencyStats,
     WindowCounts,
 )
-from hfproviders._spend import InMemorySpendStore, SpendLine
+from hfproviders._spend import (
+    LINE_FIELDS,
+    InMemorySpendStore,
+    SpendLine,
+    call_increments,
+    spend_line,
+)
 
 if TYPE_CHECKING:
     from hfproviders._redis import RedisState
@@ -374,7 +380,6 @@ def _period_ttl_ms(period: str) -> int:
 
 
 _SEP = "\x1f"
-_LINE_FIELDS = ("calls", "input_tokens", "output_tokens", "cost_usd", "unpriced_calls")
 
 
 class RedisSpendStore:
@@ -434,11 +439,11 @@ class RedisSpendStore:
         output_tokens: int,
     ) -> None:
         """Add one call to the period's totals (flushed with the next batch)."""
-        increments = (1, input_tokens, output_tokens, cost_usd or 0.0, int(cost_usd is None))
+        increments = call_increments(cost_usd, input_tokens, output_tokens)
         with self._lock:
             ops = self._period_ops(period)
             ops["spent"] += cost_usd or 0.0
-            for field, increment in zip(_LINE_FIELDS, increments, strict=True):
+            for field, increment in zip(LINE_FIELDS, increments, strict=True):
                 name = _SEP.join((model, provider, field))
                 ops["lines"][name] = ops["lines"].get(name, 0) + increment
             self._pending_count += 1
@@ -531,16 +536,7 @@ class RedisSpendStore:
                 model, provider, field = _text(name).split(_SEP)
                 totals.setdefault((model, provider), {})[field] = float(value)
             return [
-                SpendLine(
-                    model,
-                    provider,
-                    calls=int(t.get("calls", 0)),
-                    input_tokens=int(t.get("input_tokens", 0)),
-                    output_tokens=int(t.get("output_tokens", 0)),
-                    cost_usd=t.get("cost_usd", 0.0),
-                    unpriced_calls=int(t.get("unpriced_calls", 0)),
-                )
-                for (model, provider), t in sorted(totals.items())
+                spend_line(model, provider, t) for (model, provider), t in sorted(totals.items())
             ]
 
         found: list[SpendLine] = self.state.guard.run(remote, lambda: self.local.lines(period))

@@ -123,6 +123,34 @@ class SpendLine:
     unpriced_calls: int = 0
 
 
+# A line's counters, in `SpendLine`'s order; `call_increments` says what one call adds.
+LINE_FIELDS = ("calls", "input_tokens", "output_tokens", "cost_usd", "unpriced_calls")
+
+
+def call_increments(
+    cost_usd: float | None, input_tokens: int, output_tokens: int
+) -> tuple[int, int, int, float, int]:
+    """What one recorded call adds to its line's counters (`LINE_FIELDS`).
+
+    A call without a price adds no USD and counts as unpriced.
+    """
+    return (1, input_tokens, output_tokens, cost_usd or 0.0, int(cost_usd is None))
+
+
+def spend_line(model: str, provider: str, counts: Mapping[str, float]) -> SpendLine:
+    """A `SpendLine` from its counters by name (absent ones are 0)."""
+    calls, input_tokens, output_tokens, cost, unpriced = (counts.get(f, 0) for f in LINE_FIELDS)
+    return SpendLine(
+        model,
+        provider,
+        int(calls),
+        int(input_tokens),
+        int(output_tokens),
+        float(cost),
+        int(unpriced),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class SpendReport:
     """What `client.spend()` returns: one line per (model, provider)."""
@@ -216,13 +244,11 @@ class InMemorySpendStore:
             line = lines.get((model, provider))
             if line is None:
                 line = lines[(model, provider)] = [0, 0, 0, 0.0, 0]
-            line[0] += 1
-            line[1] += input_tokens
-            line[2] += output_tokens
-            if cost_usd is None:
-                line[4] += 1
-            else:
-                line[3] += cost_usd
+            for index, increment in enumerate(
+                call_increments(cost_usd, input_tokens, output_tokens)
+            ):
+                line[index] += increment
+            if cost_usd is not None:
                 self._spent[period] = self._spent.get(period, 0.0) + cost_usd
 
     def lines(self, period: str) -> list[SpendLine]:
