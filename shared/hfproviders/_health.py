@@ -372,7 +372,9 @@ class HealthStore(Protocol):
     shared store must make atomic are `add_outcome` (counter increments) and `claim_probe`
     (compare-and-set). Read-modify-write races elsewhere only lose a sample. A store may also
     offer `any_open(model) -> bool` (some circuit of the model is open), a fast path that lets
-    healthy calls skip looking at every provider's circuit.
+    healthy calls skip looking at every provider's circuit, and `count_success(key, bucket,
+    oldest) -> None`, `add_outcome` for a success without returning totals (a shared store can
+    then count it without waiting for the server).
     """
 
     def add_outcome(
@@ -735,7 +737,12 @@ class HealthTracker:
     ) -> None:
         assert self.breaker is not None
         bucket, oldest = self._window_bounds(now)
-        counts = self.store.add_outcome(key, bucket, kind is not None, oldest)
+        count_success = getattr(self.store, "count_success", None) if kind is None else None
+        if count_success is not None:  # a success's totals decide nothing: a store may not wait
+            count_success(key, bucket, oldest)
+            counts = WindowCounts()
+        else:
+            counts = self.store.add_outcome(key, bucket, kind is not None, oldest)
         streaks = self._streaks
         if kind is None:
             # A success ends a run of failures only if it was sent after the last failure was.

@@ -30,10 +30,8 @@ of its buckets sit in one Redis Cluster slot.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import math
-import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable
@@ -182,8 +180,7 @@ class RedisState:
         self._loop_clients = weakref.WeakKeyDictionary()
         self._scripts: weakref.WeakKeyDictionary[Any, dict[str, Any]]
         self._scripts = weakref.WeakKeyDictionary()
-        self._quiet: weakref.WeakKeyDictionary[Any, _QuietWrites]
-        self._quiet = weakref.WeakKeyDictionary()
+        self._skips: bool | None = None  # whether the server takes CLIENT REPLY SKIP
 
     @property
     def on_failure(self) -> FailurePolicy:
@@ -241,24 +238,25 @@ class RedisState:
         return command(self.client)
 
     def send_quietly(self, *command: Any) -> None:
-        """Send a write whose reply nobody needs (a cache SET) without waiting for a reply.
+        """Send a write whose reply nobody needs (a cache SET, a success's count), not waiting.
 
-        It goes on a connection of its own with `CLIENT REPLY OFF` (`_QuietWrites`), so it costs
-        a socket write, not a round trip; a server that refuses `CLIENT REPLY` gets a normal one.
+        It goes after `CLIENT REPLY SKIP` on a pooled connection, so it costs a socket write, not
+        a round trip, and this process's next command on that connection (the pool hands the
+        same one back) is read after it. A server that refuses `CLIENT REPLY` (some managed
+        services disable `CLIENT`) gets a normal round trip.
         """
-        stepping = in_async_step()
-        client = self.async_client() if stepping else self.client
-        quiet = self._quiet.get(client)
-        if quiet is None:
-            quiet = self._quiet[client] = _QuietWrites(client)
-        if quiet.supported:
-            if stepping:
-                await_io(quiet.asend(command))
-            else:
-                quiet.send(command)
-            if quiet.supported:
-                return
-        self.run(lambda c: c.execute_command(*command))
+        if self._skips is None:
+            try:
+                self.run(lambda c: c.execute_command("CLIENT", "REPLY", "ON"))  # a no-op probe
+                self._skips = True
+            except redis.ResponseError:
+                self._skips = False
+        if not self._skips:
+            self.run(lambda c: c.execute_command(*command))
+        elif in_async_step():
+            await_io(_asend_skipped(self.async_client(), command))
+        else:
+            _send_skipped(self.client, command)
 
     def eval(self, source: str, keys: list[str], args: list[Any]) -> Any:
         """Run the Lua script `source` (by its SHA, loaded on first use) in one round trip."""
@@ -326,10 +324,6 @@ class RedisState:
 
     def close(self) -> None:
         """Close the sync connection pool (a client passed in is left open)."""
-        if self._client is not None:
-            quiet = self._quiet.pop(self._client, None)
-            if quiet is not None:
-                quiet.connection.disconnect()
         if self._client is not None and self.url is not None:
             self._client.close()
             self._client = None
@@ -342,62 +336,36 @@ class RedisState:
             return
         found = self._loop_clients.pop(loop, None)
         if found is not None:
-            quiet = self._quiet.pop(found, None)
-            if quiet is not None:
-                await quiet.connection.disconnect()
             await found.aclose()
 
 
-class _QuietWrites:
-    """A client's connection in `CLIENT REPLY OFF` mode, for writes nobody waits for.
+def _send_skipped(client: redis.Redis, command: tuple[Any, ...]) -> None:
+    """`CLIENT REPLY SKIP` and `command` in one write on a pooled connection; nothing to read."""
+    pool: Any = client.connection_pool  # redis-py's pool and connection are untyped
+    connection = pool.get_connection()
+    try:
+        connection.send_packed_command(connection.pack_commands([_SKIP, command]))
+    except BaseException:
+        connection.disconnect()
+        raise
+    finally:
+        pool.release(connection)
 
-    The server sends no reply on it, so a write costs a socket send instead of a round trip.
-    The mode is set on every (re)connect, and checked: `OFF` then `ON` must bring exactly one
-    `OK` (ON's). A server that refuses `CLIENT REPLY` (some managed services disable `CLIENT`)
-    answers with an error first; the writes then go through the normal client.
-    """
 
-    def __init__(self, client: Any) -> None:
-        self.supported = True
-        self.lock = threading.Lock()
-        self.connection = client.connection_pool.make_connection()
-        is_async = isinstance(client, aioredis.Redis)
-        self.connection.register_connect_callback(self._areply_off if is_async else self._reply_off)
+async def _asend_skipped(client: aioredis.Redis, command: tuple[Any, ...]) -> None:
+    """Async twin of `_send_skipped`."""
+    pool: Any = client.connection_pool
+    connection = await pool.get_connection()
+    try:
+        await connection.send_packed_command(connection.pack_commands([_SKIP, command]))
+    except BaseException:
+        await connection.disconnect()
+        raise
+    finally:
+        await pool.release(connection)
 
-    def _reply_off(self, connection: Any) -> None:
-        connection.send_command("CLIENT", "REPLY", "OFF")
-        connection.send_command("CLIENT", "REPLY", "ON")
-        try:
-            connection.read_response()  # ON's OK: OFF was accepted
-        except redis.ResponseError:
-            self.supported = False
-            with contextlib.suppress(redis.ResponseError):
-                connection.read_response()  # ON's answer: OK, or the same refusal
-            return
-        connection.send_command("CLIENT", "REPLY", "OFF")
 
-    async def _areply_off(self, connection: Any) -> None:
-        await connection.send_command("CLIENT", "REPLY", "OFF")
-        await connection.send_command("CLIENT", "REPLY", "ON")
-        try:
-            await connection.read_response()
-        except redis.ResponseError:
-            self.supported = False
-            with contextlib.suppress(redis.ResponseError):
-                await connection.read_response()
-            return
-        await connection.send_command("CLIENT", "REPLY", "OFF")
-
-    def send(self, command: tuple[Any, ...]) -> None:
-        with self.lock:
-            self.connection.send_command(*command)
-            if not self.supported:  # found out on connecting: drop the reply this write gets
-                self.connection.disconnect()
-
-    async def asend(self, command: tuple[Any, ...]) -> None:
-        await self.connection.send_command(*command)
-        if not self.supported:
-            await self.connection.disconnect()
+_SKIP = ("CLIENT", "REPLY", "SKIP")
 
 
 def _async_kwargs(client: redis.Redis) -> dict[str, Any]:

@@ -199,6 +199,21 @@ class RedisHealthStore:
         )
         return counts
 
+    def count_success(self, key: tuple[str, str], bucket: int, oldest: int) -> None:
+        """Count a successful call, sent without waiting for the server's reply.
+
+        The same script as `add_outcome`, sent whole (`EVAL`, so a server that lost its script
+        cache still runs it) on the connection that gets no replies: a healthy call pays no
+        round trip for its count.
+        """
+        keys = [self._key(key, "window"), self.state.key("health", "keys"), self._open_key(key[0])]
+        args = [bucket, 0, oldest, self._ttl_ms, _name(key)]
+        self.state.guard.run_quietly(
+            lambda: self.state.send_quietly("EVAL", _ADD_OUTCOME_LUA, len(keys), *keys, *args),
+            lambda: self.local.add_outcome(key, bucket, False, oldest),
+            confirms=False,
+        )
+
     def window(self, key: tuple[str, str], oldest: int) -> WindowCounts:
         """The totals of buckets >= oldest."""
 
