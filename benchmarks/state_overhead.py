@@ -7,9 +7,10 @@ load hits them alike, over an in-process `httpx.MockTransport` (no HTTP noise):
 - `local`: in-process `RateLimiter`, breaker and ledger, and an `InMemoryCache` (a miss and a
   write per call);
 - `redis state`: `state=` Redis with the limiter, and the default breaker and spend ledger, all
-  shared (per call: the limiter's Lua script, the breaker's count; the ledger and latency
-  samples are flushed in batches);
-- `redis state+cache`: the same plus the cache on Redis (a GET miss and a SET more).
+  shared (per call: the limiter's Lua script, a round trip, and the breaker's count of a success,
+  sent without waiting for a reply; the ledger and latency samples are flushed in batches);
+- `redis state+cache`: the same plus the cache on Redis (a GET miss, a round trip, and a SET sent
+  without waiting for a reply).
 
 Every request is distinct (no cache hits) and the limits are high (no waits), so the figures
 are pure overhead. Starts its own `redis-server` on a free loopback port unless `--redis-url`
@@ -107,7 +108,7 @@ def client(kind: str, url: str) -> HFClient:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=400)
+    parser.add_argument("--calls", type=int, default=800)
     parser.add_argument("--redis-url")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
