@@ -11,7 +11,8 @@ call.outgoing()         -> (method, url, headers, body, timeout) for the transpo
 call.error_in(...)      -> the typed error for a >= 400 answer (the twin raises it)
 call.headers_in(...)    -> a success's headers: meta, limiter feedback, the stream decoder
 call.body_in(body)      -> the result of a whole answer
-call.feed(raw)          -> a stream's chunks; `call.done` once [DONE] or an error event came
+call.feed(raw)          -> a stream's chunks; `call.over()` once [DONE] or an error event came
+call.delivered(chunk)   -> the chunk, folded into the merged view as it is handed out
 call.finish()           -> a stream's last chunks (raises IncompleteStreamError if cut short)
 call.failed(error)      -> seconds to sleep before the next attempt, or raises the final error
 ```
@@ -70,6 +71,7 @@ class Call:
         "_attempt_started",
         "_body",
         "_ended",
+        "_held",
         "_last_event",
         "_sse",
         "attempt",
@@ -117,6 +119,7 @@ class Call:
         self._sse = True
         self._body: bytearray | None = None
         self._ended = False
+        self._held: list[Any] = []
         timeout = request.timeout
         if timeout is not None and (
             isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0
@@ -322,14 +325,24 @@ class Call:
             raise self._idle()
         return chunks
 
-    def deliver(self, chunk: Any) -> None:
-        """`chunk` is about to be handed to the caller: fold it into the merged view."""
+    def delivered(self, chunk: Any) -> Any:
+        """`chunk`, which is about to be handed to the caller, folded into the merged view."""
         self.decoder.deliver(chunk)
+        return chunk
 
-    @property
-    def done(self) -> bool:
+    def over(self) -> bool:
         """The stream said it is over ([DONE] or an error event): stop reading."""
         return self.decoder is not None and self.decoder.done
+
+    def hold(self, chunks: list[Any]) -> bool:
+        """Keep `chunks`, read by a hedged race to pick its winner, for `held()`: any kept."""
+        self._held.extend(chunks)
+        return bool(self._held)
+
+    def held(self) -> list[Any]:
+        """The chunks a hedged race read before the stream goes on (handed out first)."""
+        held, self._held = self._held, []
+        return held
 
     def finish(self) -> list[Any]:
         """End of a stream's body: its last chunks (the caller then calls `stream_ended`).
@@ -496,6 +509,7 @@ class Call:
             self.chain, self.position, self.attempt = twin.chain, twin.position, twin.attempt
             self._attempt_started, self._last_event = twin._attempt_started, twin._last_event
             self._sse, self._body, self.decoder = twin._sse, twin._body, twin.decoder
+            self._held = twin._held
             if self.decoder is not None:
                 self.decoder.meta = self.meta
         self.meta.hedged = race.hedged

@@ -386,22 +386,15 @@ class HFClient(_Shared):
             return
         while True:
             try:
-                response, raws, first = self._open(call)
+                response = self._open(call)
                 try:
-                    for chunk in first:  # what a hedged race read to pick its winner
-                        call.deliver(chunk)
-                        yield chunk
-                    decoder, feed = call.decoder, call.feed  # the per-chunk path: locals
-                    deliver = decoder.deliver
-                    for raw in () if decoder.done else raws:
-                        for chunk in feed(raw):
-                            deliver(chunk)
-                            yield chunk
-                        if decoder.done:
-                            break
+                    for chunk in call.held():  # what a hedged race read to pick its winner
+                        yield call.delivered(chunk)
+                    for raw in response.chunks(until=call.over):
+                        for chunk in call.feed(raw):
+                            yield call.delivered(chunk)
                     for chunk in call.finish():
-                        call.deliver(chunk)
-                        yield chunk
+                        yield call.delivered(chunk)
                 finally:
                     response.close()
                 call.stream_ended()
@@ -411,21 +404,22 @@ class HFClient(_Shared):
             if wait > 0:
                 self._sleep(wait)
 
-    def _open(self, call: Call) -> tuple[WireResponse, Iterator[bytes], list[Any]]:
+    def _open(self, call: Call) -> WireResponse:
         """Send a stream's request. Hedged, each racer reads up to its first event (or end)."""
         delay = call.hedge_delay()
         if delay is None:
-            response = self._send(call)
-            return response, response.iter_bytes(), []
+            return self._send(call)
         from hfproviders._hedge import race
 
-        def attempt(index: int, stop: threading.Event) -> tuple[Call, Any]:
+        def attempt(index: int, stop: threading.Event) -> tuple[Call, WireResponse]:
             racer = call.twin() if index else call  # the hedge goes where health says now
             try:
                 response = self._send(racer)
                 try:
-                    raws = response.iter_bytes()
-                    return racer, (response, raws, _first_chunks(racer, raws))
+                    for raw in response.chunks(until=racer.over):
+                        if racer.hold(racer.feed(raw)):
+                            break
+                    return racer, response
                 except BaseException:
                     response.close()
                     raise
@@ -434,9 +428,7 @@ class HFClient(_Shared):
                     racer.attempt_lost(error)
                 raise
 
-        opened: tuple[WireResponse, Iterator[bytes], list[Any]] = call.raced(
-            race(attempt, delay, _close_opened, call.hedge_early())
-        )
+        opened: WireResponse = call.raced(race(attempt, delay, _close_opened, call.hedge_early()))
         return opened
 
 
@@ -710,22 +702,15 @@ class AsyncHFClient(_Shared):
             return
         while True:
             try:
-                response, raws, first = await self._open(call)
+                response = await self._open(call)
                 try:
-                    for chunk in first:  # what a hedged race read to pick its winner
-                        call.deliver(chunk)
-                        yield chunk
-                    decoder, feed = call.decoder, call.feed  # the per-chunk path: locals
-                    deliver = decoder.deliver
-                    async for raw in _nothing() if decoder.done else raws:
-                        for chunk in feed(raw):
-                            deliver(chunk)
-                            yield chunk
-                        if decoder.done:
-                            break
+                    for chunk in call.held():  # what a hedged race read to pick its winner
+                        yield call.delivered(chunk)
+                    async for raw in response.chunks(until=call.over):
+                        for chunk in call.feed(raw):
+                            yield call.delivered(chunk)
                     for chunk in call.finish():
-                        call.deliver(chunk)
-                        yield chunk
+                        yield call.delivered(chunk)
                 finally:
                     await response.close()
                 await self._step(call.stream_ended)
@@ -735,21 +720,22 @@ class AsyncHFClient(_Shared):
             if wait > 0:
                 await self._sleep(wait)
 
-    async def _open(self, call: Call) -> tuple[AsyncWireResponse, AsyncIterator[bytes], list[Any]]:
+    async def _open(self, call: Call) -> AsyncWireResponse:
         """Send a stream's request. Hedged, each racer reads up to its first event (or end)."""
         delay = await self._step(call.hedge_delay)
         if delay is None:
-            response = await self._send(call)
-            return response, response.iter_bytes(), []
+            return await self._send(call)
         from hfproviders._hedge import race_async
 
-        async def attempt(index: int) -> tuple[Call, Any]:
+        async def attempt(index: int) -> tuple[Call, AsyncWireResponse]:
             racer = await self._step(call.twin) if index else call  # planned now, as above
             try:
                 response = await self._send(racer)
                 try:
-                    raws = response.iter_bytes()
-                    return racer, (response, raws, await _afirst_chunks(racer, raws))
+                    async for raw in response.chunks(until=racer.over):
+                        if racer.hold(racer.feed(raw)):
+                            break
+                    return racer, response
                 except BaseException:
                     await response.close()
                     raise
@@ -760,9 +746,7 @@ class AsyncHFClient(_Shared):
 
         early = await self._step(call.hedge_early)
         race = await race_async(attempt, delay, _aclose_opened, early)
-        opened: tuple[AsyncWireResponse, AsyncIterator[bytes], list[Any]] = await self._step(
-            call.raced, race
-        )
+        opened: AsyncWireResponse = await self._step(call.raced, race)
         return opened
 
 
@@ -860,37 +844,14 @@ def _store_steps(config: ClientConfig) -> Callable[..., Awaitable[Any]]:
     return async_step
 
 
-def _first_chunks(call: Call, raws: Iterator[bytes]) -> list[Any]:
-    """Read a raced stream up to its first chunks (or its end): the race's finish line."""
-    for raw in raws:
-        chunks: list[Any] = call.feed(raw)
-        if chunks or call.done:
-            return chunks
-    return []
-
-
-async def _afirst_chunks(call: Call, raws: AsyncIterator[bytes]) -> list[Any]:
-    """Read a raced stream up to its first chunks (or its end): the race's finish line."""
-    async for raw in raws:
-        chunks: list[Any] = call.feed(raw)
-        if chunks or call.done:
-            return chunks
-    return []
-
-
-async def _nothing() -> AsyncIterator[bytes]:
-    return
-    yield b""  # an empty async iterator
-
-
-def _close_opened(value: tuple[Call, Any]) -> None:
+def _close_opened(value: tuple[Call, WireResponse]) -> None:
     """A raced stream that lost: close its response."""
-    value[1][0].close()
+    value[1].close()
 
 
-async def _aclose_opened(value: tuple[Call, Any]) -> None:
+async def _aclose_opened(value: tuple[Call, AsyncWireResponse]) -> None:
     """A raced stream that lost: close its response."""
-    await value[1][0].close()
+    await value[1].close()
 
 
 def _ignore(value: object) -> None:

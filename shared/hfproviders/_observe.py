@@ -114,39 +114,27 @@ class Observers(Observer):
         self._call_ended = _overriding(self.members, "call_ended")
 
     def call_created(self, call: CallView) -> None:
-        for method in self._call_created:
-            try:
-                method(call)
-            except Exception:  # an observer must never break the call
-                _ignored(method)
+        _notify(self._call_created, call)
 
     def call_started(self, call: CallView) -> None:
-        for method in self._call_started:
-            try:
-                method(call)
-            except Exception:  # an observer must never break the call
-                _ignored(method)
+        _notify(self._call_started, call)
 
     def attempt_ended(self, call: CallView, event: AttemptEvent) -> None:
-        for method in self._attempt_ended:
-            try:
-                method(call, event)
-            except Exception:  # an observer must never break the call
-                _ignored(method)
+        _notify(self._attempt_ended, call, event)
 
     def first_chunk(self, call: CallView, elapsed_s: float) -> None:
-        for method in self._first_chunk:
-            try:
-                method(call, elapsed_s)
-            except Exception:  # an observer must never break the call
-                _ignored(method)
+        _notify(self._first_chunk, call, elapsed_s)
 
     def call_ended(self, call: CallView, result: Any, error: BaseException | None) -> None:
-        for method in self._call_ended:
-            try:
-                method(call, result, error)
-            except Exception:  # an observer must never break the call
-                _ignored(method)
+        _notify(self._call_ended, call, result, error)
+
+
+def _notify(methods: tuple[Callable[..., None], ...], *args: object) -> None:
+    for method in methods:
+        try:
+            method(*args)
+        except Exception:  # an observer must never break the call
+            logger.exception("observer %r raised; ignored", method)
 
 
 def _overriding(members: Sequence[Observer], event: str) -> tuple[Callable[..., None], ...]:
@@ -154,10 +142,6 @@ def _overriding(members: Sequence[Observer], event: str) -> tuple[Callable[..., 
     base = getattr(Observer, event)
     methods = (getattr(member, event, None) for member in members)
     return tuple(m for m in methods if m is not None and getattr(m, "__func__", None) is not base)
-
-
-def _ignored(method: Callable[..., None]) -> None:
-    logger.exception("observer %r raised; ignored", method)
 
 
 class LogObserver(Observer):

@@ -284,8 +284,8 @@ class _SyncStream(Generic[T]):
         self._call = call
         self._generator = generator
 
-    def __iter__(self) -> Self:
-        return self
+    def __iter__(self) -> Iterator[T]:
+        return self._generator  # a `for` loop runs the generator itself: no call per chunk
 
     def __next__(self) -> T:
         return next(self._generator)
@@ -310,8 +310,8 @@ class _AsyncStream(Generic[T]):
         self._call = call
         self._generator = generator
 
-    def __aiter__(self) -> Self:
-        return self
+    def __aiter__(self) -> AsyncIterator[T]:
+        return self._generator  # `async for` runs the generator itself: no call per chunk
 
     async def __anext__(self) -> T:
         return await self._generator.__anext__()
@@ -333,13 +333,10 @@ class _AsyncStream(Generic[T]):
             self._call.closed()
 
 
-class ChatStream(_SyncStream[ChatCompletionChunk]):
-    """An iterator of `ChatCompletionChunk`s. Nothing is sent before the first iteration.
+class _ChatView:
+    """What a chat stream (sync or async) has handed out so far."""
 
-    `.completion` is what has been handed out so far, merged (the whole answer once the stream
-    has ended) and `.meta` says who served it. Use it as a context manager (or call `close()`)
-    to release the connection early.
-    """
+    _call: Any
 
     @property
     def completion(self) -> ChatCompletion | None:
@@ -355,6 +352,27 @@ class ChatStream(_SyncStream[ChatCompletionChunk]):
         """
         text: str | None = self._call.text_only()
         return text
+
+
+class _TextView:
+    """What a text-generation stream (sync or async) has handed out so far."""
+
+    _call: Any
+
+    @property
+    def generated_text(self) -> str | None:
+        """The full text (the server's `generated_text`, else the tokens joined)."""
+        result: str | None = self._call.generated_text()
+        return result
+
+
+class ChatStream(_SyncStream[ChatCompletionChunk], _ChatView):
+    """An iterator of `ChatCompletionChunk`s. Nothing is sent before the first iteration.
+
+    `.completion` is what has been handed out so far, merged (the whole answer once the stream
+    has ended) and `.meta` says who served it. Use it as a context manager (or call `close()`)
+    to release the connection early.
+    """
 
     def until_done(self) -> ChatCompletion:
         """Drain the stream and return the merged completion."""
@@ -365,23 +383,8 @@ class ChatStream(_SyncStream[ChatCompletionChunk]):
         return completion
 
 
-class AsyncChatStream(_AsyncStream[ChatCompletionChunk]):
+class AsyncChatStream(_AsyncStream[ChatCompletionChunk], _ChatView):
     """The async twin of `ChatStream`: `async for chunk in stream`, `await stream.aclose()`."""
-
-    @property
-    def completion(self) -> ChatCompletion | None:
-        """The chunks handed out so far, merged into one completion."""
-        result: ChatCompletion | None = self._call.completion()
-        return result
-
-    def text_only(self) -> str | None:
-        """`completion.text` without building a completion, while the first choice holds text only.
-
-        None once it has reasoning, tool calls or logprobs, or before the answer arrived: read
-        `completion` then. For adapters that rebuild a cumulative answer on every chunk.
-        """
-        text: str | None = self._call.text_only()
-        return text
 
     async def until_done(self) -> ChatCompletion:
         """Drain the stream and return the merged completion."""
@@ -392,21 +395,9 @@ class AsyncChatStream(_AsyncStream[ChatCompletionChunk]):
         return completion
 
 
-class TextGenerationStream(_SyncStream[TextGenerationChunk]):
+class TextGenerationStream(_SyncStream[TextGenerationChunk], _TextView):
     """An iterator of TGI `TextGenerationChunk`s; `.generated_text` once it has ended."""
 
-    @property
-    def generated_text(self) -> str | None:
-        """The full text (the server's `generated_text`, else the tokens joined)."""
-        result: str | None = self._call.generated_text()
-        return result
 
-
-class AsyncTextGenerationStream(_AsyncStream[TextGenerationChunk]):
+class AsyncTextGenerationStream(_AsyncStream[TextGenerationChunk], _TextView):
     """The async twin of `TextGenerationStream`."""
-
-    @property
-    def generated_text(self) -> str | None:
-        """The full text (the server's `generated_text`, else the tokens joined)."""
-        result: str | None = self._call.generated_text()
-        return result

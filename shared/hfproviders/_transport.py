@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from hfproviders._errors import APIConnectionError, APIError, APITimeoutError
@@ -99,12 +99,19 @@ def _timed_out(url: str) -> APITimeoutError:
     return error
 
 
-def _take(data: bytearray, chunk: bytes, url: str, cap: int | None, deadline: float) -> None:
+def _take(
+    data: bytearray, chunk: bytes, url: str, cap: int | None, deadline: float, limit: int | None
+) -> bool:
+    """Add `chunk` to a body being read; True once `limit` bytes are in (keep no more)."""
     data += chunk
     if cap is not None and len(data) > cap:
         raise response_too_large(cap)
     if time.monotonic() > deadline:
         raise _timed_out(url)
+    if limit is not None and len(data) >= limit:
+        del data[limit:]
+        return True
+    return False
 
 
 def _lower_headers(headers: httpx.Headers) -> dict[str, str]:
@@ -138,16 +145,23 @@ class _NoCookies:
         return NoCookieJar()
 
 
-class WireResponse:
-    """A response whose body has not been read yet (sync)."""
+class _Wire:
+    """A response whose body has not been read yet: status and headers (lower-case names)."""
 
-    __slots__ = ("_response", "headers", "status_code", "url")
+    __slots__ = ("_response", "_source", "headers", "status_code", "url")
 
     def __init__(self, response: httpx.Response, url: str) -> None:
         self._response = response
+        self._source: Any = None  # the one iterator over the body, shared by its readers
         self.status_code = response.status_code
         self.headers = _lower_headers(response.headers)
         self.url = url
+
+
+class WireResponse(_Wire):
+    """A response whose body has not been read yet (sync)."""
+
+    __slots__ = ()
 
     def read(
         self, limit: int | None = None, *, cap: int | None = None, deadline: float = _NEVER
@@ -160,19 +174,29 @@ class WireResponse:
         data = bytearray()
         try:
             for chunk in self._response.iter_bytes():
-                _take(data, chunk, self.url, cap, deadline)
-                if limit is not None and len(data) >= limit:
-                    return bytes(data[:limit])
+                if _take(data, chunk, self.url, cap, deadline, limit):
+                    break
             return bytes(data)
         except httpx.HTTPError as exc:
             raise _translate(exc, self.url) from None
         finally:
             self._response.close()
 
-    def iter_bytes(self) -> Iterator[bytes]:
-        """The body as it arrives."""
+    def chunks(self, until: Callable[[], bool]) -> Iterator[bytes]:
+        """The body as it arrives, from where an earlier reader stopped, until `until()`.
+
+        `until` is asked before every read: a stream that said it is over is not read further
+        (its server may keep the socket open).
+        """
+        if self._source is None:
+            self._source = self._response.iter_bytes()
         try:
-            yield from self._response.iter_bytes()
+            if until():
+                return
+            for chunk in self._source:
+                yield chunk
+                if until():
+                    return
         except httpx.HTTPError as exc:
             raise _translate(exc, self.url) from None
 
@@ -181,16 +205,10 @@ class WireResponse:
         self._response.close()
 
 
-class AsyncWireResponse:
+class AsyncWireResponse(_Wire):
     """A response whose body has not been read yet (async)."""
 
-    __slots__ = ("_response", "headers", "status_code", "url")
-
-    def __init__(self, response: httpx.Response, url: str) -> None:
-        self._response = response
-        self.status_code = response.status_code
-        self.headers = _lower_headers(response.headers)
-        self.url = url
+    __slots__ = ()
 
     async def read(
         self, limit: int | None = None, *, cap: int | None = None, deadline: float = _NEVER
@@ -199,20 +217,25 @@ class AsyncWireResponse:
         data = bytearray()
         try:
             async for chunk in self._response.aiter_bytes():
-                _take(data, chunk, self.url, cap, deadline)
-                if limit is not None and len(data) >= limit:
-                    return bytes(data[:limit])
+                if _take(data, chunk, self.url, cap, deadline, limit):
+                    break
             return bytes(data)
         except httpx.HTTPError as exc:
             raise _translate(exc, self.url) from None
         finally:
             await self._response.aclose()
 
-    async def iter_bytes(self) -> AsyncIterator[bytes]:
-        """The body as it arrives."""
+    async def chunks(self, until: Callable[[], bool]) -> AsyncIterator[bytes]:
+        """The body as it arrives, from where an earlier reader stopped, until `until()`."""
+        if self._source is None:
+            self._source = self._response.aiter_bytes()
         try:
-            async for chunk in self._response.aiter_bytes():
+            if until():
+                return
+            async for chunk in self._source:
                 yield chunk
+                if until():
+                    return
         except httpx.HTTPError as exc:
             raise _translate(exc, self.url) from None
 
