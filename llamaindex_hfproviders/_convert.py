@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -30,6 +31,7 @@ from llama_index.core.base.llms.types import (
 )
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.output_parsers.base import OutputParserException
+from llama_index.core.tools.types import ToolMetadata
 
 from hfproviders import parse_partial_json
 from llamaindex_hfproviders._prebuilt import text_chat_response, text_completion_response
@@ -209,7 +211,41 @@ def prompt_messages(prompt: str) -> list[dict[str, Any]]:
 
 def tool_specs(tools: Sequence[BaseTool]) -> list[dict[str, Any]]:
     """OpenAI tool specs for LlamaIndex tools (no `strict`: many providers reject it)."""
-    return [tool.metadata.to_openai_tool(skip_length_check=True) for tool in tools]
+    return [_tool_spec(tool.metadata) for tool in tools]
+
+
+# Rendered specs by tool schema class, then (name, description). LlamaIndex renders a tool's
+# JSON schema from its pydantic class on every call (`model_json_schema`, about a millisecond,
+# a quarter of a tool call here); a class's schema does not change, so it is rendered once per
+# class (weakly held: tools made on the fly take their entry with them) and copied per call.
+_SPECS: weakref.WeakKeyDictionary[type, dict[tuple[str | None, str], dict[str, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+_SPECS_PER_SCHEMA = 16
+
+
+def _tool_spec(metadata: ToolMetadata) -> dict[str, Any]:
+    schema = metadata.fn_schema
+    if type(metadata) is not ToolMetadata or schema is None:  # a subclass may render its own
+        return metadata.to_openai_tool(skip_length_check=True)
+    specs = _SPECS.get(schema)
+    if specs is None or len(specs) >= _SPECS_PER_SCHEMA:
+        specs = _SPECS[schema] = {}
+    key = (metadata.name, metadata.description)
+    spec = specs.get(key)
+    if spec is None:
+        spec = specs[key] = metadata.to_openai_tool(skip_length_check=True)
+    copied: dict[str, Any] = _json_copy(spec)
+    return copied
+
+
+def _json_copy(value: Any) -> Any:
+    """A copy of JSON-shaped data (dicts and lists copied, the rest shared: it is immutable)."""
+    if isinstance(value, dict):
+        return {key: _json_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_copy(item) for item in value]
+    return value
 
 
 def tool_choice_param(

@@ -19,6 +19,7 @@ from llama_index.core.base.llms.types import (
     ThinkingBlock,
     ToolCallBlock,
 )
+from llama_index.core.tools import FunctionTool, ToolMetadata
 from pydantic import BaseModel
 
 from hfproviders import (
@@ -361,3 +362,27 @@ def test_stream_response_before_anything_accumulated() -> None:
     assert response.message.content == ""
     assert response.delta == ""
     assert response.additional_kwargs == {"provider": None, "request_id": None}
+
+
+def test_tool_specs_are_rendered_once_per_schema_and_copied() -> None:
+    def get_weather(city: str, unit: str = "celsius") -> str:
+        """Get the weather in a city."""
+        return city
+
+    tool = FunctionTool.from_defaults(fn=get_weather)
+    first, second = _convert.tool_specs([tool]), _convert.tool_specs([tool])
+    assert first == second == [tool.metadata.to_openai_tool(skip_length_check=True)]
+    first[0]["function"]["parameters"]["properties"]["city"]["type"] = "integer"
+    assert _convert.tool_specs([tool]) == second  # a caller's edit never reaches the next call
+    assert second[0]["function"]["parameters"]["properties"]["city"]["type"] == "string"
+    tool.metadata.description = "Get the weather in any city."  # a changed tool is re-rendered
+    assert _convert.tool_specs([tool])[0]["function"]["description"] == tool.metadata.description
+
+
+def test_tool_specs_of_custom_metadata_are_rendered_by_it() -> None:
+    class Metadata(ToolMetadata):
+        def to_openai_tool(self, skip_length_check: bool = False) -> dict[str, Any]:
+            return {"type": "function", "function": {"name": "custom", "parameters": {}}}
+
+    tool = SimpleNamespace(metadata=Metadata(description="d", name="n"))
+    assert _convert.tool_specs([tool])[0]["function"]["name"] == "custom"  # type: ignore[list-item]
