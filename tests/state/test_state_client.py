@@ -166,6 +166,6 @@ async def test_a_healthy_call_costs_two_round_trips(
             for n in range(5):
                 client.chat(MODEL, [{"role": "user", "content": str(n)}], max_tokens=9)
     assert counts["writes without reply"] == 2 * 5  # the cache write, the breaker's count
-    # The cache read and the limiter's script; at most one breaker read (the circuits' state is
-    # reused for 0.1 s) and one spend flush more.
-    assert 2 * 5 <= counts["round trips"] <= 2 * 5 + 2
+    # The cache read and the limiter's script; a breaker read each 0.1 s (the circuits' state is
+    # reused), one spend flush: at most three more on a slow machine, fewer than a third per call.
+    assert 2 * 5 <= counts["round trips"] <= 2 * 5 + 3
