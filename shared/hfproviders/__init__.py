@@ -100,6 +100,7 @@ if TYPE_CHECKING:
         ProviderConstraints,
         ProviderHealth,
     )
+    from hfproviders._hedge import HedgeBudget
     from hfproviders._hub import ModelAvailability, ProviderMapping
     from hfproviders._ratelimit import RateLimiter
     from hfproviders._redis import RedisCache, RedisRateLimiter, RedisState
@@ -138,6 +139,7 @@ _LAZY = {
     "CircuitBreaker": "_health",
     "HealthStore": "_health",
     "HealthTracker": "_health",
+    "HedgeBudget": "_hedge",
     "InMemoryHealthStore": "_health",
     "ProviderConstraints": "_health",
     "ProviderHealth": "_health",
@@ -202,6 +204,7 @@ __all__ = [
     "HealthHook",
     "HealthStore",
     "HealthTracker",
+    "HedgeBudget",
     "InMemoryCache",
     "InMemoryHealthStore",
     "InMemorySpendStore",

@@ -459,6 +459,11 @@ class Call:
         early = getattr(self.config.health, "hedge_early", None)
         return early(self) if early is not None else None
 
+    def hedge_allowed(self) -> bool:
+        """Whether a hedge that is due may start (health's hedge budget; no budget: yes)."""
+        allowed = getattr(self.config.health, "hedge_allowed", None)
+        return bool(allowed()) if allowed is not None else True
+
     def twin(self) -> Call:
         """The hedge, made when it starts: this request on another provider.
 

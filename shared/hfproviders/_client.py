@@ -376,7 +376,9 @@ class HFClient(_Shared):
                     racer.attempt_lost(error)
                 raise
 
-        body: bytes = call.raced(race(attempt, delay, _ignore, call.hedge_early()))
+        body: bytes = call.raced(
+            race(attempt, delay, _ignore, call.hedge_early(), call.hedge_allowed)
+        )
         return body
 
     def _stream(self, call: Call) -> Iterator[Any]:
@@ -428,7 +430,9 @@ class HFClient(_Shared):
                     racer.attempt_lost(error)
                 raise
 
-        opened: WireResponse = call.raced(race(attempt, delay, _close_opened, call.hedge_early()))
+        opened: WireResponse = call.raced(
+            race(attempt, delay, _close_opened, call.hedge_early(), call.hedge_allowed)
+        )
         return opened
 
 
@@ -690,7 +694,7 @@ class AsyncHFClient(_Shared):
                 raise
 
         early = await self._step(call.hedge_early)
-        race = await race_async(attempt, delay, _aignore, early)
+        race = await race_async(attempt, delay, _aignore, early, call.hedge_allowed)
         body: bytes = await self._step(call.raced, race)
         return body
 
@@ -745,7 +749,7 @@ class AsyncHFClient(_Shared):
                 raise
 
         early = await self._step(call.hedge_early)
-        race = await race_async(attempt, delay, _aclose_opened, early)
+        race = await race_async(attempt, delay, _aclose_opened, early, call.hedge_allowed)
         opened: AsyncWireResponse = await self._step(call.raced, race)
         return opened
 

@@ -49,6 +49,7 @@ from hfproviders._errors import (
     ServerError,
     StreamError,
 )
+from hfproviders._hedge import HedgeBudget
 
 if TYPE_CHECKING:
     from hfproviders._catalog import ModelInfo, ProviderInfo
@@ -600,12 +601,14 @@ class HealthTracker:
         clock: Callable[[], float] = time.time,
         alpha: float = 0.2,
         remeasure_s: float | None = None,
+        hedge_budget: HedgeBudget | None = None,
     ) -> None:
         """Create a tracker over `store` (a new in-memory one by default).
 
         `remeasure_s`: how often a provider that `lowest-latency` ranks behind, and that no
         call measured meanwhile, gets one call to measure it again (default: the breaker's
-        `cooldown_s`, or 30 s without a breaker).
+        `cooldown_s`, or 30 s without a breaker). `hedge_budget`: how many hedges the clients
+        sharing this tracker may start (default: one per ten calls on average, ten at once).
         """
         self.breaker = breaker
         self.store: HealthStore = store if store is not None else InMemoryHealthStore()
@@ -622,6 +625,7 @@ class HealthTracker:
         if remeasure_s is None:
             remeasure_s = breaker.cooldown_s if breaker is not None else _REMEASURE_S
         self.remeasure_s = remeasure_s
+        self.hedges = hedge_budget if hedge_budget is not None else HedgeBudget()
 
     # -- the breaker -------------------------------------------------------------------------
 
@@ -1034,7 +1038,13 @@ class HealthHook:
 
     def order(self, call: Any, chain: tuple[str | None, ...]) -> tuple[str | None, ...]:
         """The chain to walk: planned (`plan_chain`), a half-open provider's probe first."""
+        if self.hedge_after is not None:
+            self.tracker.hedges.add_call()
         return self._plan(call, chain, remeasure=True)
+
+    def hedge_allowed(self) -> bool:
+        """Whether a hedge that is due may start (the tracker's `HedgeBudget`)."""
+        return self.tracker.hedges.take()
 
     def hedge_order(self, call: Any, chain: tuple[str | None, ...]) -> tuple[str | None, ...]:
         """The chain as planned now for a hedge: like `order`, with closed circuits only.

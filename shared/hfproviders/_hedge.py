@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-__all__ = ["Hedged", "race", "race_async"]
+__all__ = ["HedgeBudget", "Hedged", "race", "race_async"]
 
 T = TypeVar("T")
 _POLL_MAX_S = 0.05  # `early` is asked at least this often (and at least 8 times per delay)
@@ -33,6 +33,34 @@ _POLL_MIN_S = 0.005
 
 def _poll_s(delay: float) -> float:
     return max(min(delay / 8, _POLL_MAX_S), _POLL_MIN_S)
+
+
+class HedgeBudget:
+    """How many hedges may start: at most `ratio` per call on average, `burst` at once.
+
+    A token bucket: every call adds `ratio` of a token (up to `burst`), every hedge takes one.
+    When a provider turns slow, every call waiting on it would hedge at once; the budget keeps
+    the extra requests to about `ratio` of the calls (the burst lets the first of them through).
+    """
+
+    def __init__(self, ratio: float = 0.1, burst: float = 10.0) -> None:
+        """A full bucket."""
+        self.ratio, self.burst = ratio, burst
+        self.tokens = burst
+        self._lock = threading.Lock()
+
+    def add_call(self) -> None:
+        """A call started: it earns `ratio` of a hedge."""
+        with self._lock:
+            self.tokens = min(self.burst, self.tokens + self.ratio)
+
+    def take(self) -> bool:
+        """Whether a hedge may start now (it takes a token)."""
+        with self._lock:
+            if self.tokens < 1:
+                return False
+            self.tokens -= 1
+            return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +81,14 @@ def race(
     delay: float,
     discard: Callable[[T], None],
     early: Callable[[], bool] | None = None,
+    allow: Callable[[], bool] | None = None,
 ) -> Hedged[T]:
     """Run `attempt(0, stop)`, hedged by `attempt(1, stop)` after `delay` seconds (threads).
 
     `stop` is set for the loser: an attempt should check it after each blocking step and give
     up. A loser's answer that arrives anyway is passed to `discard` (close it, count nothing).
-    `early() -> True` starts the hedge before `delay` has passed.
+    `early() -> True` starts the hedge before `delay` has passed. When the hedge is due,
+    `allow() -> False` (no budget left) means no hedge: the first attempt is waited for.
     """
     results: queue.Queue[tuple[int, T | None, BaseException | None]] = queue.Queue()
     stops = (threading.Event(), threading.Event())
@@ -92,8 +122,9 @@ def race(
             break
         except queue.Empty:
             if time.monotonic() >= until or (early is not None and early()):
-                start(1)
-                started = 2
+                if allow is None or allow():
+                    start(1)
+                    started = 2
                 first = results.get()
                 break
     while True:
@@ -132,10 +163,11 @@ async def race_async(
     delay: float,
     discard: Callable[[T], Awaitable[None]],
     early: Callable[[], bool] | None = None,
+    allow: Callable[[], bool] | None = None,
 ) -> Hedged[T]:
     """Run `attempt(0)`, hedged by `attempt(1)` after `delay` seconds (tasks); cancel the loser.
 
-    `early() -> True` starts the hedge before `delay` has passed.
+    `early` and `allow` as for `race`.
     """
     tasks = [asyncio.ensure_future(attempt(0))]
     try:
@@ -148,7 +180,8 @@ async def race_async(
             if done:
                 break
             if loop.time() >= until or (early is not None and early()):
-                tasks.append(asyncio.ensure_future(attempt(1)))
+                if allow is None or allow():
+                    tasks.append(asyncio.ensure_future(attempt(1)))
                 break
         pending = set(tasks)
         while pending:

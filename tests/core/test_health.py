@@ -17,6 +17,7 @@ from hfproviders import (
     BadRequestError,
     CircuitBreaker,
     HealthTracker,
+    HedgeBudget,
     InvalidParameterError,
     PaymentRequiredError,
     ProviderConstraints,
@@ -540,3 +541,19 @@ def test_a_hedge_starts_early_once_a_provider_of_the_model_has_recovered() -> No
     sent_ok(t, "a", 0.1)  # "a" came back for this model
     assert early()
     assert HealthHook(HealthTracker(None), lambda model: None).hedge_early(call) is None
+
+
+def test_calls_earn_hedges_and_hedges_spend_them() -> None:
+    t = HealthTracker(CircuitBreaker(), hedge_budget=HedgeBudget(ratio=0.5, burst=1))
+    hook = HealthHook(t, lambda model: None, hedge_after="p90")
+    call = SimpleNamespace(model=MODEL, request=SimpleNamespace(body={}, chain=("a",)))
+    assert hook.hedge_allowed()  # the burst
+    assert not hook.hedge_allowed()
+    hook.order(call, ("a",))
+    hook.order(call, ("a",))
+    assert hook.hedge_allowed()  # two calls earned one hedge
+    assert not hook.hedge_allowed()
+    unhedged = HealthHook(t, lambda model: None)  # without hedge_after, calls earn nothing
+    unhedged.order(call, ("a",))
+    unhedged.order(call, ("a",))
+    assert not hook.hedge_allowed()

@@ -20,6 +20,7 @@ from hfproviders import (
     BudgetExceededError,
     CircuitBreaker,
     HealthTracker,
+    HedgeBudget,
     HFClient,
     ProviderConstraints,
     ProvidersUnavailableError,
@@ -470,6 +471,54 @@ async def test_async_a_provider_that_recovers_meanwhile_gets_the_hedge_at_once()
     assert (answer.text, answer.meta.provider, answer.meta.hedged) == ("groq", "groq", True)
     assert seen == ["together", "groq"]
     assert cancelled.is_set()
+    await client.aclose()
+
+
+def test_sync_no_hedge_once_the_budget_is_spent() -> None:
+    release, seen = threading.Event(), []
+    spent = HealthTracker(BREAKER, hedge_budget=HedgeBudget(ratio=0.0, burst=0.0))
+    client = HFClient(
+        api_key=FAKE_TOKEN,
+        provider="lowest-latency",
+        health=spent,
+        hedge_after=0.0,
+        http_client=httpx.Client(transport=httpx.MockTransport(_hedge_router(release, seen))),
+    )
+    client.list_models()
+    threading.Timer(0.05, release.set).start()
+    answer = client.chat(MODEL, USER)
+    assert (answer.meta.provider, answer.meta.hedged) == ("cerebras", False)
+    assert seen == ["cerebras"]  # the hedge was due at once, but none was left
+    client.close()
+
+
+async def test_async_no_hedge_once_the_budget_is_spent() -> None:
+    seen: list[str] = []
+    release = asyncio.Event()
+
+    async def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/models"):
+            return httpx.Response(200, json=CATALOGUE)
+        provider = json.loads(request.content)["model"].partition(":")[2]
+        seen.append(provider)
+        await release.wait()
+        return httpx.Response(
+            200, json=completion(provider), headers={"x-inference-provider": provider}
+        )
+
+    spent = HealthTracker(BREAKER, hedge_budget=HedgeBudget(ratio=0.0, burst=0.0))
+    client = AsyncHFClient(
+        api_key=FAKE_TOKEN,
+        provider="lowest-latency",
+        health=spent,
+        hedge_after=0.0,
+        http_async_client=httpx.AsyncClient(transport=httpx.MockTransport(handle)),
+    )
+    await client.list_models()
+    asyncio.get_running_loop().call_later(0.05, release.set)
+    answer = await client.chat(MODEL, USER)
+    assert (answer.meta.provider, answer.meta.hedged) == ("cerebras", False)
+    assert seen == ["cerebras"]
     await client.aclose()
 
 

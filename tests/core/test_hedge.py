@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
-from hfproviders._hedge import race, race_async
+from hfproviders._hedge import HedgeBudget, race, race_async
 
 NEVER = 3600.0  # a delay no test reaches
 
@@ -257,3 +257,48 @@ async def test_async_early_check_that_never_fires_leaves_the_primary_alone() -> 
     release.set()
     result = await task
     assert (result.value, result.winner, result.hedged) == ("answer 0", 0, False)
+
+
+def test_hedge_budget_is_a_token_bucket() -> None:
+    budget = HedgeBudget(ratio=0.5, burst=2)
+    assert [budget.take(), budget.take(), budget.take()] == [True, True, False]
+    budget.add_call()
+    assert not budget.take()  # half a hedge earned
+    budget.add_call()
+    assert budget.take()
+    for _ in range(10):
+        budget.add_call()
+    assert budget.tokens == 2  # never more than the burst
+
+
+def test_sync_a_due_hedge_without_budget_waits_for_the_primary() -> None:
+    calls: list[int] = []
+    release = threading.Event()
+
+    def attempt(index: int, stop: threading.Event) -> str:
+        calls.append(index)
+        assert release.wait(10)
+        return f"answer {index}"
+
+    threading.Timer(0.05, release.set).start()
+    result = race(attempt, 0.0, lambda value: None, None, lambda: False)
+    assert (result.value, result.winner, result.hedged) == ("answer 0", 0, False)
+    assert calls == [0]
+
+
+async def test_async_a_due_hedge_without_budget_waits_for_the_primary() -> None:
+    calls: list[int] = []
+    release = asyncio.Event()
+
+    async def attempt(index: int) -> str:
+        calls.append(index)
+        await release.wait()
+        return f"answer {index}"
+
+    async def discard(value: str) -> None:
+        raise AssertionError
+
+    asyncio.get_running_loop().call_later(0.05, release.set)
+    result = await race_async(attempt, 0.0, discard, None, lambda: False)
+    assert (result.value, result.winner, result.hedged) == ("answer 0", 0, False)
+    assert calls == [0]
