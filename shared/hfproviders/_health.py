@@ -608,7 +608,7 @@ class HealthTracker:
         `remeasure_s`: how often a provider that `lowest-latency` ranks behind, and that no
         call measured meanwhile, gets one call to measure it again (default: the breaker's
         `cooldown_s`, or 30 s without a breaker). `hedge_budget`: how many hedges the clients
-        sharing this tracker may start (default: one per ten calls on average, ten at once).
+        sharing this tracker may start (default: 15 per 100 calls on average, 20 at once).
         """
         self.breaker = breaker
         self.store: HealthStore = store if store is not None else InMemoryHealthStore()

@@ -302,3 +302,36 @@ async def test_async_a_due_hedge_without_budget_waits_for_the_primary() -> None:
     result = await race_async(attempt, 0.0, discard, None, lambda: False)
     assert (result.value, result.winner, result.hedged) == ("answer 0", 0, False)
     assert calls == [0]
+
+
+def test_a_hedge_for_a_provider_that_came_back_needs_no_budget() -> None:
+    release = threading.Event()
+
+    def attempt(index: int, stop: threading.Event) -> str:
+        if index == 0:
+            assert release.wait(10)
+        return f"answer {index}"
+
+    result = race(attempt, NEVER, lambda value: release.set(), lambda: True, lambda: False)
+    release.set()
+    assert (result.winner, result.hedged) == (1, True)
+
+
+def test_default_budget_is_above_the_p90_rate() -> None:
+    budget = HedgeBudget()
+    assert (budget.ratio, budget.burst) == (0.15, 20.0)
+
+
+async def test_async_a_hedge_for_a_provider_that_came_back_needs_no_budget() -> None:
+    forever = asyncio.Event()
+
+    async def attempt(index: int) -> str:
+        if index == 0:
+            await forever.wait()
+        return f"answer {index}"
+
+    async def discard(value: str) -> None:
+        raise AssertionError
+
+    result = await race_async(attempt, NEVER, discard, lambda: True, lambda: False)
+    assert (result.winner, result.hedged) == (1, True)
