@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -190,6 +191,20 @@ async def test_async_caller_cancelled_cancels_both_attempts() -> None:
     assert sorted(cancelled) == [0, 1]
 
 
+def _held_primary(release: asyncio.Event) -> tuple[Any, Any]:
+    """Async attempts: the primary waits for `release`, the hedge answers at once; no discard."""
+
+    async def attempt(index: int) -> str:
+        if index == 0:
+            await release.wait()
+        return f"answer {index}"
+
+    async def discard(value: str) -> None:
+        raise AssertionError
+
+    return attempt, discard
+
+
 def _after(checks: int) -> tuple[list[int], Callable[[], bool]]:
     """An `early` check that says "hedge now" on its `checks`-th call."""
     asked: list[int] = []
@@ -225,15 +240,7 @@ def test_sync_early_check_is_not_asked_once_the_answer_is_in() -> None:
 async def test_async_early_check_starts_the_hedge_before_its_delay() -> None:
     forever = asyncio.Event()
     asked, early = _after(2)
-
-    async def attempt(index: int) -> str:
-        if index == 0:
-            await forever.wait()
-        return f"answer {index}"
-
-    async def discard(value: str) -> None:
-        raise AssertionError
-
+    attempt, discard = _held_primary(forever)
     result = await race_async(attempt, NEVER, discard, early)
     assert (result.value, result.winner, result.hedged) == ("answer 1", 1, True)
     assert len(asked) == 2
@@ -242,15 +249,7 @@ async def test_async_early_check_starts_the_hedge_before_its_delay() -> None:
 async def test_async_early_check_that_never_fires_leaves_the_primary_alone() -> None:
     asked, early = _after(10**9)
     release = asyncio.Event()
-
-    async def attempt(index: int) -> str:
-        if index == 0:
-            await release.wait()
-        return f"answer {index}"
-
-    async def discard(value: str) -> None:
-        raise AssertionError
-
+    attempt, discard = _held_primary(release)
     task = asyncio.ensure_future(race_async(attempt, NEVER, discard, early))
     while len(asked) < 3:  # the check is asked again and again while the primary runs
         await asyncio.sleep(0.01)
@@ -323,15 +322,6 @@ def test_default_budget_is_above_the_p90_rate() -> None:
 
 
 async def test_async_a_hedge_for_a_provider_that_came_back_needs_no_budget() -> None:
-    forever = asyncio.Event()
-
-    async def attempt(index: int) -> str:
-        if index == 0:
-            await forever.wait()
-        return f"answer {index}"
-
-    async def discard(value: str) -> None:
-        raise AssertionError
-
+    attempt, discard = _held_primary(asyncio.Event())
     result = await race_async(attempt, NEVER, discard, lambda: True, lambda: False)
     assert (result.winner, result.hedged) == (1, True)
