@@ -25,6 +25,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from hfproviders._types import (
@@ -82,6 +83,11 @@ def opens_think_block(model: str, from_template: bool | None = None) -> bool:
     """
     if from_template is not None:
         return from_template
+    return _name_opens_think(model)
+
+
+@lru_cache(maxsize=256)
+def _name_opens_think(model: str) -> bool:
     return bool(_TEMPLATE_OPENS_THINK.search(model))
 
 
@@ -135,6 +141,9 @@ def chat_reading(
     known; otherwise the model name decides (`opens_think_block`).
     """
     tools = body.get("tools") or ()
+    opens = opens_think_block(model, template_opens)
+    if not tools and body.get("response_format") is None and body.get("n") is None:
+        return _PLAIN_READINGS[opens]  # most calls: one of two readings, made once
     names = frozenset(
         t["function"]["name"]
         for t in tools
@@ -145,11 +154,14 @@ def chat_reading(
     fmt = body.get("response_format")
     n = body.get("n")
     return ChatReading(
-        template_opens_think=opens_think_block(model, template_opens),
+        template_opens_think=opens,
         tool_names=names or None,
         structured=isinstance(fmt, Mapping) and fmt.get("type") in _JSON_FORMATS,
         single_choice=not isinstance(n, int) or n <= 1,
     )
+
+
+_PLAIN_READINGS = {False: ChatReading(), True: ChatReading(template_opens_think=True)}
 
 
 def synthesize_tool_call_id(seed: str, index: int) -> str:
@@ -217,6 +229,8 @@ def _count(value: Any) -> int | None:
 
     NaN, infinities and absurd magnitudes read as None, never as an OverflowError.
     """
+    if type(value) is int:  # the common case (a bool is not an int here)
+        return value if -_MAX_WHOLE <= value <= _MAX_WHOLE else None
     if isinstance(value, bool):
         return None
     if isinstance(value, str):
