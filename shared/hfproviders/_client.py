@@ -153,7 +153,14 @@ class HFClient(_Shared):
         self.close()
 
     def close(self) -> None:
-        """Close the connection pool (a pool passed in as `http_client` is left open)."""
+        """Close the connection pool (a pool passed in as `http_client` is left open).
+
+        Shared stores (`state=`) write what they hold back (spend, latency samples) first.
+        """
+        if self._config.remote_state:
+            from hfproviders._config import flush_remote_stores
+
+            flush_remote_stores(self._config)
         self._transport.close()
 
     # -- public API ------------------------------------------------------------------------
@@ -464,7 +471,14 @@ class AsyncHFClient(_Shared):
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pools, one per event loop used (yours, if given, stay open)."""
+        """Close the connection pools, one per event loop used (yours, if given, stay open).
+
+        Shared stores (`state=`) write what they hold back first, on the asyncio client.
+        """
+        if self._config.remote_state:
+            from hfproviders._config import flush_remote_stores
+
+            await self._step(flush_remote_stores, self._config)
         await self._transport.close()
 
     def close(self) -> None:

@@ -410,17 +410,34 @@ def resolve_state(state: str | StateBackend | None) -> StateBackend | None:
     return found
 
 
-def _has_remote_store(config: ClientConfig) -> bool:
-    """Whether any store of the client keeps its state on a server (Redis)."""
-    from hfproviders._state import is_remote
-
+def _stores(config: ClientConfig) -> tuple[object, ...]:
+    """The client's stores: cache, limiter, health, budget and ledger (None where absent)."""
     health = getattr(config.health, "tracker", None)
     control = getattr(config.spend, "control", None)
-    stores = (
+    return (
         getattr(config.cache, "backend", config.cache),
         config.limiter,
         getattr(health, "store", None),
         getattr(getattr(control, "budget", None), "store", None),
         getattr(getattr(control, "ledger", None), "store", None),
     )
-    return any(is_remote(store) for store in stores)
+
+
+def _has_remote_store(config: ClientConfig) -> bool:
+    """Whether any store of the client keeps its state on a server (Redis)."""
+    from hfproviders._state import is_remote
+
+    return any(is_remote(store) for store in _stores(config))
+
+
+def flush_remote_stores(config: ClientConfig) -> None:
+    """Write what the client's shared stores hold back (spend settlements, latency samples).
+
+    Called when a client closes; never raises (what cannot be written stays for the exit flush).
+    """
+    from hfproviders._state import is_remote
+
+    for store in dict.fromkeys(s for s in _stores(config) if is_remote(s)):
+        flush = getattr(store, "flush", None)
+        if flush is not None:
+            flush()

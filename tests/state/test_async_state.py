@@ -151,6 +151,23 @@ async def test_every_store_goes_through_the_asyncio_client(
     assert all(any(k.startswith(e) for k in keys) for e in expected), keys
 
 
+async def test_aclose_writes_what_the_stores_hold_on_the_asyncio_client(
+    redis_url: str, hf_fake_router: FakeRouter
+) -> None:
+    # The ledger's settlement and the latency sample are batched (written every 10 calls or
+    # second): closing the client writes them, on the asyncio client, not at the interpreter's
+    # exit on the sync one.
+    state = RedisState(redis_url, prefix="closing")
+    options = {"base_url": hf_fake_router.base_url, "api_key": "test-key", "state": state}
+    async with AsyncHFClient(**options) as client:
+        await client.chat(MODEL, user("one"), max_tokens=9)
+        assert not [k for k in server_keys(redis_url) if k.startswith("closing:spend")]
+    keys = server_keys(redis_url)
+    assert any(k.startswith("closing:spend:all:lines") for k in keys), keys
+    assert any(k.startswith("closing:health:latency") for k in keys), keys
+    assert state._client is None
+
+
 def server_keys(url: str) -> list[str]:
     server = redis.Redis.from_url(url)
     try:
