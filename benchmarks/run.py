@@ -1,6 +1,6 @@
 """Benchmark hfproviders against the clients people would otherwise use: one command.
 
-    python benchmarks/run.py            # full run: 3 repeats, medians (about 10 minutes on 2 cores)
+    python benchmarks/run.py            # full run: 3 repeats, medians (about 20 minutes on 2 cores)
     python benchmarks/run.py --quick    # smoke run: 1 repeat, small counts (under 2 minutes)
 
 What it does (stdlib only here; the clients run in their own venv):
