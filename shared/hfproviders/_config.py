@@ -151,6 +151,12 @@ class ClientConfig:
     is_router: bool = field(init=False)
     host: str = field(init=False)
     _token_resolved: bool = field(init=False, default=False)
+    # Per client, made on first use: the chat URL, and the inference headers by `stream`
+    # (without the token, which stays in `api_key` alone).
+    _chat_url: str | None = field(init=False, default=None, repr=False, compare=False)
+    _headers: dict[bool, dict[str, str]] = field(
+        init=False, default_factory=dict, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         base = self.base_url.rstrip("/")
@@ -335,14 +341,19 @@ class ClientConfig:
 
     def headers(self, *, stream: bool, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         """Inference request headers (the token included, when there is one for this host)."""
-        headers = {
-            "Content-Type": "application/json",
-            "Accept": "text/event-stream" if stream else "application/json",
-            "User-Agent": USER_AGENT,
-        }
-        headers.update(self.default_headers)
-        if extra:
-            headers.update(check_headers(extra, "extra_headers"))
+        made = self._headers.get(stream)
+        if made is None or extra:
+            made = {
+                "Content-Type": "application/json",
+                "Accept": "text/event-stream" if stream else "application/json",
+                "User-Agent": USER_AGENT,
+            }
+            made.update(self.default_headers)
+            if extra:
+                made.update(check_headers(extra, "extra_headers"))
+            else:
+                self._headers[stream] = made
+        headers = dict(made)
         token = self.token()
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -360,10 +371,12 @@ class ClientConfig:
 
     def chat_url(self) -> str:
         """Where chat completions go."""
-        base = self.base_url
-        if not self.is_router and "/v1" not in urlsplit(base).path:
-            base += "/v1"  # a TGI or Inference Endpoint root also serves /v1/chat/completions
-        return f"{base}/chat/completions"
+        if self._chat_url is None:
+            base = self.base_url
+            if not self.is_router and "/v1" not in urlsplit(base).path:
+                base += "/v1"  # a TGI or Inference Endpoint root also serves /v1/chat/completions
+            self._chat_url = f"{base}/chat/completions"
+        return self._chat_url
 
     def models_url(self) -> str:
         """The router's model catalogue."""
