@@ -74,6 +74,7 @@ SIZES: dict[str, dict[str, int]] = {
         "concurrency": 200,
         "mem_calls": 100,
         "warmup": 20,
+        "import_samples": 3,
     },
     "quick": {
         "repeats": 1,
@@ -84,6 +85,7 @@ SIZES: dict[str, dict[str, int]] = {
         "concurrency": 50,
         "mem_calls": 20,
         "warmup": 3,
+        "import_samples": 1,
     },
 }
 # metric key -> (column title, unit formatter); lower is better for all of them.
@@ -269,6 +271,36 @@ def run_worker(argv: list[str], env: dict[str, str], timeout: float, cwd: Path) 
             return json.loads(line[7:])  # type: ignore[no-any-return]
     tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
     return {"fatal": f"exit {proc.returncode}: {tail[:200]}"}
+
+
+def sample_imports(
+    name: str, port: int, env: dict[str, str], tmp: Path, samples: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The client's import (and import + first call), and httpx's, each the best of `samples`.
+
+    Each sample is a fresh process: an import of httpx, then one of the client, alternating.
+    On a shared machine other work only ever adds to a wall time, so the fastest of a few
+    samples is the closest to the import's own cost (as for the CPU blocks in worker.py).
+    """
+    ours: list[dict[str, Any]] = []
+    httpx: list[dict[str, Any]] = []
+    for _ in range(samples):
+        httpx.append(run_worker(["--import-only", "raw_httpx", str(port)], env, 120, tmp))
+        ours.append(run_worker(["--import-only", name, str(port)], env, 120, tmp))
+    return best_import(ours), best_import(httpx)
+
+
+def best_import(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The fastest of several import records; any error wins (a failed import is reported)."""
+    failed = [r for r in records if r.get("error") or "import_s" not in r]
+    if failed:
+        return failed[0]
+    best = dict(min(records, key=lambda r: float(r["import_s"])))
+    firsts = [float(r["first_call_s"]) for r in records if "first_call_s" in r]
+    if len(firsts) == len(records):
+        best["first_call_s"] = min(firsts)
+    best["contacts"] = sorted({c for r in records for c in r.get("contacts", [])})
+    return best
 
 
 # ------------------------------------------------------------------------------ aggregation
@@ -562,7 +594,8 @@ def render_markdown(
         "and the ratio is the median over repeats of those paired ratios, so load drifting on a "
         "shared machine between clients does not decide. The other ratios divide medians. "
         "Every output is checked: text, usage, tool call, and the mock's request count. "
-        "Import: the import statement alone, in a fresh process; import + first call: that plus "
+        "Import: the import statement alone, in a fresh process (the fastest of "
+        f"{sizes.get('import_samples', 1)} per repeat); import + first call: that plus "
         "constructing the client and its first non-stream answer (what a script pays to start).",
         "",
         "## Ratios to raw httpx (lower is better)",
@@ -711,7 +744,11 @@ def main(argv: list[str] | None = None) -> int:
         "sizes": sizes,
         "versions": versions,
     }
-    worker_args = [f"--{k.replace('_', '-')}={v}" for k, v in sizes.items() if k != "repeats"]
+    worker_args = [
+        f"--{k.replace('_', '-')}={v}"
+        for k, v in sizes.items()
+        if k not in ("repeats", "import_samples")
+    ]
     timeout = 600.0 if mode == "full" else 120.0
     tmp = Path(tempfile.mkdtemp(prefix="hfp-bench-"))
     mock = MockServer(sizes["chunks"], tmp)
@@ -724,14 +761,9 @@ def main(argv: list[str] | None = None) -> int:
             results: dict[str, dict[str, Any]] = {}
             for name in order:
                 t0 = time.monotonic()
+                imp, httpx_imp = sample_imports(name, mock.port, env, tmp, sizes["import_samples"])
                 if name in PAIRED:
-                    # An import of httpx right before ours, for a paired import ratio.
-                    results[f"raw_httpx@{name}"] = {
-                        "import": run_worker(
-                            ["--import-only", "raw_httpx", str(mock.port)], env, 120, tmp
-                        ),
-                    }
-                imp = run_worker(["--import-only", name, str(mock.port)], env, 120, tmp)
+                    results[f"raw_httpx@{name}"] = {"import": httpx_imp}
                 main_ = run_worker([name, f"--port={mock.port}", *worker_args], env, timeout, tmp)
                 results[name] = {"import": imp, "main": main_}
                 if name in PAIRED:
