@@ -481,6 +481,20 @@ class AsyncHFClient(_Shared):
             await self._step(flush_remote_stores, self._config)
         await self._transport.close()
 
+    async def ahealth(self) -> list[ProviderHealth]:
+        """Async twin of `health()`: with shared state (`state=`) its reads are awaited on the loop.
+
+        `health()` still works on this client, but reads a shared store with the sync client,
+        blocking the loop for its round trips.
+        """
+        rows: list[ProviderHealth] = await self._step(self.health)
+        return rows
+
+    async def aspend(self) -> SpendReport:
+        """Async twin of `spend()`: with shared state its reads are awaited on the loop."""
+        report: SpendReport = await self._step(self.spend)
+        return report
+
     def close(self) -> None:
         """Close the pools from synchronous code; inside a running loop, `await aclose()`."""
         import asyncio

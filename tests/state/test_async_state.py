@@ -21,6 +21,7 @@ import redis
 from hfproviders import (
     AsyncHFClient,
     CircuitBreaker,
+    HFClient,
     InMemoryCache,
     RateLimiter,
     RedisState,
@@ -166,6 +167,53 @@ async def test_aclose_writes_what_the_stores_hold_on_the_asyncio_client(
     assert any(k.startswith("closing:spend:all:lines") for k in keys), keys
     assert any(k.startswith("closing:health:latency") for k in keys), keys
     assert state._client is None
+
+
+async def test_ahealth_and_aspend_read_shared_state_without_blocking_the_loop(
+    own_redis: RedisServer, hf_fake_router: FakeRouter
+) -> None:
+    # `health()`/`spend()` read Redis with the sync client; their async twins await the reads on
+    # the loop (the asyncio client), and see what every worker sees.
+    state = RedisState(own_redis.url, socket_timeout=2.0)
+    options = {"base_url": hf_fake_router.base_url, "api_key": "test-key", "state": state}
+    async with AsyncHFClient(**options) as client:
+        await client.chat(MODEL, user("one"), max_tokens=9)
+        await client.chat(MODEL, user("two"), max_tokens=9)
+        async with ticking() as ticks:
+            pause(own_redis.url, PAUSE_S)
+            started = time.monotonic()
+            rows = await client.ahealth()
+            health_s = time.monotonic() - started
+            health_gap = longest_gap(ticks, started)
+            pause(own_redis.url, PAUSE_S)
+            started = time.monotonic()
+            report = await client.aspend()
+            spend_s = time.monotonic() - started
+            spend_gap = longest_gap(ticks, started)
+    assert health_s >= PAUSE_S - 0.1 and spend_s >= PAUSE_S - 0.1  # really read from Redis
+    assert health_gap < MAX_GAP_S and spend_gap < MAX_GAP_S  # while the loop went on ticking
+    assert state._client is None  # the sync client was never built
+    assert [(r.model, r.state, r.calls) for r in rows] == [(MODEL, "closed", 2)]
+    assert [(line.model, line.calls) for line in report.lines] == [(MODEL, 2)]
+    # Another worker (a sync client on the same server) reads the same shared state.
+    other = {**options, "state": RedisState(own_redis.url)}
+    with HFClient(**other) as worker:
+        assert [(r.model, r.provider, r.calls) for r in worker.health()] == [
+            (r.model, r.provider, r.calls) for r in rows
+        ]
+        assert worker.spend() == report
+
+
+async def test_ahealth_and_aspend_without_shared_state_match_the_sync_reads(
+    hf_fake_router: FakeRouter,
+) -> None:
+    options = {"base_url": hf_fake_router.base_url, "api_key": "test-key"}
+    async with AsyncHFClient(**options) as client:
+        await client.chat(MODEL, user("one"), max_tokens=9)
+        rows, report = await client.ahealth(), await client.aspend()
+        assert rows == client.health() and report == client.spend()
+    assert [(r.model, r.calls) for r in rows] == [(MODEL, 1)]
+    assert [(line.model, line.calls) for line in report.lines] == [(MODEL, 1)]
 
 
 def server_keys(url: str) -> list[str]:
