@@ -243,6 +243,7 @@ def is_remote(store: object) -> bool:
 
 _STEP, _AWAIT, _DONE, _RAISED, _SEND, _THROW = range(6)
 _steps = threading.local()  # idle step greenlets of this thread (a greenlet stays in its thread)
+_MAX_IDLE_STEPS = 64  # kept for reuse per thread; more are left to the garbage collector
 _getcurrent: Callable[[], Any] | None = None
 _Step: type | None = None
 _GreenletExit: type[BaseException] = SystemExit  # replaced by greenlet's when it loads
@@ -291,7 +292,8 @@ async def async_step(function: Callable[..., T], *args: Any) -> T:
             kind, value = step.switch((_THROW, error))
         else:
             kind, value = step.switch((_SEND, result))
-    idle.append(step)
+    if len(idle) < _MAX_IDLE_STEPS:  # a burst of concurrent calls leaves no hoard behind
+        idle.append(step)
     if kind == _RAISED:
         raise value
     done: T = value

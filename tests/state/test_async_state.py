@@ -291,3 +291,30 @@ async def test_async_steps_await_on_the_loop_and_keep_the_callers_context() -> N
 
 def _plain(n: int) -> int:
     return n * n
+
+
+async def test_a_burst_of_concurrent_steps_leaves_a_bounded_pool_of_idle_greenlets() -> None:
+    import threading
+
+    from hfproviders import _state
+
+    def store_operation(n: int) -> int:
+        return await_io(asyncio.sleep(0.001, result=n))
+
+    # 500 steps in flight at once (each one its own greenlet), run in a fresh thread so the
+    # count is this burst's alone.
+    def burst() -> list[int]:
+        async def go() -> list[int]:
+            return list(await asyncio.gather(*(async_step(store_operation, n) for n in range(500))))
+
+        results = asyncio.run(go())
+        idle.extend(_state._steps.__dict__.get("idle", []))
+        return results
+
+    idle: list[object] = []
+    out: list[list[int]] = []
+    worker = threading.Thread(target=lambda: out.append(burst()))
+    worker.start()
+    worker.join(timeout=30)
+    assert out == [list(range(500))]  # every step's answer, in order
+    assert 0 < len(idle) <= _state._MAX_IDLE_STEPS
