@@ -28,6 +28,7 @@ HFProvidersError                      every error we raise
 │   └── EmbeddingResponseError        a 200 that is not the embeddings asked for (`_embeddings`)
 ├── APIConnectionError                could not talk to the server (connect, reset, protocol)
 │   └── APITimeoutError               a connect/read/write/pool timeout
+├── ClientClosedError                 the client was closed while the call was in flight
 ├── RateLimitWaitTooLongError         the client-side rate limiter would wait past its bound
 ├── StateUnavailableError             shared state (Redis) unreachable and the state fails closed
 ├── AllProvidersFailedError           every provider of a failover chain failed (`.errors`)
@@ -62,6 +63,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BudgetExceededError",
+    "ClientClosedError",
     "ConfigurationError",
     "ContextLengthError",
     "GoneError",
@@ -356,6 +358,14 @@ class APIConnectionError(HFProvidersError):
 
 class APITimeoutError(APIConnectionError):
     """A connect/read/write/pool timeout, or the retry time budget ran out."""
+
+
+class ClientClosedError(HFProvidersError):
+    """The client was closed (`close()` from another thread or task) while this call was in flight.
+
+    Never retried: a retry would open a new pool behind the caller's back. A closed client may
+    still make new calls (it opens a new pool); it is the calls it was in the middle of that end.
+    """
 
 
 class RateLimitWaitTooLongError(HFProvidersError):

@@ -10,12 +10,18 @@ framework adapter) that imports us without calling anything does not pay for the
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from hfproviders._errors import APIConnectionError, APIError, APITimeoutError
+from hfproviders._errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    ClientClosedError,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -58,15 +64,28 @@ def _timeout(seconds: float) -> httpx.Timeout:
     return httpx.Timeout(seconds, connect=min(_CONNECT_TIMEOUT, seconds))
 
 
-def _translate(exc: Exception, url: str) -> Exception:
-    """The one place where httpx's exceptions become ours (like httpx's own map_exceptions)."""
+def _translate(exc: Exception, url: str, pool: httpx.Client | httpx.AsyncClient) -> Exception:
+    """The one place where httpx's exceptions become ours (like httpx's own map_exceptions).
+
+    A failure because the pool was closed under the request (`close()` from another thread or
+    task) is `ClientClosedError`, which is never retried: a retry would open a new pool.
+    """
     host = httpx.URL(url).host
+    if pool.is_closed:
+        return ClientClosedError(f"The client was closed while a request to {host} was in flight")
     if isinstance(exc, httpx.TimeoutException):
         phase = type(exc).__name__.replace("Timeout", "").lower() or "request"
         return APITimeoutError(f"Timed out ({phase}) talking to {host}")
     if isinstance(exc, httpx.HTTPError):
         return APIConnectionError(f"Connection to {host} failed: {type(exc).__name__}: {exc}")
     return exc
+
+
+def _send_failed(exc: Exception, url: str, pool: httpx.Client | httpx.AsyncClient) -> BaseException:
+    """Sending failed: ours for httpx's errors, and for the RuntimeError of a closed pool."""
+    if isinstance(exc, httpx.HTTPError) or pool.is_closed:
+        return _translate(exc, url, pool)
+    return exc  # any other RuntimeError is not about the wire: as it was
 
 
 def _request(
@@ -148,10 +167,13 @@ class _NoCookies:
 class _Wire:
     """A response whose body has not been read yet: status and headers (lower-case names)."""
 
-    __slots__ = ("_response", "_source", "headers", "status_code", "url")
+    __slots__ = ("_pool", "_response", "_source", "headers", "status_code", "url")
 
-    def __init__(self, response: httpx.Response, url: str) -> None:
+    def __init__(
+        self, response: httpx.Response, url: str, pool: httpx.Client | httpx.AsyncClient
+    ) -> None:
         self._response = response
+        self._pool = pool  # to tell a read cut by close() from a broken connection
         self._source: Any = None  # the one iterator over the body, shared by its readers
         self.status_code = response.status_code
         self.headers = _lower_headers(response.headers)
@@ -178,7 +200,7 @@ class WireResponse(_Wire):
                     break
             return bytes(data)
         except httpx.HTTPError as exc:
-            raise _translate(exc, self.url) from None
+            raise _translate(exc, self.url, self._pool) from None
         finally:
             self._response.close()
 
@@ -198,7 +220,7 @@ class WireResponse(_Wire):
                 if until():
                     return
         except httpx.HTTPError as exc:
-            raise _translate(exc, self.url) from None
+            raise _translate(exc, self.url, self._pool) from None
 
     def close(self) -> None:
         """Release the connection back to the pool (or close it if the body was not read)."""
@@ -221,7 +243,7 @@ class AsyncWireResponse(_Wire):
                     break
             return bytes(data)
         except httpx.HTTPError as exc:
-            raise _translate(exc, self.url) from None
+            raise _translate(exc, self.url, self._pool) from None
         finally:
             await self._response.aclose()
 
@@ -237,7 +259,7 @@ class AsyncWireResponse(_Wire):
                 if until():
                     return
         except httpx.HTTPError as exc:
-            raise _translate(exc, self.url) from None
+            raise _translate(exc, self.url, self._pool) from None
 
     async def close(self) -> None:
         """Release the connection back to the pool (or close it if the body was not read)."""
@@ -344,9 +366,9 @@ class SyncTransport:
             else:
                 request = _request(client, method, url, headers, content, timeout)
                 response = client.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            raise _translate(exc, url) from None
-        return WireResponse(response, url)
+        except (httpx.HTTPError, RuntimeError) as exc:
+            raise _send_failed(exc, url, client) from None
+        return WireResponse(response, url, client)
 
     def close(self) -> None:
         """Close the pool if we created it; a client the caller gave us is theirs to close."""
@@ -363,19 +385,24 @@ class AsyncTransport:
 
     Connections belong to the event loop that opened them, so a client used from several loops
     (a second `asyncio.run()`, a notebook cell, a thread with its own loop) keeps one pool per
-    loop. `close()` closes them all: the current loop's by awaiting it, another running loop's on
-    that loop, and the pools of loops that are gone are dropped with them.
+    loop. A loop that shuts down its async generators before closing (as `asyncio.run()` does)
+    closes its pool then, on that loop: its sockets never outlive it. `close()` closes them all:
+    the current loop's by awaiting it, another running loop's on that loop, and the pools of
+    loops that are gone are dropped with them.
     """
 
-    __slots__ = ("_direct", "_given", "_pools", "_timeout")
+    __slots__ = ("_given", "_lock", "_pools", "_timeout")
 
     def __init__(self, client: Any | None, timeout: float) -> None:
         if client is not None and not isinstance(client, httpx.AsyncClient):
             raise TypeError("http_async_client must be an httpx.AsyncClient")
         self._given: httpx.AsyncClient | None = client
-        self._pools: dict[Any, httpx.AsyncClient] = {}
-        self._direct: dict[Any, _Direct] = {}  # per loop too: the direct path of each pool
+        # loop -> (its pool, the pool's direct path, the closer its loop shuts down)
+        self._pools: dict[Any, tuple[httpx.AsyncClient, _Direct, AsyncGenerator[None]]] = {}
         self._timeout = timeout
+        # Threads each running their own loop share the map: creating, pruning and closing
+        # pools is serialised (a loop's own pool is then read without the lock).
+        self._lock = threading.Lock()
 
     @property
     def _client(self) -> httpx.AsyncClient | None:
@@ -385,12 +412,10 @@ class AsyncTransport:
         import asyncio
 
         try:
-            return self._pools.get(asyncio.get_running_loop())
+            entry = self._pools.get(asyncio.get_running_loop())
         except RuntimeError:
             return None
-
-    def _get(self) -> httpx.AsyncClient:
-        return self._pool()[0]
+        return entry[0] if entry is not None else None
 
     def _pool(self) -> tuple[httpx.AsyncClient, _Direct | None]:
         """The pool to send on, and its direct path when we created it."""
@@ -399,16 +424,24 @@ class AsyncTransport:
         import asyncio  # already loaded: we are inside a running loop
 
         loop = asyncio.get_running_loop()
-        client = self._pools.get(loop)
-        if client is None:
-            for old in [old for old in self._pools if old.is_closed()]:
-                del self._pools[old]  # its connections died with it
-                self._direct.pop(old, None)
-            client = self._pools[loop] = httpx.AsyncClient(
-                timeout=_timeout(self._timeout), limits=pool_limits(), cookies=_NoCookies()
-            )
-            self._direct[loop] = _Direct(client, self._timeout)
-        return client, self._direct.get(loop)
+        entry = self._pools.get(loop)
+        if entry is None:
+            with self._lock:
+                for old in [old for old, (pool, *_) in self._pools.items() if _gone(old, pool)]:
+                    del self._pools[old]  # its connections were closed, or died with it
+                pool = httpx.AsyncClient(
+                    timeout=_timeout(self._timeout), limits=pool_limits(), cookies=_NoCookies()
+                )
+                closer = _closer(pool, lambda: self._forget(loop, pool))
+                entry = self._pools[loop] = (pool, _Direct(pool, self._timeout), closer)
+        return entry[0], entry[1]
+
+    def _forget(self, loop: Any, pool: httpx.AsyncClient) -> None:
+        """Drop `loop`'s entry if it is still `pool` (its loop is closing it)."""
+        with self._lock:
+            entry = self._pools.get(loop)
+            if entry is not None and entry[0] is pool:
+                del self._pools[loop]
 
     async def send(
         self,
@@ -427,30 +460,57 @@ class AsyncTransport:
             else:
                 request = _request(client, method, url, headers, content, timeout)
                 response = await client.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            raise _translate(exc, url) from None
-        return AsyncWireResponse(response, url)
+        except (httpx.HTTPError, RuntimeError) as exc:
+            raise _send_failed(exc, url, client) from None
+        return AsyncWireResponse(response, url, client)
 
     async def close(self) -> None:
         """Close every pool we created; a client the caller gave us is theirs to close."""
         import asyncio
 
         current = asyncio.get_running_loop()
-        pools, self._pools, self._direct = self._pools, {}, {}
-        for loop, client in pools.items():
+        with self._lock:
+            pools, self._pools = self._pools, {}
+        for loop, (_, _, closer) in pools.items():
             if loop is current:
-                await client.aclose()
+                await closer.aclose()
             elif loop.is_running():
-                asyncio.run_coroutine_threadsafe(client.aclose(), loop)
+                asyncio.run_coroutine_threadsafe(closer.aclose(), loop)
             # else: that loop is not running (or gone); its connections go with it
 
     def close_outside_loop(self) -> None:
         """Close the pools from synchronous code (no loop running in this thread)."""
-        pools, self._pools, self._direct = self._pools, {}, {}
-        for loop, client in pools.items():
+        with self._lock:
+            pools, self._pools = self._pools, {}
+        for loop, (_, _, closer) in pools.items():
             if loop.is_running():
                 import asyncio
 
-                asyncio.run_coroutine_threadsafe(client.aclose(), loop)
+                asyncio.run_coroutine_threadsafe(closer.aclose(), loop)
             elif not loop.is_closed():
-                loop.run_until_complete(client.aclose())
+                loop.run_until_complete(closer.aclose())
+
+
+def _gone(loop: Any, pool: httpx.AsyncClient) -> bool:
+    return bool(loop.is_closed()) or pool.is_closed
+
+
+async def _closing(pool: httpx.AsyncClient, forget: Callable[[], None]) -> AsyncGenerator[None]:
+    try:
+        yield
+    finally:
+        forget()
+        await pool.aclose()
+
+
+def _closer(pool: httpx.AsyncClient, forget: Callable[[], None]) -> AsyncGenerator[None]:
+    """An async generator, started on the running loop, that closes `pool` when finalised.
+
+    Starting it registers it with the loop (PEP 525's first-iteration hook), so the loop's
+    `shutdown_asyncgens()`, which `asyncio.run()` awaits before closing, closes the pool on that
+    loop. Our own `close()` finalises it with `aclose()`.
+    """
+    closer = _closing(pool, forget)
+    with contextlib.suppress(StopIteration):  # it runs to its `yield`: nothing awaited before
+        closer.asend(None).send(None)
+    return closer

@@ -189,7 +189,10 @@ async def test_async_owned_pool_survives_many_calls() -> None:
 
     client = AsyncHFClient(api_key=FAKE_TOKEN)
     pool = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    client._transport._pools[asyncio.get_running_loop()] = pool  # as if the client had made it
+    from hfproviders._transport import _closer, _Direct
+
+    entry = (pool, _Direct(pool, 30.0), _closer(pool, lambda: None))
+    client._transport._pools[asyncio.get_running_loop()] = entry  # as if the client had made it
     for _ in range(3):  # LlamaIndex's HF integration dies on the second async call
         await client.chat(MODEL, USER)
         assert (await client.stream(MODEL, USER).until_done()).text == "Hello"

@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import gzip
+import sys
 import threading
 import time
 import uuid
+import warnings
 from typing import Any
 
 import pytest
@@ -23,6 +25,7 @@ from hfproviders import (
     APITimeoutError,
     AsyncHFClient,
     BadRequestError,
+    ClientClosedError,
     HFClient,
     HFProvidersError,
     IncompleteStreamError,
@@ -34,6 +37,7 @@ from hfproviders.testing import FakeRouter, sse_event
 from hfproviders.testing import http_chunk as chunk
 from tests.conftest import FAKE_TOKEN
 from tests.reliability.conftest import (
+    ANSWER,
     CHUNK_TEMPLATE,
     MESSAGES,
     MODEL,
@@ -399,6 +403,120 @@ def test_async_client_close_outside_a_loop_closes_its_pools(server: FakeRouter) 
         assert server.wait_idle() == 0
     finally:
         loop.close()
+
+
+def test_each_asyncio_run_closes_its_own_pool_when_its_loop_ends(server: FakeRouter) -> None:
+    # `asyncio.run()` per call with one long-lived client (scripts, Celery tasks): each run's
+    # loop closes its pool on the way out, so no socket outlives its loop (before, each run left
+    # one open until the garbage collector found it, with a ResourceWarning).
+    client = AsyncHFClient(base_url=server.base_url, api_key=FAKE_TOKEN)
+    headers = fault_headers("ok", key())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        for _ in range(5):
+            answer = asyncio.run(client.chat(MODEL, MESSAGES, extra_headers=headers))
+            assert answer.text
+            assert client._transport._pools == {}  # forgotten as its loop closed it
+            assert server.wait_idle() == 0  # and its socket is closed, now
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+    client.close()
+
+
+def test_threads_with_their_own_loops_share_one_async_client(server: FakeRouter) -> None:
+    # Several threads, each calling `asyncio.run()` in turn, on one client: every answer
+    # arrives, none ends in a raw error from the shared per-loop map, and no pool is left.
+    client = AsyncHFClient(base_url=server.base_url, api_key=FAKE_TOKEN)
+    headers = fault_headers("ok", key())
+    answers: list[str] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        for _ in range(8):
+            try:
+                answers.append(
+                    asyncio.run(client.chat(MODEL, MESSAGES, extra_headers=headers)).text
+                )
+            except BaseException as error:  # noqa: BLE001 - every failure is the finding
+                errors.append(error)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: races show
+    try:
+        threads = [threading.Thread(target=worker) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == [] and answers == [ANSWER] * 48
+    assert client._transport._pools == {}
+    assert server.wait_idle() == 0
+    client.close()
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_closing_a_client_ends_its_call_in_flight_without_a_retry(
+    server: FakeRouter, streamed: bool
+) -> None:
+    # `close()` from another thread while a call waits on a stalled server: the call ends in
+    # ClientClosedError (not a raw httpx error, not a retry on a new pool behind the caller's
+    # back), within its deadline, and leaves no pool open.
+    client = HFClient(
+        base_url=server.base_url, api_key=FAKE_TOKEN, retry=RetryPolicy(max_retries=3, budget=2)
+    )
+    k = key()
+    outcome: list[BaseException | str] = []
+
+    def call() -> None:
+        try:
+            if streamed:
+                stream = client.stream(MODEL, MESSAGES, extra_headers=fault_headers("stall", k))
+                outcome.append(stream.until_done().text)
+            else:
+                outcome.append(
+                    client.chat(MODEL, MESSAGES, extra_headers=fault_headers("stall", k)).text
+                )
+        except BaseException as error:  # noqa: BLE001 - the outcome is the finding
+            outcome.append(error)
+
+    thread = threading.Thread(target=call)
+    started = time.monotonic()
+    thread.start()
+    time.sleep(0.3)
+    client.close()
+    thread.join(10)
+    assert time.monotonic() - started < 2 + SLACK
+    assert len(outcome) == 1 and isinstance(outcome[0], ClientClosedError)
+    assert server.count(key=k) == 1  # never retried
+    assert client._transport._client is None  # no pool reopened by a retry
+    assert server.wait_idle() == 0
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_aclose_ends_the_calls_in_flight_at_once(server: FakeRouter, streamed: bool) -> None:
+    client = AsyncHFClient(
+        base_url=server.base_url, api_key=FAKE_TOKEN, retry=RetryPolicy(max_retries=3, budget=5)
+    )
+    k = key()
+
+    async def call() -> str:
+        headers = fault_headers("stall", k)
+        if streamed:
+            return (await client.stream(MODEL, MESSAGES, extra_headers=headers).until_done()).text
+        return (await client.chat(MODEL, MESSAGES, extra_headers=headers)).text
+
+    task = asyncio.ensure_future(call())
+    await asyncio.sleep(0.3)
+    started = time.monotonic()
+    await client.aclose()
+    with pytest.raises(ClientClosedError):
+        await asyncio.wait_for(task, 2)
+    assert time.monotonic() - started < 1.0  # at once, not at the deadline
+    assert server.count(key=k) == 1
+    assert client._transport._pools == {}
+    assert server.wait_idle() == 0
 
 
 # -- the testing switch -------------------------------------------------------------------------
