@@ -38,6 +38,7 @@ from hfproviders import (
     ResponseCache,
 )
 from llamaindex_hfproviders import _convert, _streams
+from llamaindex_hfproviders._callbacks import streamed_chat, streamed_completion
 from llamaindex_hfproviders._structured import JsonSchemaStructuredLLM
 
 if TYPE_CHECKING:
@@ -312,14 +313,14 @@ class HFProviders(JsonSchemaStructuredLLM):
         completion = await client.chat(self.model, openai_messages, **self._params(kwargs))
         return _convert.chat_response(completion)
 
-    @llm_chat_callback()
+    @streamed_chat
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         """Streamed chat: cumulative messages, `delta` holds the new text."""
         openai_messages = _convert.to_openai_messages(messages)
         stream = self._sync_client().stream(self.model, openai_messages, **self._params(kwargs))
         return _streams.chat_responses(stream)
 
-    @llm_chat_callback()
+    @streamed_chat
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
@@ -356,7 +357,7 @@ class HFProviders(JsonSchemaStructuredLLM):
         completion = await client.chat(self.model, messages, **self._params(kwargs))
         return _convert.completion_response(completion)
 
-    @llm_completion_callback()
+    @streamed_completion
     def stream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseGen:
@@ -371,7 +372,7 @@ class HFProviders(JsonSchemaStructuredLLM):
         stream = client.stream(self.model, _convert.prompt_messages(prompt), **self._params(kwargs))
         return _streams.completion_responses(stream)
 
-    @llm_completion_callback()
+    @streamed_completion
     async def astream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseAsyncGen:

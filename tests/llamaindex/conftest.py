@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from llamaindex_support import CASSETTE_DIR, FAKE_TOKEN, MODEL, Recorded, SentRequests
+from llama_index.core.instrumentation import get_dispatcher
+from llamaindex_support import CASSETTE_DIR, FAKE_TOKEN, MODEL, EventLog, Recorded, SentRequests
 
 from llamaindex_hfproviders import HFProviders
 
@@ -106,3 +107,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if not text.startswith("#"):
             label = f"# recorded live from router.huggingface.co on {stamp} by pytest tests/llamaindex\n"
             path.write_text(label + text, encoding="utf-8")
+
+
+@pytest.fixture
+def event_log() -> Iterator[EventLog]:
+    """An instrumentation handler on LlamaIndex's root dispatcher for the test's duration."""
+    log = EventLog(events=[])
+    root = get_dispatcher()
+    root.add_event_handler(log)
+    yield log
+    if log in root.event_handlers:
+        root.event_handlers.remove(log)

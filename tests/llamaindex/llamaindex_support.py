@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from llama_index.core.instrumentation.event_handlers import BaseEventHandler
+from llama_index.core.instrumentation.events import BaseEvent
 
 CASSETTE_DIR = Path(__file__).resolve().parents[2] / "cassettes" / "llamaindex"
 FAKE_TOKEN = "hf_test_FAKE_TOKEN_do_not_use"
@@ -98,3 +100,29 @@ class Recorded:
     def all_played(self) -> bool:
         """Every interaction in the cassette was used (no step was skipped)."""
         return bool(self._cassette.all_played)
+
+
+class EventLog(BaseEventHandler):
+    """Keeps the instrumentation events it sees."""
+
+    events: list[BaseEvent] = []
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "EventLog"
+
+    def handle(self, event: BaseEvent, **kwargs: Any) -> None:
+        self.events.append(event)
+
+
+class CountingLimiter:
+    """Stands in for LlamaIndex's rate limiters (`acquire` / `async_acquire`): counts calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def acquire(self) -> None:
+        self.calls += 1
+
+    async def async_acquire(self) -> None:
+        self.calls += 1

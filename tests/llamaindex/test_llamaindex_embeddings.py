@@ -6,13 +6,12 @@ from typing import Any
 
 import httpx
 import pytest
-import test_llamaindex_methods
 from llama_index.core import Document, Settings, VectorStoreIndex
 from llama_index.core.instrumentation.events.embedding import (
     EmbeddingEndEvent,
     EmbeddingStartEvent,
 )
-from test_llamaindex_methods import EventLog
+from llamaindex_support import EventLog
 
 import hfproviders
 from llamaindex_hfproviders import HFProviders, HFProvidersEmbedding
@@ -25,7 +24,6 @@ DOCUMENTS = [
     Document(text="Rome is the capital of Italy."),
 ]
 QUERY = "What is the capital of France?"
-event_log = test_llamaindex_methods.event_log  # the fixture: a log of instrumentation events
 
 
 @pytest.fixture

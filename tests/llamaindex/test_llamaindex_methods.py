@@ -7,9 +7,6 @@ from typing import Any
 import pytest
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse, CompletionResponse
 from llama_index.core.callbacks import CallbackManager, TokenCountingHandler
-from llama_index.core.instrumentation import get_dispatcher
-from llama_index.core.instrumentation.event_handlers import BaseEventHandler
-from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.instrumentation.events.llm import (
     LLMChatEndEvent,
     LLMChatInProgressEvent,
@@ -17,7 +14,14 @@ from llama_index.core.instrumentation.events.llm import (
     LLMCompletionEndEvent,
     LLMCompletionStartEvent,
 )
-from llamaindex_support import FAKE_TOKEN, MODEL, Recorded, SentRequests
+from llamaindex_support import (
+    FAKE_TOKEN,
+    MODEL,
+    CountingLimiter,
+    EventLog,
+    Recorded,
+    SentRequests,
+)
 
 from hfproviders import InvalidParameterError
 from llamaindex_hfproviders import DEFAULT_CONTEXT_WINDOW, HFProviders
@@ -281,28 +285,6 @@ async def test_token_counting_handler_reads_streamed_usage(
     assert counter.completion_llm_token_count == usage["completion_tokens"]
 
 
-class EventLog(BaseEventHandler):
-    """Keeps the instrumentation events it sees."""
-
-    events: list[BaseEvent] = []
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "EventLog"
-
-    def handle(self, event: BaseEvent, **kwargs: Any) -> None:
-        self.events.append(event)
-
-
-@pytest.fixture
-def event_log() -> Any:
-    log = EventLog(events=[])
-    root = get_dispatcher()
-    root.add_event_handler(log)
-    yield log
-    root.event_handlers.remove(log)
-
-
 @cassette("chat_stream")
 def test_instrumentation_events_for_streamed_chat(make_llm: Any, event_log: EventLog) -> None:
     responses = list(make_llm().stream_chat(QUESTION))
@@ -321,19 +303,6 @@ async def test_instrumentation_events_for_completion(make_llm: Any, event_log: E
     await make_llm().acomplete("Say hello.")
     kinds = [type(event) for event in event_log.events]
     assert kinds == [LLMCompletionStartEvent, LLMCompletionEndEvent]
-
-
-class CountingLimiter:
-    """Stands in for llama_index's rate limiters: counts acquisitions."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def acquire(self) -> None:
-        self.calls += 1
-
-    async def async_acquire(self) -> None:
-        self.calls += 1
 
 
 @cassette("chat")

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse
 from llama_index.core.tools import FunctionTool
-from llamaindex_support import FAKE_TOKEN
+from llamaindex_support import FAKE_TOKEN, CountingLimiter
 from pydantic import ValidationError
 
 import hfproviders
@@ -285,24 +285,11 @@ class CountingRateLimiter(hfproviders.RateLimiter):
         return await super().aacquire(tokens)
 
 
-class CountingLlamaIndexLimiter:
-    """LlamaIndex's limiter interface (`acquire` / `async_acquire`), counting calls."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def acquire(self) -> None:
-        self.calls += 1
-
-    async def async_acquire(self) -> None:
-        self.calls += 1
-
-
 @pytest.mark.parametrize("mode", MODES)
 async def test_both_limiters_count_their_own_unit(mode: str) -> None:
     """A failover call is one LLM call (LlamaIndex's limiter) and two HTTP attempts (ours)."""
     router = ProviderRouter(failing={"novita": 503})
-    ours, theirs = CountingRateLimiter(), CountingLlamaIndexLimiter()
+    ours, theirs = CountingRateLimiter(), CountingLimiter()
     llm = make(router, provider=["novita", "groq"], request_rate_limiter=ours, rate_limiter=theirs)
     await call(llm, mode)
     assert len(router.chats) == 2
@@ -416,7 +403,7 @@ def test_a_copy_sends_with_its_own_settings() -> None:
 async def test_a_deep_copy_gets_its_own_clients_and_shares_cache_and_limiters(cache: Any) -> None:
     """LlamaIndex and user code deep-copy LLMs: clients, locks and connections must not be."""
     router = ProviderRouter()
-    ours, theirs = CountingRateLimiter(), CountingLlamaIndexLimiter()
+    ours, theirs = CountingRateLimiter(), CountingLimiter()
     llm = make(router, cache=cache, request_rate_limiter=ours, rate_limiter=theirs)
     llm.load_model_info()
     llm.chat(ask())
