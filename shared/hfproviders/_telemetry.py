@@ -28,7 +28,13 @@ HTTP instrumentation such as opentelemetry-instrumentation-httpx adds its own ch
 Nothing here imports OpenTelemetry until a `GenAITelemetry` is built, and a client only builds
 one when asked to or when the process has already configured a tracer or meter provider.
 Message content is recorded only on opt-in: `GenAITelemetry(capture_content=True)` or
-`OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true` (or `SPAN_ONLY`/`SPAN_AND_EVENT`).
+`OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true` (or `SPAN_ONLY`), on the span as JSON
+strings. `EVENT_ONLY` / `SPAN_AND_EVENT` (or `capture_content="event_only"` / `"span_and_event"`)
+put it, as structured values, on the conventions' `gen_ai.client.inference.operation.details`
+event: one log record per call, in the call's span context, through the OpenTelemetry logs API
+(`logger_provider=`, else the global one). `OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT` (or
+`emit_events=`) turns that event on or off whatever the content setting; it defaults to on exactly
+when content goes to events.
 """
 
 from __future__ import annotations
@@ -48,6 +54,8 @@ if TYPE_CHECKING:
 __all__ = ["CAPTURE_CONTENT_ENV", "GenAITelemetry"]
 
 CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+EMIT_EVENT_ENV = "OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT"
+EVENT_NAME = "gen_ai.client.inference.operation.details"
 PROVIDER_NAME = "huggingface"
 # Bucket advice of the GenAI metrics conventions.
 DURATION_BUCKETS = tuple(0.01 * 2**n for n in range(14))  # 0.01, 0.02, 0.04, ... 81.92
@@ -55,7 +63,16 @@ TOKEN_BUCKETS = tuple(4**n for n in range(14))  # 1, 4, 16, ... 67108864
 
 OPERATIONS = {"chat": "chat", "text_generation": "text_completion", "embeddings": "embeddings"}
 _POLICIES = ("fastest", "cheapest", "preferred", "lowest-latency")
-_CONTENT_ON = ("true", "1", "yes", "span_only", "span_and_event")
+# Content capture settings: where content goes, as (on the span, on the event).
+_CONTENT_MODES = {
+    "no_content": (False, False),
+    "span_only": (True, False),
+    "event_only": (False, True),
+    "span_and_event": (True, True),
+    "true": (True, False),
+    "1": (True, False),
+    "yes": (True, False),
+}
 
 # Request parameters with a name in the conventions: (body key, attribute, type).
 _Params = tuple[tuple[str, str, type[int] | type[float]], ...]
@@ -108,7 +125,9 @@ class GenAITelemetry:
         *,
         tracer_provider: Any | None = None,
         meter_provider: Any | None = None,
-        capture_content: bool | None = None,
+        capture_content: bool | str | None = None,
+        logger_provider: Any | None = None,
+        emit_events: bool | None = None,
     ) -> None:
         try:
             from opentelemetry import metrics, trace
@@ -122,8 +141,21 @@ class GenAITelemetry:
 
         self._explicit = tracer_provider is not None or meter_provider is not None
         if capture_content is None:
-            capture_content = os.environ.get(CAPTURE_CONTENT_ENV, "").lower() in _CONTENT_ON
-        self.capture_content = capture_content
+            capture_content = os.environ.get(CAPTURE_CONTENT_ENV, "")
+        if isinstance(capture_content, bool):
+            self.content_in_span, self.content_in_event = capture_content, False
+        else:
+            mode = _CONTENT_MODES.get(str(capture_content).strip().lower(), (False, False))
+            self.content_in_span, self.content_in_event = mode
+        self.capture_content = self.content_in_span or self.content_in_event
+        if emit_events is None:
+            setting = os.environ.get(EMIT_EVENT_ENV, "").strip().lower()
+            emit_events = setting == "true" if setting in ("true", "false") else None
+        self._logger: Any = None
+        if emit_events if emit_events is not None else self.content_in_event:
+            from opentelemetry._logs import get_logger
+
+            self._logger = get_logger("hfproviders", __version__, logger_provider=logger_provider)
         self._tracer = trace.get_tracer("hfproviders", __version__, tracer_provider)
         meter = metrics.get_meter("hfproviders", __version__, meter_provider)
         self._duration = _histogram(
@@ -201,12 +233,18 @@ class GenAITelemetry:
         attributes["huggingface.routing.policy"] = routing_policy(requested)
         if tuple(chain) != tuple(requested):
             attributes["huggingface.provider.chain"] = [p or "auto" for p in chain]
-        if self.capture_content:
-            attributes.update(input_content(kind, body))
+        content = input_messages(kind, body) if self.capture_content else {}
+        if self.content_in_span:
+            attributes.update({key: _dumps(value) for key, value in content.items()})
         span = self._tracer.start_span(
             f"{operation} {model}", parent, kind=SpanKind.CLIENT, attributes=attributes
         )
-        return CallTrace(self, span, common, stream)
+        trace = CallTrace(self, span, common, stream)
+        if self._logger is not None:  # what the event repeats at the end of the call
+            trace.event = {**common, **request_attributes(kind, body, stream)}
+            if self.content_in_event:
+                trace.event.update(content)
+        return trace
 
     def _record(
         self, trace: CallTrace, elapsed: float, usage: tuple[int | None, int | None]
@@ -223,7 +261,16 @@ class GenAITelemetry:
 class CallTrace:
     """The span and timings of one call, fed by the pipeline as the call goes."""
 
-    __slots__ = ("attempts", "metric_attributes", "span", "started", "stream", "telemetry", "ttfc")
+    __slots__ = (
+        "attempts",
+        "event",
+        "metric_attributes",
+        "span",
+        "started",
+        "stream",
+        "telemetry",
+        "ttfc",
+    )
 
     def __init__(
         self, telemetry: GenAITelemetry, span: Any, common: dict[str, Any], stream: bool
@@ -235,6 +282,7 @@ class CallTrace:
         self.started = time.perf_counter()
         self.attempts = 0
         self.ttfc: float | None = None
+        self.event: dict[str, Any] | None = None  # the inference event's attributes, if emitted
 
     def attempt_ended(self, event: AttemptEvent) -> None:
         """One HTTP attempt is over: a span event."""
@@ -275,6 +323,7 @@ class CallTrace:
         if served:
             self.metric_attributes["huggingface.provider.served"] = served
         usage: tuple[int | None, int | None] = (None, None)
+        output: dict[str, Any] = {}
         if result is not None:
             response = response_attributes(result)
             if self.metric_attributes["gen_ai.operation.name"] == "embeddings":
@@ -287,7 +336,13 @@ class CallTrace:
                 response.get("gen_ai.usage.output_tokens"),
             )
             if self.telemetry.capture_content:
-                attributes.update(output_content(result))
+                output = output_messages(result)
+            if self.telemetry.content_in_span:
+                attributes.update({key: _dumps(value) for key, value in output.items()})
+            if self.event is not None:
+                self.event.update(response)
+                if self.telemetry.content_in_event:
+                    self.event.update(output)
         if error is not None and not isinstance(error, GeneratorExit):
             from opentelemetry.trace import Status, StatusCode
 
@@ -300,9 +355,25 @@ class CallTrace:
             self.metric_attributes["error.type"] = error_type
             span.set_status(Status(StatusCode.ERROR, str(error)[:500]))
             span.record_exception(error)
+            if self.event is not None:
+                self.event["error.type"] = error_type
         span.set_attributes(attributes)
+        if self.event is not None:
+            self._emit_event()
         span.end()
         self.telemetry._record(self, elapsed, usage)
+
+    def _emit_event(self) -> None:
+        """The conventions' inference event, in this call's span context."""
+        from opentelemetry._logs import LogRecord
+        from opentelemetry.trace import set_span_in_context
+
+        record = LogRecord(
+            event_name=EVENT_NAME,
+            attributes=self.event,
+            context=set_span_in_context(self.span),
+        )
+        self.telemetry._logger.emit(record)
 
 
 # -- attributes (pure) ------------------------------------------------------------------------
@@ -432,19 +503,27 @@ def response_attributes(result: Any) -> dict[str, Any]:
 # -- content capture (opt-in), in the conventions' message JSON shapes --------------------------
 
 
-def input_content(kind: str, body: Mapping[str, Any]) -> dict[str, str]:
-    """`gen_ai.input.messages` (and `gen_ai.tool.definitions`) as JSON strings."""
+def input_messages(kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """`gen_ai.input.messages` (and `gen_ai.tool.definitions`) in the conventions' shapes.
+
+    Structured values, as an event carries them; a span carries each as a JSON string.
+    """
     if kind == "text_generation":
         prompt = body.get("inputs")
-        messages = [{"role": "user", "parts": [{"type": "text", "content": prompt}]}]
-        return {"gen_ai.input.messages": _dumps(messages)}
+        return {"gen_ai.input.messages": [{"role": "user", "parts": [_text(prompt)]}]}
     if kind == "embeddings":
         return {}
-    out = {"gen_ai.input.messages": _dumps([_input_message(m) for m in body.get("messages", ())])}
+    out: dict[str, Any] = {
+        "gen_ai.input.messages": [_input_message(m) for m in body.get("messages", ())]
+    }
     tools = body.get("tools")
     if tools:
-        out["gen_ai.tool.definitions"] = _dumps(tools)
+        out["gen_ai.tool.definitions"] = list(tools)
     return out
+
+
+def _text(content: Any) -> dict[str, Any]:
+    return {"type": "text", "content": content}
 
 
 def _input_message(message: Mapping[str, Any]) -> dict[str, Any]:
@@ -458,11 +537,11 @@ def _input_message(message: Mapping[str, Any]) -> dict[str, Any]:
         return {"role": role, "parts": parts}
     content = message.get("content")
     if isinstance(content, str) and content:
-        parts.append({"type": "text", "content": content})
+        parts.append(_text(content))
     elif isinstance(content, list):
         for part in content:
             if isinstance(part, Mapping) and part.get("type") == "text":
-                parts.append({"type": "text", "content": part.get("text", "")})
+                parts.append(_text(part.get("text", "")))
             elif isinstance(part, Mapping) and part.get("type") == "image_url":
                 url = (part.get("image_url") or {}).get("url", "")
                 if isinstance(url, str) and not url.startswith("data:"):
@@ -476,30 +555,29 @@ def _input_message(message: Mapping[str, Any]) -> dict[str, Any]:
     return {"role": role, "parts": parts}
 
 
-def output_content(result: Any) -> dict[str, str]:
-    """`gen_ai.output.messages` of a chat completion or text generation, as a JSON string."""
+def output_messages(result: Any) -> dict[str, Any]:
+    """`gen_ai.output.messages` of a chat completion or text generation (structured)."""
     choices = getattr(result, "choices", None)
     if choices is None:
         text = getattr(result, "generated_text", None)
         if not isinstance(text, str):
             return {}
-        message = {"role": "assistant", "parts": [{"type": "text", "content": text}]}
-        reason = getattr(result, "finish_reason", None)
-        message["finish_reason"] = reason or "stop"
-        return {"gen_ai.output.messages": _dumps([message])}
+        reason = getattr(result, "finish_reason", None) or "stop"
+        message = {"role": "assistant", "parts": [_text(text)], "finish_reason": reason}
+        return {"gen_ai.output.messages": [message]}
     messages = []
     for choice in choices:
         parts: list[dict[str, Any]] = []
         if choice.message.reasoning:
             parts.append({"type": "reasoning", "content": choice.message.reasoning})
         if choice.message.content:
-            parts.append({"type": "text", "content": choice.message.content})
+            parts.append(_text(choice.message.content))
         for call in choice.message.tool_calls:
             parts.append(_tool_call_part(call.id, call.function.name, call.function.arguments))
         messages.append(
             {"role": "assistant", "parts": parts, "finish_reason": choice.finish_reason or "stop"}
         )
-    return {"gen_ai.output.messages": _dumps(messages)}
+    return {"gen_ai.output.messages": messages}
 
 
 def _tool_call_part(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:

@@ -12,6 +12,8 @@ from typing import Any
 import httpx
 import pytest
 from opentelemetry import context
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -20,7 +22,13 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from hfproviders import GenAITelemetry
-from hfproviders._telemetry import CAPTURE_CONTENT_ENV, DURATION_BUCKETS, TOKEN_BUCKETS
+from hfproviders._telemetry import (
+    CAPTURE_CONTENT_ENV,
+    DURATION_BUCKETS,
+    EMIT_EVENT_ENV,
+    EVENT_NAME,
+    TOKEN_BUCKETS,
+)
 from tests.conftest import FAKE_TOKEN
 from tests.core.conftest import MODEL, USER, Harness, chunk, completion, ok_json, ok_sse, sse
 
@@ -36,11 +44,21 @@ class Otel:
         self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.exporter))
         self.reader = InMemoryMetricReader()
         self.meter_provider = MeterProvider(metric_readers=[self.reader])
+        self.logs = InMemoryLogRecordExporter()
+        self.logger_provider = LoggerProvider()
+        self.logger_provider.add_log_record_processor(SimpleLogRecordProcessor(self.logs))
 
     def telemetry(self, **kwargs: Any) -> GenAITelemetry:
         return GenAITelemetry(
-            tracer_provider=self.tracer_provider, meter_provider=self.meter_provider, **kwargs
+            tracer_provider=self.tracer_provider,
+            meter_provider=self.meter_provider,
+            logger_provider=self.logger_provider,
+            **kwargs,
         )
+
+    def records(self) -> list[Any]:
+        """The log records emitted (the inference events)."""
+        return [r.log_record for r in self.logs.get_finished_logs()]
 
     def spans(self) -> list[ReadableSpan]:
         return list(self.exporter.get_finished_spans())
@@ -61,9 +79,11 @@ class Otel:
         return out
 
     def everything(self) -> str:
-        """Every span, event and metric point, serialised: what an exporter would ship."""
+        """Every span, event, log record and metric point, serialised: what exporters would ship."""
         data = self.reader.get_metrics_data()
-        return "\n".join([*(s.to_json() for s in self.spans()), data.to_json() if data else ""])
+        logs = [r.to_json() for r in self.logs.get_finished_logs()]
+        spans = [s.to_json() for s in self.spans()]
+        return "\n".join([*spans, *logs, data.to_json() if data else ""])
 
 
 @pytest.fixture
@@ -456,6 +476,102 @@ async def test_content_on_opt_in_by_environment(
     [output] = json.loads(attributes["gen_ai.output.messages"])
     assert output["parts"][-1] == {"type": "text", "content": "Bonjour"}
     assert output["finish_reason"] == "stop"
+    await h.close()
+
+
+def plain(value: Any) -> Any:
+    """An attribute value as the SDK keeps it (tuples), back in JSON's shapes (lists)."""
+    if isinstance(value, tuple | list):
+        return [plain(v) for v in value]
+    if isinstance(value, dict) or hasattr(value, "items"):
+        return {k: plain(v) for k, v in value.items()}
+    return value
+
+
+@pytest.mark.parametrize(
+    ("value", "on_span", "on_event"),
+    [("EVENT_ONLY", False, True), ("span_and_event", True, True), ("SPAN_ONLY", True, False)],
+)
+async def test_content_goes_where_the_setting_says(
+    h: Harness,
+    otel: Otel,
+    monkeypatch: pytest.MonkeyPatch,
+    value: str,
+    on_span: bool,
+    on_event: bool,
+) -> None:
+    monkeypatch.setenv(CAPTURE_CONTENT_ENV, value)
+    monkeypatch.delenv(EMIT_EVENT_ENV, raising=False)
+    h.queue(ok_json(completion("Bonjour")))
+    traced(h, otel)
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+    await h.chat(MODEL, [{"role": "user", "content": "Salut"}], tools=tools, temperature=0.5)
+    span = otel.span()
+    attributes = dict(span.attributes or {})
+    assert ("gen_ai.input.messages" in attributes) is on_span
+    assert ("gen_ai.output.messages" in attributes) is on_span
+    records = otel.records()
+    if not on_event:
+        assert records == []
+        return await h.close()
+    [record] = records
+    assert record.event_name == EVENT_NAME
+    # In the call's span context, so a backend joins the event to its span.
+    assert record.trace_id == span.context.trace_id and record.span_id == span.context.span_id
+    event = plain(dict(record.attributes or {}))
+    assert event["gen_ai.input.messages"] == [
+        {"role": "user", "parts": [{"type": "text", "content": "Salut"}]}
+    ]
+    assert event["gen_ai.tool.definitions"] == tools
+    [output] = event["gen_ai.output.messages"]
+    assert output == {
+        "role": "assistant",
+        "parts": [{"type": "text", "content": "Bonjour"}],
+        "finish_reason": "stop",
+    }
+    assert event["gen_ai.operation.name"] == "chat" and event["gen_ai.request.model"] == MODEL
+    assert event["gen_ai.provider.name"] == "huggingface"
+    assert event["gen_ai.request.temperature"] == 0.5
+    assert event["gen_ai.response.id"] == attributes["gen_ai.response.id"]
+    assert event["gen_ai.usage.output_tokens"] == attributes["gen_ai.usage.output_tokens"]
+    assert FAKE_TOKEN not in otel.everything()
+    await h.close()
+
+
+async def test_the_event_without_content_and_on_error(
+    h: Harness, otel: Otel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT=true with no content setting: the event, no content.
+    monkeypatch.delenv(CAPTURE_CONTENT_ENV, raising=False)
+    monkeypatch.setenv(EMIT_EVENT_ENV, "true")
+    h.queue(ok_json(completion("a private answer")))
+    h.queue(error(400, {"error": {"message": "bad max_tokens", "type": "invalid_request_error"}}))
+    traced(h, otel)
+    await h.chat(MODEL, [{"role": "user", "content": "a private question"}])
+    with pytest.raises(Exception, match="bad max_tokens"):
+        await h.chat(MODEL, USER)
+    ok, failed = (plain(dict(r.attributes or {})) for r in otel.records())
+    assert not [k for k in ok if k.startswith(("gen_ai.input", "gen_ai.output"))]
+    assert ok["gen_ai.response.finish_reasons"] == ["stop"] and "error.type" not in ok
+    assert failed["error.type"] == "BadRequestError"
+    dump = otel.everything()
+    assert "private question" not in dump and "private answer" not in dump
+    await h.close()
+
+
+async def test_no_event_unless_asked(
+    h: Harness, otel: Otel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(CAPTURE_CONTENT_ENV, "event_only")
+    monkeypatch.setenv(EMIT_EVENT_ENV, "false")  # the explicit setting wins over the default
+    h.queue(ok_json(completion()), ok_json(completion()))
+    traced(h, otel)
+    await h.chat(MODEL, USER)
+    monkeypatch.delenv(CAPTURE_CONTENT_ENV)
+    monkeypatch.delenv(EMIT_EVENT_ENV)
+    traced(h, otel)
+    await h.chat(MODEL, USER)
+    assert otel.records() == []
     await h.close()
 
 
