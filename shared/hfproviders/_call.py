@@ -52,7 +52,7 @@ from hfproviders._types import AttemptEvent, ChatCompletion, ResponseMeta
 
 if TYPE_CHECKING:
     from hfproviders._hedge import Hedged
-    from hfproviders._ratelimit import RateLimiter
+    from hfproviders._ratelimit import RateLimiter, Reservation
     from hfproviders._state import SharedRateLimiter
 
 __all__ = ["Call"]
@@ -74,6 +74,7 @@ class Call:
         "_held",
         "_last_event",
         "_sse",
+        "_turn",
         "attempt",
         "base_url",
         "body",
@@ -116,6 +117,7 @@ class Call:
         self.meta = ResponseMeta()
         self.decoder: Any = None
         self.cached: dict[str, Any] | None = None
+        self._turn: Reservation | None = None  # a limiter turn the cache lookup reserved
         self._sse = True
         self._body: bytearray | None = None
         self._ended = False
@@ -153,13 +155,17 @@ class Call:
             if self.cached is not None:
                 config.observer.call_started(self)
                 return True
-        # Health first: it expands client-side policies (lowest-latency) into providers.
-        if config.health is not None and self.request.kind.inference:
-            self.chain = tuple(config.health.order(self, self.chain))
-        if config.routing != "off" and self.request.kind is CHAT and config.is_router:
-            self.chain = _capability_route(config, self.request, self.chain)
-        if config.spend is not None and self.request.kind.inference:
-            config.spend.check(self)
+        try:
+            # Health first: it expands client-side policies (lowest-latency) into providers.
+            if config.health is not None and self.request.kind.inference:
+                self.chain = tuple(config.health.order(self, self.chain))
+            if config.routing != "off" and self.request.kind is CHAT and config.is_router:
+                self.chain = _capability_route(config, self.request, self.chain)
+            if config.spend is not None and self.request.kind.inference:
+                config.spend.check(self)
+        except BaseException:
+            self._give_back_turn()
+            raise
         config.observer.call_started(self)
         return False
 
@@ -168,16 +174,27 @@ class Call:
 
         assert config.cache is not None
         assert self.request.cache_key is not None
-        entry = config.cache.get(self.request.cache_key)
+        lookup = config.lookup_reserving
+        if lookup is not None and self.request.kind.inference:
+            # One round trip: the cached value, or on a miss the first attempt's limiter turn.
+            entry, self._turn = lookup(self.request.cache_key, self.request.token_estimate)
+        else:
+            entry = config.cache.get(self.request.cache_key)
         wanted = "stream" if self.stream else _CACHE_KINDS.get(self.kind, "chat")
         if entry is None or not is_cache_entry(entry) or entry.get("kind") != wanted:
             return None
+        self._give_back_turn()  # none was taken for a hit; this only guards odd entries
         stored = entry.get("meta") or {}
         self.meta.provider = stored.get("provider")
         self.meta.request_id = stored.get("request_id")
         self.meta.status_code = 200
         self.meta.cached = True
         return entry
+
+    def _give_back_turn(self) -> None:
+        turn, self._turn = self._turn, None
+        if turn is not None:
+            turn.release()
 
     def cached_result(self) -> Any:
         """The answer the cache holds (after `start()` returned True)."""
@@ -203,15 +220,21 @@ class Call:
 
     # -- one attempt ----------------------------------------------------------------------
 
-    def begin(self) -> RateLimiter | SharedRateLimiter | None:
-        """A new attempt: the rate limiter to acquire first (lookups are not rate limited)."""
+    def begin(self) -> RateLimiter | SharedRateLimiter | Reservation | None:
+        """A new attempt: the rate limiter to acquire first (lookups are not rate limited).
+
+        The first attempt may get the turn its cache lookup already reserved (`Reservation`).
+        """
         now = _monotonic()
         if now >= self.deadline:
-            raise self._out_of_time()
+            raise self._out_of_time()  # a turn reserved ahead is given back by `_final`
         self.attempt += 1
         self._attempt_started = now
         self.decoder = None
         self._body = None
+        if self._turn is not None:
+            turn, self._turn = self._turn, None
+            return turn
         limiter = self.config.limiter
         return limiter if self.request.kind.inference else None
 
@@ -613,6 +636,7 @@ class Call:
         return error
 
     def _release(self) -> None:
+        self._give_back_turn()
         spend = self.config.spend
         if spend is not None and self.request.kind.inference:
             spend.release(self)

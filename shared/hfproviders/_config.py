@@ -34,10 +34,12 @@ from hfproviders._params import (
 from hfproviders._retry import RetryPolicy
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from hfproviders._cache import ResponseCache
     from hfproviders._catalog import DiscoveryCache, ModelInfo
     from hfproviders._observe import HealthHook, SpendHook
-    from hfproviders._ratelimit import RateLimiter
+    from hfproviders._ratelimit import RateLimiter, Reservation
     from hfproviders._state import SharedRateLimiter, StateBackend
 
 __all__ = [
@@ -148,6 +150,11 @@ class ClientConfig:
     health: HealthHook | None = None
     spend: SpendHook | None = None
     remote_state: bool = False  # a store does network I/O: the async twin awaits it (async steps)
+    # The cache read and the limiter's turn in one round trip, when the state backend offers it
+    # for this cache and limiter (`RedisState.lookup_reserving`): key, tokens -> value, turn.
+    lookup_reserving: (
+        Callable[[str, int], tuple[dict[str, Any] | None, Reservation | None]] | None
+    ) = None
     is_router: bool = field(init=False)
     host: str = field(init=False)
     _token_resolved: bool = field(init=False, default=False)
@@ -232,6 +239,10 @@ class ClientConfig:
                 limiter = state.share_rate_limiter(limiter)
             if cache is not None:
                 cache = state.share_cache(cache)
+        lookup = None
+        combine = getattr(state, "lookup_reserving", None)  # an optional backend capability
+        if combine is not None and cache is not None and limiter is not None:
+            lookup = combine(cache, limiter)
         if cache is not None:
             from hfproviders._cache import fail_safe  # a failing cache never costs an answer
 
@@ -272,6 +283,7 @@ class ClientConfig:
         config.health = health_hook(options, config.catalogue_entry, health_store)
         config.spend = spend_hook(options, config.catalogue_entry, spend_store)
         config.remote_state = _has_remote_store(config)
+        config.lookup_reserving = lookup
         return config
 
     def catalogue_entry(self, model: str) -> ModelInfo | None:
@@ -450,7 +462,9 @@ def flush_remote_stores(config: ClientConfig) -> None:
     """
     from hfproviders._state import is_remote
 
-    for store in dict.fromkeys(s for s in _stores(config) if is_remote(s)):
-        flush = getattr(store, "flush", None)
+    remote = list(dict.fromkeys(s for s in _stores(config) if is_remote(s)))
+    states = dict.fromkeys(getattr(store, "state", None) for store in remote)
+    for each in [*remote, *states]:  # the stores' batches, then each backend's waiting writes
+        flush = getattr(each, "flush", None)
         if flush is not None:
             flush()

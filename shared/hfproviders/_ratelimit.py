@@ -40,7 +40,7 @@ from hfproviders._errors import InvalidParameterError, RateLimitWaitTooLongError
 if TYPE_CHECKING:
     from hfproviders._types import RateLimitInfo
 
-__all__ = ["RateLimiter", "TokenBucket"]
+__all__ = ["RateLimiter", "Reservation", "TokenBucket"]
 
 
 @dataclass(slots=True)
@@ -227,14 +227,7 @@ class RateLimiter:
 
         Raises `RateLimitWaitTooLongError` without waiting when the wait would exceed `max_wait`.
         """
-        wait = self._reserve(tokens)
-        if wait > 0:
-            try:
-                self._sleep(wait)
-            except BaseException:
-                self._release(tokens)
-                raise
-        return wait
+        return self._wait_turn(self._reserve(tokens), tokens)
 
     async def aacquire(self, tokens: int = 1) -> float:
         """Async twin of `acquire`: waits with `async_sleep`, never blocking the event loop.
@@ -247,6 +240,20 @@ class RateLimiter:
             wait = await async_step(self._reserve, tokens)
         else:
             wait = self._reserve(tokens)
+        return await self._await_turn(wait, tokens)
+
+    def _wait_turn(self, wait: float, tokens: int) -> float:
+        """Sleep until a reserved turn; an interrupted sleep gives the reservation back."""
+        if wait > 0:
+            try:
+                self._sleep(wait)
+            except BaseException:
+                self._release(tokens)
+                raise
+        return wait
+
+    async def _await_turn(self, wait: float, tokens: int) -> float:
+        """Async twin of `_wait_turn`."""
         if wait > 0:
             if self._async_sleep is None:
                 import asyncio  # lazily: `import hfproviders` does not pay for asyncio
@@ -256,6 +263,8 @@ class RateLimiter:
                 await self._async_sleep(wait)
             except BaseException:
                 if self._shared:
+                    from hfproviders._state import async_step
+
                     await async_step(self._release, tokens)
                 else:
                     self._release(tokens)
@@ -377,3 +386,45 @@ class RateLimiter:
                 self._tokens.take(delta)
             elif delta < 0:
                 self._tokens.give_back(-delta)
+
+
+class Reservation:
+    """A turn on `limiter` reserved ahead, e.g. by the cache lookup's round trip on Redis.
+
+    `acquire`/`aacquire` (what the clients call before sending) only wait for that turn, or raise
+    the `RateLimitWaitTooLongError` the reservation met; `release()` gives an unused turn back.
+    """
+
+    __slots__ = ("error", "limiter", "tokens", "wait")
+
+    def __init__(
+        self,
+        limiter: RateLimiter,
+        tokens: int,
+        wait: float = 0.0,
+        error: RateLimitWaitTooLongError | None = None,
+    ) -> None:
+        self.limiter = limiter
+        self.tokens = tokens
+        self.wait = wait
+        self.error = error  # set when nothing was reserved: the wait exceeded `max_wait`
+
+    def __repr__(self) -> str:
+        return f"Reservation(wait={self.wait:.3f}, tokens={self.tokens})"
+
+    def acquire(self, tokens: int = 1) -> float:
+        """Wait for the reserved turn (`tokens` was fixed when reserving); return the wait."""
+        if self.error is not None:
+            raise self.error
+        return self.limiter._wait_turn(self.wait, self.tokens)
+
+    async def aacquire(self, tokens: int = 1) -> float:
+        """Async twin of `acquire`."""
+        if self.error is not None:
+            raise self.error
+        return await self.limiter._await_turn(self.wait, self.tokens)
+
+    def release(self) -> None:
+        """Give the turn back unused (never raises for a shared limiter's store)."""
+        if self.error is None:
+            self.limiter._release(self.tokens)

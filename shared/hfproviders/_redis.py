@@ -14,10 +14,18 @@ we need "how long until my turn?" with a reservation that keeps order, a give-ba
 cancelled, token corrections after the real usage is known, and a shared pause until the
 server's reset; none of these are in its API, and it would be one more dependency.
 
-**Sync and async.** Every store's round trips go through `RedisState.run`: on the sync client,
-or, inside an async step of `AsyncHFClient` (`hfproviders._state.async_step`), on redis-py's
-asyncio client, awaited on the event loop. So each operation is written once and the async
-client never blocks its loop or touches the sync client.
+**Sync and async.** Every store's round trips go through `RedisState` (`call`, `pipeline`,
+`eval`, `run`): on the sync side, or, inside an async step of `AsyncHFClient`
+(`hfproviders._state.async_step`), on redis-py's asyncio client, awaited on the event loop. So
+each operation is written once and the async client never blocks its loop or touches the sync
+client.
+
+**One round trip per healthy call.** The hot commands are packed here (RESP, as redis-py packs
+them) and sent on redis-py connections without its per-command layers. Writes that need no
+reply (a cache write, a success's count, a turn given back) wait, behind `CLIENT REPLY SKIP`, for
+the next command's socket write (`RedisState.send_quietly`), and with a client's cache and
+limiter both here, the cache read and the limiter's reservation are one script
+(`RedisState.lookup_reserving`).
 
 **Cache.** `RedisCache` stores the same values under the same keys (`cache_key`) as the local
 caches, with an expiry set by Redis (`ttl_s`). A cache failure is always a miss or a skipped
@@ -30,8 +38,12 @@ of its buckets sit in one Redis Cluster slot.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import hashlib
 import json
 import math
+import os
+import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable
@@ -40,11 +52,12 @@ from typing import TYPE_CHECKING, Any, cast
 import redis
 import redis.asyncio as aioredis
 from redis.backoff import NoBackoff
+from redis.exceptions import NoScriptError
 from redis.retry import Retry
 
 from hfproviders._cache import InMemoryCache, ResponseCache, _dumps
 from hfproviders._errors import ConfigurationError, RateLimitWaitTooLongError
-from hfproviders._ratelimit import RateLimiter
+from hfproviders._ratelimit import RateLimiter, Reservation
 from hfproviders._state import FailurePolicy, OutageGuard, async_step, await_io, in_async_step
 
 if TYPE_CHECKING:
@@ -53,10 +66,18 @@ if TYPE_CHECKING:
 __all__ = ["RedisCache", "RedisRateLimiter", "RedisState"]
 
 # One token bucket per quota (requests, and optionally tokens), the same arithmetic as
-# `TokenBucket`. KEYS: requests bucket, tokens bucket. ARGV: op, request rate/s, request
-# capacity, token rate/s (0: no token bucket), token capacity, amount, then per op: max_wait
-# (reserve; < 0: unbounded) or the request and token pauses in seconds (pause).
+# `TokenBucket`. KEYS: requests bucket, tokens bucket (and for `lookup`, a cache key). ARGV:
+# op, request rate/s, request capacity, token rate/s (0: no token bucket), token capacity,
+# amount, then per op: max_wait (reserve, lookup; < 0: unbounded) or the request and token
+# pauses in seconds (pause). `lookup` returns {2, value} when the cache key holds a value
+# (reserving nothing: a cache hit costs no quota), else reserves as `reserve` does.
 _LIMITER_LUA = """
+local op = ARGV[1]
+if op == 'lookup' then
+  local hit = redis.call('GET', KEYS[3])
+  if hit then return {2, hit} end
+  op = 'reserve'
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local function load(key, rate, cap)
@@ -79,7 +100,6 @@ local function wait_for(b, amount, rate)
   if amount > b[1] then wait = wait + (amount - b[1]) / rate end
   return wait
 end
-local op = ARGV[1]
 local rr, rc = tonumber(ARGV[2]), tonumber(ARGV[3])
 local tr, tc = tonumber(ARGV[4]), tonumber(ARGV[5])
 local amount = tonumber(ARGV[6])
@@ -147,6 +167,8 @@ class RedisState:
       `"closed"` raises `StateUnavailableError` before sending (see `hfproviders._state`).
     - `socket_timeout`: seconds a Redis command may take before it counts as an outage.
     - `recheck_s`: after a failure, how long to use the fallback before trying Redis again.
+    - `write_delay_s`: the longest a write without a reply (a cache write, a success's count)
+      waits for this process's next command to carry it (see `send_quietly`).
 
     Nothing connects before first use.
 
@@ -164,11 +186,14 @@ class RedisState:
         on_failure: FailurePolicy = "open",
         socket_timeout: float = 0.5,
         recheck_s: float = 2.0,
+        write_delay_s: float = 0.05,
     ) -> None:
         if (url is None) == (client is None):
             raise ConfigurationError("give RedisState a url or a client (one of them)")
         if not socket_timeout > 0:
             raise ConfigurationError("socket_timeout must be > 0")
+        if not 0 <= write_delay_s <= 60:
+            raise ConfigurationError("write_delay_s must be between 0 and 60 seconds")
         self.url = _redis_url(url) if url is not None else None
         self.prefix = prefix
         self.socket_timeout = socket_timeout
@@ -178,9 +203,18 @@ class RedisState:
         self._async_client = async_client
         self._loop_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis]
         self._loop_clients = weakref.WeakKeyDictionary()
-        self._scripts: weakref.WeakKeyDictionary[Any, dict[str, Any]]
-        self._scripts = weakref.WeakKeyDictionary()
+        self._shas: dict[str, str] = {}
         self._skips: bool | None = None  # whether the server takes CLIENT REPLY SKIP
+        self.write_delay_s = write_delay_s
+        # Writes without a reply, packed, waiting for the next command (see `send_quietly`).
+        self._lock = threading.Lock()
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._flusher: _Flusher | None = None
+        self._idle: list[Any] = []  # the sync client's connections, ready to send
+        self._armed: set[asyncio.AbstractEventLoop] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        _STATES.add(self)
 
     @property
     def on_failure(self) -> FailurePolicy:
@@ -227,49 +261,231 @@ class RedisState:
         """A key under this state's prefix."""
         return ":".join((self.prefix, *parts))
 
+    # -- talking to the server -------------------------------------------------------------------
+
     def run(self, command: Callable[[Any], Any]) -> Any:
-        """`command(client)`'s result: one round trip (a command, a pipeline, a script).
+        """`command(client)`'s result: one round trip through redis-py's API (a pipeline, a read).
 
         `command` is written once for both clients: it gets the sync client, or, inside an
-        async step, this loop's asyncio client, whose awaitable is awaited on the loop.
+        async step, this loop's asyncio client, whose awaitable is awaited on the loop. The
+        writes waiting to be sent (`send_quietly`) go first. The hot commands use `call` and
+        `eval`, which skip redis-py's per-command layers.
         """
+        if self._pending:
+            self.flush()
         if in_async_step():
             return await_io(command(self.async_client()))
         return command(self.client)
 
+    def call(self, *command: Any) -> Any:
+        """One command's raw reply, in one round trip, the writes waiting to be sent first."""
+        return self._trip(_pack(command))
+
+    def pipeline(self, *commands: tuple[Any, ...]) -> list[Any]:
+        """Several commands' raw replies, in one round trip (not a transaction)."""
+        replies: list[Any] = self._trip(b"".join(map(_pack, commands)), len(commands))
+        return replies
+
+    def eval(self, source: str, keys: list[str], args: list[Any]) -> Any:
+        """Run the Lua script `source` (by its SHA; sent whole once if the server lacks it)."""
+        sha = self._shas.get(source)
+        if sha is None:
+            sha = self._shas[source] = hashlib.sha1(source.encode()).hexdigest()
+        try:
+            return self._trip(_pack(("EVALSHA", sha, len(keys), *keys, *args)))
+        except NoScriptError:
+            pass
+        return self._trip(_pack(("EVAL", source, len(keys), *keys, *args)))
+
     def send_quietly(self, *command: Any) -> None:
         """Send a write whose reply nobody needs (a cache SET, a success's count), not waiting.
 
-        It goes after `CLIENT REPLY SKIP` on a pooled connection, so it costs a socket write, not
-        a round trip, and this process's next command on that connection (the pool hands the
-        same one back) is read after it. A server that refuses `CLIENT REPLY` (some managed
-        services disable `CLIENT`) gets a normal round trip.
+        The write is packed behind `CLIENT REPLY SKIP` and sent ahead of this process's next
+        command, in the same socket write (so the process reads its own writes), or by a timer
+        after `write_delay_s` when no command comes first, or at `flush()`, `close()`,
+        `aclose()` and the interpreter's exit. A server that refuses `CLIENT REPLY` (some
+        managed services disable `CLIENT`) gets a normal round trip.
         """
+        self.send_packed_quietly(_pack(command))
+
+    def send_packed_quietly(self, packed: bytes) -> None:
+        """`send_quietly` for one command already packed (`pack_command`), e.g. kept for reuse."""
         if self._skips is None:
             try:
-                self.run(lambda c: c.execute_command("CLIENT", "REPLY", "ON"))  # a no-op probe
+                self.call("CLIENT", "REPLY", "ON")  # a no-op probe
                 self._skips = True
             except redis.ResponseError:
                 self._skips = False
         if not self._skips:
-            self.run(lambda c: c.execute_command(*command))
-        elif in_async_step():
-            await_io(_asend_skipped(self.async_client(), command))
-        else:
-            _send_skipped(self.client, command)
+            self._trip(packed)
+            return
+        with self._lock:
+            first = not self._pending
+            self._pending += (_SKIP, packed)
+            self._pending_bytes += len(packed)
+            full = self._pending_bytes > _MAX_PENDING_BYTES
+        if full:
+            self.flush()
+        elif first:
+            self._arm()
 
-    def eval(self, source: str, keys: list[str], args: list[Any]) -> Any:
-        """Run the Lua script `source` (by its SHA, loaded on first use) in one round trip."""
-        return self.run(lambda client: self._script(client, source)(keys=keys, args=args))
+    def flush(self) -> None:
+        """Send the waiting writes now, in one socket write (never raises: see `send_quietly`)."""
+        if not self._pending:
+            return
+        try:
+            if in_async_step():
+                await_io(self._asend())
+            else:
+                self._send()
+        except self.guard.errors as error:
+            self.guard.failed(error)  # lost with the outage, as any write sent into it
 
-    def _script(self, client: Any, source: str) -> Any:
-        scripts = self._scripts.get(client)
-        if scripts is None:
-            scripts = self._scripts[client] = {}
-        script = scripts.get(source)
-        if script is None:
-            script = scripts[source] = client.register_script(source)
-        return script
+    async def aflush(self) -> None:
+        """Async twin of `flush`, on this loop's asyncio client."""
+        if not self._pending:
+            return
+        try:
+            await self._asend()
+        except self.guard.errors as error:
+            self.guard.failed(error)
+
+    def _take(self) -> list[bytes]:
+        with self._lock:
+            pending, self._pending, self._pending_bytes = self._pending, [], 0
+        return pending
+
+    def _trip(self, packed: bytes, replies: int = 1) -> Any:
+        """Send `packed` (`replies` commands) after the waiting writes; read back its replies."""
+        try:
+            if in_async_step():
+                return await_io(self._atrip(packed, replies))
+            return self._trip_sync(packed, replies)
+        except (redis.ConnectionError, redis.TimeoutError):
+            self._take()  # unreachable: the waiting writes are dropped, as writes sent into it are
+            raise
+
+    def _trip_sync(self, packed: bytes, replies: int) -> Any:
+        for retry in (False, True):  # once more on a fresh connection: one may be stale
+            connection = self._connection()
+            try:
+                with self._lock:  # a later command of this process cannot overtake these writes
+                    pending, self._pending, self._pending_bytes = self._pending, [], 0
+                    connection.send_packed_command(
+                        [b"".join([*pending, packed])], check_health=False
+                    )
+                found = [_read(connection.read_response) for _ in range(replies)]
+            except redis.ConnectionError:
+                connection.disconnect()
+                self._idle.append(connection)  # it reconnects on its next use
+                if retry:
+                    raise
+                self._requeue(pending)
+                continue
+            except BaseException:
+                connection.disconnect()  # a reply may be left unread
+                self._idle.append(connection)
+                raise
+            self._idle.append(connection)  # every reply read: nothing left on it
+            return _replies(found)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _connection(self) -> Any:
+        """An idle connection of this state's own, or a new one (redis-py's class and settings).
+
+        Not redis-py's pool: its bookkeeping (a lock, metrics, a readiness check that costs a
+        system call) is most of a round trip's time on loopback. A connection comes back here
+        only with every reply read, so it is always ready to send.
+        """
+        try:
+            return self._idle.pop()
+        except IndexError:
+            pool: Any = self.client.connection_pool  # redis-py's pool and connection are untyped
+            return pool.connection_class(**pool.connection_kwargs)
+
+    async def _atrip(self, packed: bytes, replies: int) -> Any:
+        """Async twin of `_trip_sync`, on this loop's asyncio client."""
+        pool: Any = self.async_client().connection_pool
+        for retry in (False, True):
+            connection = await pool.get_connection()
+            try:
+                pending = self._take()  # written before any later command of this loop's tasks
+                await connection.send_packed_command(
+                    [b"".join([*pending, packed])], check_health=False
+                )
+                return _replies([await _aread(connection.read_response) for _ in range(replies)])
+            except redis.ConnectionError:
+                await connection.disconnect()
+                if retry:
+                    raise
+                self._requeue(pending)
+            except BaseException:
+                await connection.disconnect()
+                raise
+            finally:
+                await pool.release(connection)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _requeue(self, pending: list[bytes]) -> None:
+        with self._lock:
+            self._pending[:0] = pending
+            self._pending_bytes += sum(map(len, pending))
+
+    def _send(self) -> None:
+        connection = self._connection()
+        try:
+            with self._lock:
+                pending, self._pending, self._pending_bytes = self._pending, [], 0
+                if pending:
+                    connection.send_packed_command([b"".join(pending)], check_health=False)
+        except BaseException:
+            connection.disconnect()
+            raise
+        finally:
+            self._idle.append(connection)
+
+    async def _asend(self) -> None:
+        pool: Any = self.async_client().connection_pool
+        connection = await pool.get_connection()
+        try:
+            pending = self._take()
+            if pending:
+                await connection.send_packed_command([b"".join(pending)], check_health=False)
+        except BaseException:
+            await connection.disconnect()
+            raise
+        finally:
+            await pool.release(connection)
+
+    def _arm(self) -> None:
+        """Make sure the waiting writes go out within `write_delay_s`, even if no command comes."""
+        loop = asyncio.get_running_loop() if in_async_step() else None
+        if loop is None:  # sync code (the sync client), even if some loop runs in this thread
+            flusher = self._flusher
+            if flusher is None or not flusher.is_alive():
+                flusher = self._flusher = _Flusher(self)
+                flusher.start()
+            flusher.wake.set()
+        elif loop not in self._armed:
+            self._armed.add(loop)
+            task = loop.create_task(self._flush_later(loop))
+            self._tasks.add(task)  # held until done (the loop keeps only weak references)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _flush_later(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            await asyncio.sleep(self.write_delay_s)
+        finally:  # also when the loop shuts down and cancels this task: the writes go first
+            self._armed.discard(loop)
+            await self.aflush()
+
+    def _forget_after_fork(self) -> None:
+        # The parent sends its own writes; the child must not send them again.
+        self._lock = threading.Lock()
+        self._pending, self._pending_bytes = [], 0
+        self._flusher = None
+        self._idle = []  # the parent's sockets: never used here
+        self._armed = set()
 
     # -- the StateBackend protocol ---------------------------------------------------------
 
@@ -284,6 +500,31 @@ class RedisState:
         if type(cache) is InMemoryCache:
             return RedisCache(ttl_s=cache.ttl_s, state=self)
         return cache
+
+    def lookup_reserving(
+        self, cache: ResponseCache, limiter: object
+    ) -> Callable[[str, int], tuple[dict[str, Any] | None, Reservation | None]] | None:
+        """The cache read and the limiter's reservation in one round trip, when both are here.
+
+        An optimisation the client chooses when its cache and limiter are a `RedisCache` and a
+        `RedisRateLimiter` of this state: `lookup(key, tokens)` returns the cached value (or
+        None) and, on a miss only, the limiter turn it reserved (see `RedisRateLimiter.lookup`).
+        None when the two stores live elsewhere: each is then asked on its own.
+        """
+        if not (
+            isinstance(cache, RedisCache)
+            and cache.state is self
+            and isinstance(limiter, RedisRateLimiter)
+            and limiter.state is self
+        ):
+            return None
+        shared_cache, shared_limiter = cache, limiter
+
+        def lookup(key: str, tokens: int) -> tuple[dict[str, Any] | None, Reservation | None]:
+            raw, reservation = shared_limiter.lookup(shared_cache._key(key), tokens)
+            return _parse(raw), reservation
+
+        return lookup
 
     def health_store(self) -> RedisHealthStore:
         """A `HealthStore` on this server: breaker state and latency shared by every worker."""
@@ -323,49 +564,118 @@ class RedisState:
         return RedisCache(ttl_s=ttl_s, state=self)
 
     def close(self) -> None:
-        """Close the sync connection pool (a client passed in is left open)."""
+        """Send the waiting writes, then close the sync pool (a client passed in is left open)."""
+        self.flush()
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.disconnect()
         if self._client is not None and self.url is not None:
             self._client.close()
             self._client = None
 
     async def aclose(self) -> None:
-        """Close this event loop's asyncio pool (a client passed in is left open)."""
+        """Send the waiting writes, then close this loop's asyncio pool (yours stays open)."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # pragma: no cover - only called from a coroutine
             return
+        await self.aflush()
         found = self._loop_clients.pop(loop, None)
         if found is not None:
             await found.aclose()
 
 
-def _send_skipped(client: redis.Redis, command: tuple[Any, ...]) -> None:
-    """`CLIENT REPLY SKIP` and `command` in one write on a pooled connection; nothing to read."""
-    pool: Any = client.connection_pool  # redis-py's pool and connection are untyped
-    connection = pool.get_connection()
+_SKIP = b"*3\r\n$6\r\nCLIENT\r\n$5\r\nREPLY\r\n$4\r\nSKIP\r\n"
+_MAX_PENDING_BYTES = 1 << 16  # more waiting writes than this are sent at once
+
+
+def _read(read: Callable[[], Any]) -> Any:
+    """One reply; an error reply is returned (as its exception), so the next replies are read."""
     try:
-        connection.send_packed_command(connection.pack_commands([_SKIP, command]))
-    except BaseException:
-        connection.disconnect()
-        raise
-    finally:
-        pool.release(connection)
+        return read()
+    except redis.ResponseError as error:
+        return error
 
 
-async def _asend_skipped(client: aioredis.Redis, command: tuple[Any, ...]) -> None:
-    """Async twin of `_send_skipped`."""
-    pool: Any = client.connection_pool
-    connection = await pool.get_connection()
+async def _aread(read: Callable[[], Awaitable[Any]]) -> Any:
+    """Async twin of `_read`."""
     try:
-        await connection.send_packed_command(connection.pack_commands([_SKIP, command]))
-    except BaseException:
-        await connection.disconnect()
-        raise
-    finally:
-        await pool.release(connection)
+        return await read()
+    except redis.ResponseError as error:
+        return error
 
 
-_SKIP = ("CLIENT", "REPLY", "SKIP")
+def _replies(replies: list[Any]) -> Any:
+    """The one reply (or the list of them); raises the first error reply."""
+    for reply in replies:
+        if isinstance(reply, redis.ResponseError):
+            raise reply
+    return replies[0] if len(replies) == 1 else replies
+
+
+def pack_command(*command: Any) -> bytes:
+    """One command in RESP, as redis-py encodes arguments (str as UTF-8, int and float by repr)."""
+    return _pack(command)
+
+
+def _pack(command: tuple[Any, ...]) -> bytes:
+    parts = [b"*%d\r\n" % len(command)]
+    for arg in command:
+        kind = type(arg)  # exact types first: this runs for every argument of every command
+        if kind is str:
+            data = arg.encode()
+        elif kind is bytes:
+            data = arg
+        elif kind is int or kind is float or (isinstance(arg, int | float) and kind is not bool):
+            data = repr(arg).encode()
+        elif isinstance(arg, str):
+            data = arg.encode()
+        else:
+            raise TypeError(f"cannot send a {kind.__name__} to Redis")
+        parts.append(b"$%d\r\n%b\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
+class _Flusher(threading.Thread):
+    """Sends a state's waiting writes `write_delay_s` after they appear, if nothing sent them."""
+
+    def __init__(self, state: RedisState) -> None:
+        super().__init__(name="hfproviders-redis-writes", daemon=True)
+        self.state = weakref.ref(state)
+        self.wake = threading.Event()
+
+    def run(self) -> None:
+        while True:
+            self.wake.wait()
+            state = self.state()
+            if state is None:
+                return
+            delay = state.write_delay_s
+            del state  # a dropped state is not kept alive by its timer
+            time.sleep(delay)
+            self.wake.clear()
+            state = self.state()
+            if state is None:
+                return
+            state.flush()
+            del state
+
+
+_STATES: weakref.WeakSet[RedisState] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    for state in list(_STATES):
+        state._forget_after_fork()
+
+
+def _flush_at_exit() -> None:
+    for state in list(_STATES):
+        state.flush()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+atexit.register(_flush_at_exit)
 
 
 def _async_kwargs(client: redis.Redis) -> dict[str, Any]:
@@ -500,10 +810,42 @@ class RedisRateLimiter(RateLimiter):
     # -- feedback: never raises (an answer may already be in hand) -------------------------------
 
     def _release(self, tokens: int) -> None:
+        """Give a turn back, sent without waiting for a reply (never raises)."""
+        command = ("EVAL", _LIMITER_LUA, 2, *self._keys, *self._argv("release", tokens))
         self.state.guard.run_quietly(
-            lambda: self._eval("release", tokens),
+            lambda: self.state.send_quietly(*command),
             lambda: super(RedisRateLimiter, self)._release(tokens),
+            confirms=False,
         )
+
+    def lookup(self, cache_key: str, tokens: int) -> tuple[Any, Reservation | None]:
+        """Read `cache_key` and, only when it holds nothing, reserve a turn: one round trip.
+
+        Returns the raw cached value (or None) and the turn reserved (None when the value was
+        there, or when Redis could not be asked: the caller then acquires as usual, which falls
+        back or fails as `on_failure` says). A cache hit takes no quota.
+        """
+        _check_tokens(tokens)
+        keys = [*self._keys, cache_key]
+
+        def remote() -> tuple[Any, Reservation | None]:
+            argv = self._argv("lookup", tokens, self._max_wait_arg())
+            found, value = self.state.eval(_LIMITER_LUA, keys, argv)
+            if found == 2:
+                return value, None
+            wait = float(value)
+            if found:
+                return None, Reservation(self, tokens, wait)
+            try:
+                self._granted((False, wait))
+            except RateLimitWaitTooLongError as error:
+                return None, Reservation(self, tokens, error=error)
+            raise AssertionError("unreachable")  # pragma: no cover
+
+        found: tuple[Any, Reservation | None] = self.state.guard.run_quietly(
+            remote, lambda: (None, None)
+        )
+        return found
 
     def _pause(self, request_s: float, token_s: float) -> None:
         """Pause every worker (the server's reset, a 429's wait): one round trip, never raises."""
@@ -577,7 +919,7 @@ class RedisCache:
     def get(self, key: str) -> dict[str, Any] | None:
         """Return the value under `key` (a fresh dict), or None (absent, expired, unreachable)."""
         name = self._key(key)
-        raw = self.state.guard.run_quietly(lambda: self.state.run(lambda c: c.get(name)), _none)
+        raw = self.state.guard.run_quietly(lambda: self.state.call("GET", name), _none)
         return _parse(raw)
 
     def set(self, key: str, value: dict[str, Any]) -> None:
@@ -603,7 +945,7 @@ class RedisCache:
     def delete(self, key: str) -> None:
         """Remove `key` if present."""
         name = self._key(key)
-        self.state.guard.run_quietly(lambda: self.state.run(lambda c: c.delete(name)), _none)
+        self.state.guard.run_quietly(lambda: self.state.call("DEL", name), _none)
 
 
 def _parse(raw: Any) -> dict[str, Any] | None:

@@ -10,8 +10,8 @@ that uses the same Redis (`RedisState.health_store()`, `RedisState.spend_store()
   circuit for all of them and only one worker probes it. Latency statistics are a JSON value;
   each worker folds its samples in locally and writes them every second (read, fold, write: a
   race between two workers loses that second's samples of one, as the protocol allows). A
-  healthy call costs two round trips: counting its outcome (which also says whether any circuit
-  of the model is open) and nothing more.
+  healthy call's count is a write without a reply, carried by the worker's next command; the
+  check of the model's open circuits reuses the last read for 0.1 s.
 - **Spend**: a reservation (check against the limit and hold) is one Lua script, so a budget is
   never overbooked by concurrent workers. Settling (the actual cost replacing the hold) is
   accumulated locally and flushed in small batches (every `flush_every` settlements or
@@ -44,6 +44,7 @@ from hfproviders._health import (
     LatencyStats,
     WindowCounts,
 )
+from hfproviders._redis import pack_command
 from hfproviders._spend import (
     LINE_FIELDS,
     InMemorySpendStore,
@@ -158,6 +159,7 @@ class RedisHealthStore:
         self.latency_flush_s = latency_flush_s
         self._ttl_ms = max(1, math.ceil(ttl_s * 1000))
         self._open_hint: dict[str, tuple[bool, float]] = {}
+        self._success_commands: dict[tuple[tuple[str, str], int, int], bytes] = {}
         self._lock = threading.Lock()
         self._latency_pending: dict[tuple[str, str], list[Callable[[LatencyStats], LatencyStats]]]
         self._latency_pending = {}
@@ -203,13 +205,20 @@ class RedisHealthStore:
         """Count a successful call, sent without waiting for the server's reply.
 
         The same script as `add_outcome`, sent whole (`EVAL`, so a server that lost its script
-        cache still runs it) on the connection that gets no replies: a healthy call pays no
-        round trip for its count.
+        cache still runs it) as a write without a reply (`RedisState.send_quietly`): it goes
+        with this worker's next command, so a healthy call pays no round trip for its count.
         """
-        keys = [self._key(key, "window"), self.state.key("health", "keys"), self._open_key(key[0])]
-        args = [bucket, 0, oldest, self._ttl_ms, _name(key)]
+        packed = self._success_commands.get((key, bucket, oldest))
+        if packed is None:  # one per bucket: the same bytes for every success counted in it
+            keys = [self._key(key, "window"), self.state.key("health", "keys")]
+            keys.append(self._open_key(key[0]))
+            args = [bucket, 0, oldest, self._ttl_ms, _name(key)]
+            packed = pack_command("EVAL", _ADD_OUTCOME_LUA, len(keys), *keys, *args)
+            if len(self._success_commands) > 64:
+                self._success_commands.clear()
+            self._success_commands[(key, bucket, oldest)] = packed
         self.state.guard.run_quietly(
-            lambda: self.state.send_quietly("EVAL", _ADD_OUTCOME_LUA, len(keys), *keys, *args),
+            lambda: self.state.send_packed_quietly(packed),
             lambda: self.local.add_outcome(key, bucket, False, oldest),
             confirms=False,
         )
@@ -235,7 +244,7 @@ class RedisHealthStore:
         """Forget every counted call."""
         name = self._key(key, "window")
         self._write(
-            lambda: self.state.run(lambda c: c.delete(name)),
+            lambda: self.state.call("DEL", name),
             lambda: self.local.reset_window(key),
         )
 
@@ -244,7 +253,7 @@ class RedisHealthStore:
 
         def remote() -> CircuitRecord | None:
             name = self._key(key, "circuit")
-            raw = self.state.run(lambda c: c.get(name))
+            raw = self.state.call("GET", name)
             return CircuitRecord.from_dict(json.loads(raw)) if raw is not None else None
 
         record: CircuitRecord | None = self._run(remote, lambda: self.local.get_circuit(key))
@@ -253,20 +262,18 @@ class RedisHealthStore:
     def put_circuit(self, key: tuple[str, str], record: CircuitRecord) -> None:
         """Write the circuit's record (every worker sees it on its next call)."""
 
-        def command(client: Any) -> Any:
-            pipe = client.pipeline(transaction=False)
-            pipe.set(self._key(key, "circuit"), json.dumps(record.to_dict()), px=self._ttl_ms)
-            pipe.sadd(self.state.key("health", "keys"), _name(key))
-            opened = self._open_key(key[0])
-            if record.state == "open":
-                pipe.sadd(opened, key[1])
-                pipe.pexpire(opened, self._ttl_ms)
-            else:
-                pipe.srem(opened, key[1])
-            return pipe.execute()
-
         def remote() -> None:
-            self.state.run(command)
+            name, opened = self._key(key, "circuit"), self._open_key(key[0])
+            text = json.dumps(record.to_dict())
+            commands: list[tuple[Any, ...]] = [
+                ("SET", name, text, "PX", self._ttl_ms),
+                ("SADD", self.state.key("health", "keys"), _name(key)),
+            ]
+            if record.state == "open":
+                commands += [("SADD", opened, key[1]), ("PEXPIRE", opened, self._ttl_ms)]
+            else:
+                commands.append(("SREM", opened, key[1]))
+            self.state.pipeline(*commands)
 
         self._open_hint.pop(key[0], None)
         self._write(remote, lambda: self.local.put_circuit(key, record))
@@ -293,7 +300,7 @@ class RedisHealthStore:
         return found
 
     def _read_open(self, model: str, name: str, now: float) -> bool:
-        found = bool(self.state.run(lambda c: c.exists(name)))
+        found = bool(self.state.call("EXISTS", name))
         self._open_hint[model] = (found, now)
         return found
 
@@ -314,7 +321,7 @@ class RedisHealthStore:
 
         def remote() -> LatencyStats | None:
             name = self._key(key, "latency")
-            raw = self.state.run(lambda c: c.get(name))
+            raw = self.state.call("GET", name)
             return LatencyStats.from_dict(json.loads(raw)) if raw is not None else None
 
         stats: LatencyStats | None = self._run(remote, lambda: self.local.get_latency(key))
@@ -351,20 +358,13 @@ class RedisHealthStore:
         self, key: tuple[str, str], updates: list[Callable[[LatencyStats], LatencyStats]]
     ) -> None:
         name = self._key(key, "latency")
-        raw = self.state.run(lambda c: c.get(name))
+        raw = self.state.call("GET", name)
         stats = LatencyStats.from_dict(json.loads(raw)) if raw is not None else LatencyStats()
         for update in updates:
             stats = update(stats)
         text, ttl_ms = json.dumps(stats.to_dict()), self._ttl_ms
         keys = self.state.key("health", "keys")
-        self.state.run(
-            lambda c: (
-                c.pipeline(transaction=False)
-                .set(name, text, px=ttl_ms)
-                .sadd(keys, _name(key))
-                .execute()
-            )
-        )
+        self.state.pipeline(("SET", name, text, "PX", ttl_ms), ("SADD", keys, _name(key)))
 
     def known_keys(self) -> list[tuple[str, str]]:
         """Every (model, provider) with any state."""
@@ -533,7 +533,7 @@ class RedisSpendStore:
 
         def remote() -> float:
             name = f"{self._prefix()}{period}:totals"
-            raw = self.state.run(lambda c: c.hget(name, "spent"))
+            raw = self.state.call("HGET", name, "spent")
             return float(raw) if raw is not None else 0.0
 
         total: float = self.state.guard.run(remote, lambda: self.local.total_usd(period))

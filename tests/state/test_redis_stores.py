@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -142,13 +143,23 @@ def test_share_keeps_the_configured_limits(redis_url: str) -> None:
 async def test_cache_round_trip_shared_by_two_instances(redis_url: str, is_async: bool) -> None:
     writer, reader = RedisCache(redis_url, ttl_s=60), RedisCache(redis_url, ttl_s=60)
     key = cache_key({"model": "m", "body": {"messages": []}})
+    # The writer's SET waits (at most write_delay_s) for the writer's next command to carry it:
+    # another worker sees it once the writer's timer has sent it.
     if is_async:
         assert await reader.aget(key) is None
         await writer.aset(key, ENTRY)
+        for _ in range(200):
+            if await reader.aget(key) is not None:
+                break
+            await asyncio.sleep(0.01)
         assert await reader.aget(key) == ENTRY
     else:
         assert reader.get(key) is None
         writer.set(key, ENTRY)
+        for _ in range(200):
+            if reader.get(key) is not None:
+                break
+            time.sleep(0.01)
         assert reader.get(key) == ENTRY
     got = reader.get(key)
     assert got is not None
@@ -181,9 +192,11 @@ async def test_cache_writes_wait_for_no_reply(own_server: RedisServer, is_async:
             break
     assert found == ENTRY
     assert state._skips is True
-    pool = (state.async_client() if is_async else state.client).connection_pool
-    idle = list(pool._available_connections)  # type: ignore[union-attr]
-    assert idle  # the writes went on pooled connections, back in the pool with nothing to read
+    if is_async:
+        idle = list(state.async_client().connection_pool._available_connections)  # type: ignore[attr-defined]
+    else:
+        idle = list(state._idle)  # the sync side's own connections
+    assert idle  # the writes went on idle connections, back with nothing to read
     for connection in idle:
         assert not (await connection.can_read() if is_async else connection.can_read())
 
@@ -209,6 +222,7 @@ async def test_a_server_refusing_client_reply_gets_normal_writes(
 def test_cache_expiry_and_damaged_values(redis_url: str) -> None:
     cache = RedisCache(redis_url, ttl_s=0.05)
     cache.set("k", ENTRY)
+    cache.state.flush()  # sent now, not with this process's next command
     client = redis.Redis.from_url(redis_url)
     assert 0 < client.pttl("hfproviders:cache:k") <= 50
     client.set("hfproviders:cache:bad", b"{not json")

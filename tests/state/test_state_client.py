@@ -133,27 +133,43 @@ async def test_outage_during_a_call_never_loses_its_answer(
 
 
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
-async def test_a_healthy_call_costs_two_round_trips(
+async def test_a_healthy_call_costs_one_round_trip(
     redis_url: str, hf_fake_router: FakeRouter, is_async: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Limiter, cache and breaker on Redis: the cache read and the limiter's script are the round
-    # trips; the cache write and the breaker's count of a success are sent without waiting for
-    # a reply; the spend ledger is written in batches. The breaker's read of the open circuits
-    # is reused for 0.1 s: made longer here, so a loaded machine's slow calls add no reads.
+    # Limiter, cache and breaker on Redis: the cache read and the limiter's turn are one script;
+    # the cache write and the breaker's count of a success wait for the next call's round trip
+    # (no socket write of their own); the spend ledger is written in batches. The breaker's
+    # read of the open circuits is reused for 0.1 s, and the waiting writes are sent alone after
+    # 0.05 s: both made longer here, so a loaded machine's slow calls add nothing.
     monkeypatch.setattr("hfproviders._redis_stores._HINT_S", 3600.0)
-    state = RedisState(redis_url)
-    counts = {"round trips": 0, "writes without reply": 0}
-    run, send_quietly = state.run, state.send_quietly
+    state = RedisState(redis_url, write_delay_s=60)
+    counts = {"round trips": 0, "writes without reply": 0, "writes sent alone": 0}
+    trip, send_quietly, send, asend = (
+        state._trip,
+        state.send_packed_quietly,
+        state._send,
+        state._asend,
+    )
 
-    def counted_run(command: Any) -> Any:
+    def counted_trip(packed: bytes, replies: int = 1) -> Any:
         counts["round trips"] += 1
-        return run(command)
+        return trip(packed, replies)
 
-    def counted_send(*command: Any) -> None:
+    def counted_send_quietly(packed: bytes) -> None:
         counts["writes without reply"] += 1
-        send_quietly(*command)
+        send_quietly(packed)
 
-    state.run, state.send_quietly = counted_run, counted_send  # type: ignore[method-assign]
+    def counted_send() -> None:
+        counts["writes sent alone"] += 1
+        send()
+
+    async def counted_asend() -> None:
+        counts["writes sent alone"] += 1
+        await asend()
+
+    state._trip = counted_trip  # type: ignore[method-assign]
+    state.send_packed_quietly = counted_send_quietly  # type: ignore[method-assign]
+    state._send, state._asend = counted_send, counted_asend  # type: ignore[method-assign]
     options = {"rate_limiter": RateLimiter(6000), "cache": InMemoryCache(), "state": state}
     options |= {"base_url": hf_fake_router.base_url, "api_key": "test-key", "max_retries": 0}
     if is_async:
@@ -164,6 +180,7 @@ async def test_a_healthy_call_costs_two_round_trips(
             for n in range(5):
                 await client.chat(MODEL, [{"role": "user", "content": str(n)}], max_tokens=9)
             elapsed = time.monotonic() - started
+            measured = dict(counts)  # not what closing the client writes
     else:
         with HFClient(**options) as client:
             client.chat(MODEL, USER, max_tokens=9)
@@ -172,7 +189,10 @@ async def test_a_healthy_call_costs_two_round_trips(
             for n in range(5):
                 client.chat(MODEL, [{"role": "user", "content": str(n)}], max_tokens=9)
             elapsed = time.monotonic() - started
-    assert counts["writes without reply"] == 2 * 5  # the cache write, the breaker's count
-    # The cache read and the limiter's script; once a second, the batched latency samples (a read
-    # and a write) and spend settlements (one script): three more per second the calls took.
-    assert 2 * 5 <= counts["round trips"] <= 2 * 5 + 3 * math.ceil(elapsed)
+            measured = dict(counts)
+    assert measured["writes without reply"] == 2 * 5  # the cache write, the breaker's count
+    assert measured["writes sent alone"] == 0  # each went with the next call's round trip
+    # The cache read with the limiter's turn; once a second, the batched latency samples (a read
+    # and a write) and spend settlements (one script, sent whole if the server lacks it): four
+    # more per second the calls took.
+    assert 5 <= measured["round trips"] <= 5 + 4 * math.ceil(elapsed)

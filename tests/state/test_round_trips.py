@@ -1,0 +1,150 @@
+"""A call's round trips on Redis: the cache read and the limiter's turn in one, writes carried.
+
+The cache read and the limiter's reservation are one Lua script (a hit takes no quota); writes
+that need no reply wait for the next command's socket write, a timer (`write_delay_s`),
+`flush()`, `close()`/`aclose()` or the interpreter's exit. All on the real server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import threading
+from typing import Any
+
+import pytest
+import redis
+
+from hfproviders import (
+    AsyncHFClient,
+    HFClient,
+    InMemoryCache,
+    RateLimiter,
+    RateLimitWaitTooLongError,
+    RedisCache,
+    RedisState,
+)
+from hfproviders._cache import cache_key
+from hfproviders.testing import FakeRouter
+from tests.state._workers import MODEL, chat_arrivals
+
+ENTRY = {"kind": "chat", "data": {"id": "x"}, "meta": {"provider": "together"}}
+USER = [{"role": "user", "content": "Hi"}]
+
+
+def _options(router: FakeRouter, state: RedisState, limiter: RateLimiter) -> dict[str, Any]:
+    return {
+        "base_url": router.base_url,
+        "api_key": "test-key",
+        "max_retries": 0,
+        "rate_limiter": limiter,
+        "cache": InMemoryCache(ttl_s=60),
+        "state": state,
+    }
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_cache_hits_take_no_quota(
+    server_url: str, hf_fake_router: FakeRouter, is_async: bool
+) -> None:
+    # One request a second, a burst of one: the miss takes the only turn; five hits after it
+    # must neither wait nor take turns, so the next miss waits about one second, not six.
+    state = RedisState(server_url)
+    options = _options(hf_fake_router, state, RateLimiter(60, burst=1, max_wait=30))
+    if is_async:
+        async with AsyncHFClient(**options) as client:
+            answers = [await client.chat(MODEL, USER, max_tokens=9) for _ in range(6)]
+            limiter = client._config.limiter
+            wait = await asyncio.to_thread(limiter.peek_wait)  # type: ignore[union-attr]
+    else:
+        with HFClient(**options) as client:
+            answers = [client.chat(MODEL, USER, max_tokens=9) for _ in range(6)]
+            wait = client._config.limiter.peek_wait()  # type: ignore[union-attr]
+    assert client._config.lookup_reserving is not None  # the one-round-trip path was chosen
+    assert [a.meta.cached for a in answers] == [False] + [True] * 5
+    assert len(chat_arrivals(hf_fake_router)) == 1
+    assert 0.5 < wait <= 1.0  # one turn taken in all: the miss's
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_a_miss_over_max_wait_raises_and_reserves_nothing(
+    redis_url: str, hf_fake_router: FakeRouter, is_async: bool
+) -> None:
+    state = RedisState(redis_url)
+    options = _options(hf_fake_router, state, RateLimiter(60, burst=1, max_wait=0.2))
+    prompts = [[{"role": "user", "content": f"prompt {n}"}] for n in range(3)]
+    if is_async:
+        async with AsyncHFClient(**options) as client:
+            await client.chat(MODEL, prompts[0], max_tokens=9)
+            for prompt in prompts[1:]:
+                with pytest.raises(RateLimitWaitTooLongError) as raised:
+                    await client.chat(MODEL, prompt, max_tokens=9)
+                assert 0.5 < (raised.value.retry_after or 0) <= 1.0
+    else:
+        with HFClient(**options) as client:
+            client.chat(MODEL, prompts[0], max_tokens=9)
+            for prompt in prompts[1:]:
+                with pytest.raises(RateLimitWaitTooLongError) as raised:
+                    client.chat(MODEL, prompt, max_tokens=9)
+                # the second refusal waits no longer than the first: nothing was reserved
+                assert 0.5 < (raised.value.retry_after or 0) <= 1.0
+    assert len(chat_arrivals(hf_fake_router)) == 1  # nothing sent without a turn
+
+
+def test_a_turn_reserved_ahead_is_given_back(redis_url: str) -> None:
+    state = RedisState(redis_url)
+    limiter = state.rate_limiter(60, burst=1, max_wait=30)
+    cache_name = RedisCache(state=state)._key("absent")
+    value, turn = limiter.lookup(cache_name, 1)
+    assert value is None and turn is not None and turn.wait == 0
+    assert 0.5 < limiter.peek_wait() <= 1.0  # the turn is held on Redis
+    turn.release()  # sent with the next command: the peek below carries it
+    assert limiter.peek_wait() == 0
+    redis.Redis.from_url(redis_url).set("hfproviders:cache:there", b'{"kind": "chat"}')
+    value, turn = limiter.lookup(RedisCache(state=state)._key("there"), 1)
+    assert value == b'{"kind": "chat"}' and turn is None and limiter.peek_wait() == 0
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_waiting_writes_are_sent_at_close(server_url: str, is_async: bool) -> None:
+    state = RedisState(server_url, write_delay_s=60)  # the timer would come far too late
+    cache = RedisCache(state=state, ttl_s=60)
+    other = RedisCache(server_url, ttl_s=60)  # another worker
+    key = cache_key({"model": "m", "body": {"n": 1}})
+    if is_async:
+        await cache.aset(key, ENTRY)
+        assert await other.aget(key) is None  # still waiting in this process
+        await state.aclose()
+        assert await other.aget(key) == ENTRY
+        await other.state.aclose()
+    else:
+        cache.set(key, ENTRY)
+        assert other.get(key) is None
+        state.close()
+        assert other.get(key) == ENTRY
+
+
+def test_waiting_writes_are_sent_at_exit(redis_url: str) -> None:
+    # A process that never closes its state: the interpreter's exit sends what waits.
+    program = (
+        "import sys\n"
+        "from hfproviders import RedisCache, RedisState\n"
+        "state = RedisState(sys.argv[1], write_delay_s=60)\n"
+        "RedisCache(state=state, ttl_s=60).set('at-exit', {'kind': 'chat', 'data': {}})\n"
+    )
+    subprocess.run([sys.executable, "-c", program, redis_url], check=True, timeout=60)
+    assert RedisCache(redis_url).get("at-exit") == {"kind": "chat", "data": {}}
+
+
+def test_this_process_reads_its_own_writes_across_threads(redis_url: str) -> None:
+    # A write made in one thread is seen by a read another thread makes after it: the read's
+    # socket write carries the waiting writes, under the lock that orders this process's sends.
+    state = RedisState(redis_url, write_delay_s=60)
+    cache = RedisCache(state=state, ttl_s=60)
+    for n in range(30):
+        writer = threading.Thread(target=cache.set, args=(f"t{n}", ENTRY))
+        writer.start()
+        writer.join(timeout=10)
+        assert cache.get(f"t{n}") == ENTRY
+    state.close()
