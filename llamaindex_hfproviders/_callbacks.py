@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import inspect
 from collections.abc import AsyncGenerator, Callable, Generator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from llama_index.core.base.llms.types import ChatMessage
@@ -107,17 +106,28 @@ def _callback_manager(llm: Any) -> CallbackManager:
     return result
 
 
-@dataclass(frozen=True)
 class _Kind:
     """What differs between `llm_chat_callback` and `llm_completion_callback`."""
 
-    trace: str  # the CallbackManager trace
-    field: str  # the events' name for the subject: "messages" or "prompt"
-    key: EventPayload  # the subject's key in the callback payloads
-    end_key: EventPayload  # the last response's key in the end payload
-    start: Callable[..., BaseEvent]
-    progress: Callable[..., BaseEvent]
-    end: Callable[..., BaseEvent]
+    __slots__ = ("end", "end_key", "field", "key", "progress", "start", "trace")
+
+    def __init__(
+        self,
+        trace: str,
+        field: str,
+        key: EventPayload,
+        end_key: EventPayload,
+        start: Callable[..., BaseEvent],
+        progress: Callable[..., BaseEvent],
+        end: Callable[..., BaseEvent],
+    ) -> None:
+        self.trace = trace  # the CallbackManager trace
+        self.field = field  # the events' name for the subject: "messages" or "prompt"
+        self.key = key  # the subject's key in the callback payloads
+        self.end_key = end_key  # the last response's key in the end payload
+        self.start = start
+        self.progress = progress
+        self.end = end
 
 
 _CHAT = _Kind(

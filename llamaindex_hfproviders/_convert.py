@@ -33,7 +33,6 @@ from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.output_parsers.base import OutputParserException
 from llama_index.core.tools.types import ToolMetadata
 
-from hfproviders import parse_partial_json
 from llamaindex_hfproviders._prebuilt import text_chat_response, text_completion_response
 
 if TYPE_CHECKING:
@@ -619,6 +618,8 @@ def _parse_arguments(arguments: Mapping[str, Any] | str | None) -> dict[str, Any
         return dict(arguments)
     # The core's parser keeps a half-streamed string value ('{"city": "Par' → "Par"), where
     # llama_index's own helper turns it into None.
+    from hfproviders import parse_partial_json  # loaded with the core by the first model
+
     value = parse_partial_json(arguments or "")
     return value if isinstance(value, dict) else {}
 

@@ -13,7 +13,7 @@ from collections.abc import AsyncGenerator, Generator
 from typing import TYPE_CHECKING, Any, Literal
 
 from llama_index.core.base.llms.types import ChatMessage
-from llama_index.core.bridge.pydantic import Field
+from llama_index.core.bridge.pydantic import ConfigDict, Field
 from llama_index.core.instrumentation.events.llm import (
     LLMStructuredPredictEndEvent,
     LLMStructuredPredictStartEvent,
@@ -39,6 +39,9 @@ class JsonSchemaStructuredLLM(FunctionCallingLLM):
         default="json_schema",
         description="How structured_predict asks for JSON: response_format or a forced tool call.",
     )
+
+    # A base class, never made itself: its subclasses build their schema on first construction.
+    model_config = ConfigDict(defer_build=True)
 
     def _use_json_schema(self) -> bool:
         return (

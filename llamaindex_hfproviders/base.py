@@ -21,30 +21,34 @@ from llama_index.core.base.llms.types import (
     LLMMetadata,
     MessageRole,
 )
-from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr
+from llama_index.core.bridge.pydantic import (
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+)
 from llama_index.core.constants import DEFAULT_NUM_OUTPUTS
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.llm import ToolSelection
 
-from hfproviders import (
-    OPTION_NAMES,
-    AsyncHFClient,
-    CircuitBreaker,
-    ClientPair,
-    HFClient,
-    HFProvidersError,
-    ModelInfo,
-    RateLimiter,
-    ResponseCache,
-)
+# The core loads on first construction, not at import (see `_clients`).
 from llamaindex_hfproviders import _convert, _streams
 from llamaindex_hfproviders._callbacks import streamed_chat, streamed_completion
+from llamaindex_hfproviders._clients import (
+    cache_or_none,
+    core_error,
+    default_breaker,
+    new_pair,
+    option_names,
+    rate_limiter_or_none,
+    share_by_reference,
+)
 from llamaindex_hfproviders._structured import JsonSchemaStructuredLLM
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
 
-    from hfproviders import ServingCapabilities
+    from hfproviders import AsyncHFClient, ClientPair, HFClient, ModelInfo, ServingCapabilities
 
 
 __all__ = ["DEFAULT_CONTEXT_WINDOW", "HFProviders"]
@@ -55,29 +59,6 @@ DEFAULT_CONTEXT_WINDOW = 32_768
 
 # LlamaIndex's own `rate_limiter` counts calls and is never passed down; `api_key` is a secret.
 _NOT_CORE = frozenset({"api_key", "rate_limiter"})
-
-
-_BY_REFERENCE = (
-    "cache",
-    "request_rate_limiter",
-    "rate_limiter",
-    "state",
-    "health",
-    "budget",
-    "telemetry",
-    "_http_client",
-    "_http_async_client",
-)
-
-
-def share_by_reference(model: Any, memo: dict[int, Any] | None) -> dict[int, Any]:
-    """A `copy.deepcopy` memo that makes a copy of `model` share what must not be duplicated."""
-    memo = {} if memo is None else memo
-    for name in _BY_REFERENCE:
-        shared = getattr(model, name, None)
-        if shared is not None:
-            memo.setdefault(id(shared), shared)
-    return memo
 
 
 class HFProviders(JsonSchemaStructuredLLM):
@@ -140,12 +121,12 @@ class HFProviders(JsonSchemaStructuredLLM):
     discovery_ttl: float = Field(
         default=600.0, gt=0, description="Seconds the router's catalogue is kept once loaded."
     )
-    cache: ResponseCache | None = Field(
+    cache: Any | None = Field(
         default=None,
         exclude=True,
         description="hfproviders response cache (InMemoryCache, SQLiteCache) for chat and streams.",
     )
-    request_rate_limiter: RateLimiter | None = Field(
+    request_rate_limiter: Any | None = Field(
         default=None,
         exclude=True,
         description="hfproviders.RateLimiter, per HTTP attempt and adaptive to rate-limit headers "
@@ -164,7 +145,7 @@ class HFProviders(JsonSchemaStructuredLLM):
         description="Where the limiter and cache live: None (this process) or shared, "
         "'redis://host:6379/0' or a hfproviders.RedisState (the core's `state=`).",
     )
-    breaker: Any | None = Field(default_factory=CircuitBreaker, exclude=True)
+    breaker: Any | None = Field(default_factory=default_breaker, exclude=True)
     health: Any | None = Field(default=None, exclude=True)
     constraints: Any | None = Field(default=None, exclude=True)
     hedge_after: float | str | None = None
@@ -176,9 +157,14 @@ class HFProviders(JsonSchemaStructuredLLM):
     )
 
     # Both clients, made on first use; they share one catalogue (one load serves both sides).
-    _pools: ClientPair = PrivateAttr(default_factory=ClientPair)
+    _pools: ClientPair = PrivateAttr(default_factory=new_pair)
     _http_client: Any = PrivateAttr(default=None)
     _http_async_client: Any = PrivateAttr(default=None)
+
+    # The validation schema is built on first construction, not at import (`defer_build`,
+    # inherited from JsonSchemaStructuredLLM).
+    _check_cache = field_validator("cache")(cache_or_none)
+    _check_request_rate_limiter = field_validator("request_rate_limiter")(rate_limiter_or_none)
 
     def __init__(
         self,
@@ -229,7 +215,7 @@ class HFProviders(JsonSchemaStructuredLLM):
             return None
         try:
             return client.serving_capabilities(self.model)
-        except HFProvidersError:  # a bad `:provider` suffix: the call itself reports it
+        except core_error():  # a bad `:provider` suffix: the call itself reports it
             return None
 
     def load_model_info(self) -> ModelInfo | None:
@@ -248,7 +234,8 @@ class HFProviders(JsonSchemaStructuredLLM):
 
     def _client_options(self) -> dict[str, Any]:
         fields = type(self).model_fields
-        options = {name: getattr(self, name) for name in OPTION_NAMES - _NOT_CORE if name in fields}
+        names = option_names() - _NOT_CORE
+        options = {name: getattr(self, name) for name in names if name in fields}
         options["api_key"] = self.api_key.get_secret_value() if self.api_key else None
         options["rate_limiter"] = self.request_rate_limiter  # never LlamaIndex's `rate_limiter`
         options["http_client"] = self._http_client
@@ -258,7 +245,7 @@ class HFProviders(JsonSchemaStructuredLLM):
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         """A copy with core clients of its own, made on first use (its settings may differ)."""
         copied = super().model_copy(update=update, deep=deep)
-        copied._pools = ClientPair()
+        copied._pools = new_pair()
         return copied
 
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:

@@ -8,13 +8,27 @@ limiting, token safety), natively sync and async.
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
-from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr
+from llama_index.core.bridge.pydantic import (
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+)
 
-from hfproviders import AsyncHFClient, ClientPair, HFClient, RateLimiter, ResponseCache
-from llamaindex_hfproviders.base import HFProviders, share_by_reference
+from llamaindex_hfproviders._clients import (
+    cache_or_none,
+    new_pair,
+    rate_limiter_or_none,
+    share_by_reference,
+)
+from llamaindex_hfproviders.base import HFProviders
+
+if TYPE_CHECKING:
+    from hfproviders import AsyncHFClient, ClientPair, HFClient
 
 __all__ = ["HFProvidersEmbedding"]
 
@@ -69,7 +83,7 @@ class HFProvidersEmbedding(BaseEmbedding):
     discovery_ttl: float = Field(
         default=600.0, gt=0, description="Seconds the Hub's provider mapping is kept."
     )
-    cache: ResponseCache | None = Field(
+    cache: Any | None = Field(
         default=None, exclude=True, description="hfproviders response cache, per request."
     )
     telemetry: Any | None = Field(
@@ -84,16 +98,21 @@ class HFProvidersEmbedding(BaseEmbedding):
         description="Where the limiter and cache live: None (this process) or shared, "
         "'redis://host:6379/0' or a hfproviders.RedisState (the core's `state=`).",
     )
-    request_rate_limiter: RateLimiter | None = Field(
+    request_rate_limiter: Any | None = Field(
         default=None,
         exclude=True,
         description="hfproviders.RateLimiter, per HTTP request (LlamaIndex's `rate_limiter` "
         "counts calls and is applied by LlamaIndex itself).",
     )
 
-    _pools: ClientPair = PrivateAttr(default_factory=ClientPair)
+    _pools: ClientPair = PrivateAttr(default_factory=new_pair)
     _http_client: Any = PrivateAttr(default=None)
     _http_async_client: Any = PrivateAttr(default=None)
+
+    model_config = ConfigDict(defer_build=True)
+
+    _check_cache = field_validator("cache")(cache_or_none)
+    _check_request_rate_limiter = field_validator("request_rate_limiter")(rate_limiter_or_none)
 
     def __init__(
         self,
@@ -131,7 +150,7 @@ class HFProvidersEmbedding(BaseEmbedding):
     def model_copy(self, *, update: Any = None, deep: bool = False) -> Self:
         """A copy with core clients of its own, made on first use."""
         copied = super().model_copy(update=update, deep=deep)
-        copied._pools = ClientPair()
+        copied._pools = new_pair()
         return copied
 
     def close(self) -> None:

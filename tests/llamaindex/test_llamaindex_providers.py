@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -21,7 +23,8 @@ from llamaindex_support import FAKE_TOKEN, CountingLimiter
 from pydantic import ValidationError
 
 import hfproviders
-from llamaindex_hfproviders import DEFAULT_CONTEXT_WINDOW, HFProviders
+import llamaindex_hfproviders
+from llamaindex_hfproviders import DEFAULT_CONTEXT_WINDOW, HFProviders, HFProvidersEmbedding
 from tests.langchain.provider_router import MODEL, ProviderRouter
 
 MODES = ["chat", "achat", "stream_chat", "astream_chat"]
@@ -151,8 +154,46 @@ def test_bad_settings_fail_at_construction() -> None:
         HFProviders(model=MODEL, routing="sometimes")
     with pytest.raises(ValidationError):
         HFProviders(model=MODEL, discovery_ttl=0)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="ResponseCache"):
         HFProviders(model=MODEL, cache=object())
+    with pytest.raises(ValidationError, match="RateLimiter"):
+        HFProviders(model=MODEL, request_rate_limiter="60/min")
+    with pytest.raises(ValidationError, match="ResponseCache"):
+        HFProvidersEmbedding(model_name=MODEL, cache={})
+    with pytest.raises(ValidationError, match="RateLimiter"):
+        HFProvidersEmbedding(model_name=MODEL, request_rate_limiter=CountingLimiter())
+
+
+def test_the_cores_cache_and_limiters_are_accepted_as_they_are() -> None:
+    cache, limiter = hfproviders.InMemoryCache(), CountingRateLimiter()
+    llm = HFProviders(model=MODEL, cache=cache, request_rate_limiter=limiter)
+    assert llm.cache is cache and llm.request_rate_limiter is limiter
+    assert isinstance(llm.breaker, hfproviders.CircuitBreaker)
+    embedder = HFProvidersEmbedding(model_name=MODEL, cache=cache, request_rate_limiter=limiter)
+    assert embedder.cache is cache and embedder.request_rate_limiter is limiter
+
+
+def test_import_leaves_the_core_and_embeddings_for_first_use() -> None:
+    # `from llamaindex_hfproviders import HFProviders` costs LlamaIndex's import and little
+    # more: the core loads when a model is first made, the embedding class when asked for.
+    code = (
+        "import sys\n"
+        "from llamaindex_hfproviders import HFProviders\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'hfproviders'))\n"
+        "print('llamaindex_hfproviders.embeddings' in sys.modules)\n"
+        "llm = HFProviders(model='m/m', api_key='hf_x')\n"
+        "print(type(llm.breaker).__name__, type(llm._pools).__name__)\n"
+        "from llamaindex_hfproviders import HFProvidersEmbedding\n"
+        "import llamaindex_hfproviders.embeddings as module\n"
+        "print(HFProvidersEmbedding is module.HFProvidersEmbedding)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["[]", "False", "CircuitBreaker ClientPair", "True"]
+    with pytest.raises(AttributeError, match="HFProvidersEmbeddings"):
+        _ = llamaindex_hfproviders.HFProvidersEmbeddings  # type: ignore[attr-defined]
 
 
 # -- discovery: metadata
