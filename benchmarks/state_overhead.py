@@ -3,6 +3,8 @@
 Runs the same non-streamed chat call through four clients, interleaved round-robin so machine
 load hits them alike, over an in-process `httpx.MockTransport` (no HTTP noise):
 
+`--async` runs the same through `AsyncHFClient` (its Redis round trips awaited on the loop).
+
 - `none`: no limiter, no cache;
 - `local`: in-process `RateLimiter`, breaker and ledger, and an `InMemoryCache` (a miss and a
   write per call);
@@ -19,15 +21,18 @@ is given. Reports p50/p95 per call and the p50 added over `local` (target: < 1 m
 limiter's round trip alone, back to back. On a loaded machine the interleaved figures include the
 scheduler's delay in waking `redis-server` and then this process again; the round trip alone does not.
 
-Measured on the project's shared 2-core machine (Redis 7.0, loopback; 2026-12-01 22:24-22:26 UTC,
-load average 2.2-2.5), five runs alternating with the code before the one-round-trip change:
-added p50 0.35-0.49 ms with the cache (before: 0.87-1.33) and 0.26-0.40 ms without it (before:
-0.51-0.88); the limiter's round trip alone 0.11-0.17 ms (before: 0.23-0.28).
+Measured on the project's shared 2-core machine (Redis 7.0, loopback; 2026-12-01), runs
+alternating with the code before the one-round-trip change: `HFClient`, four pairs at 22:39-22:40
+UTC, load average 2.1-2.8: added p50 0.36-0.42 ms with the cache (before: 0.84-1.10) and
+0.26-0.29 ms without it (before: 0.48-0.66), the limiter's round trip alone 0.12-0.16 ms (before:
+0.21-0.29); `AsyncHFClient` (`--async`), three pairs at 22:40 UTC, load 2.2-2.5: 0.45-0.55 ms
+with the cache (before: 1.29-1.64) and 0.36-0.50 ms without it (before: 0.76-0.95).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import atexit
 import json
 import shutil
@@ -40,7 +45,7 @@ from typing import Any
 
 import httpx
 
-from hfproviders import HFClient, InMemoryCache, RateLimiter, RedisState
+from hfproviders import AsyncHFClient, HFClient, InMemoryCache, RateLimiter, RedisState
 
 BODY = {
     "id": "chatcmpl-bench",
@@ -94,22 +99,40 @@ def start_redis() -> tuple[subprocess.Popen[bytes], str]:
     return process, f"redis://127.0.0.1:{port}/0"
 
 
-def client(kind: str, url: str) -> HFClient:
+def client(kind: str, url: str, is_async: bool = False) -> Any:
     transport = httpx.MockTransport(
         lambda request: httpx.Response(200, json=BODY, headers={"x-inference-provider": "together"})
     )
-    options: dict[str, Any] = {
-        "base_url": "http://bench.local/v1",
-        "api_key": "k",
-        "http_client": httpx.Client(transport=transport),
-    }
+    options: dict[str, Any] = {"base_url": "http://bench.local/v1", "api_key": "k"}
+    if is_async:
+        options["http_async_client"] = httpx.AsyncClient(transport=transport)
+    else:
+        options["http_client"] = httpx.Client(transport=transport)
     if kind != "none":
         options["rate_limiter"] = RateLimiter(6_000_000, max_wait=None)
     if kind in ("local", "redis state+cache"):
         options["cache"] = InMemoryCache(ttl_s=60)
     if kind.startswith("redis"):
         options["state"] = RedisState(url, prefix="bench")
-    return HFClient(**options)
+    return AsyncHFClient(**options) if is_async else HFClient(**options)
+
+
+async def measure_async(kinds: list[str], url: str, calls: int) -> dict[str, list[float]]:
+    """The same interleaved calls through `AsyncHFClient` (its Redis I/O awaited on the loop)."""
+    clients = {kind: client(kind, url, is_async=True) for kind in kinds}
+    timings: dict[str, list[float]] = {kind: [] for kind in kinds}
+    try:
+        for n in range(calls + 20):
+            for kind in kinds:
+                messages = [{"role": "user", "content": f"call {n}"}]
+                started = time.perf_counter()
+                await clients[kind].chat("org/model", messages)
+                if n >= 20:
+                    timings[kind].append((time.perf_counter() - started) * 1000)
+    finally:
+        for each in clients.values():
+            await each.aclose()
+    return timings
 
 
 def main() -> None:
@@ -117,15 +140,18 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=800)
     parser.add_argument("--redis-url")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--async", dest="is_async", action="store_true", help="AsyncHFClient")
     args = parser.parse_args()
     process, url = (None, args.redis_url) if args.redis_url else start_redis()
     if process is not None:
         atexit.register(process.kill)  # after the stores' own exit flushes (atexit runs LIFO)
     kinds = ["none", "local", "redis state", "redis state+cache"]
-    clients = {kind: client(kind, url) for kind in kinds}
+    clients = {} if args.is_async else {kind: client(kind, url) for kind in kinds}
     try:
         timings: dict[str, list[float]] = {kind: [] for kind in kinds}
-        for n in range(args.calls + 20):
+        if args.is_async:
+            timings = asyncio.run(measure_async(kinds, url, args.calls))
+        for n in range(0 if args.is_async else args.calls + 20):
             for kind in kinds:
                 messages = [{"role": "user", "content": f"call {n}"}]
                 started = time.perf_counter()

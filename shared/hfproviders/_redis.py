@@ -212,6 +212,8 @@ class RedisState:
         self._pending_bytes = 0
         self._flusher: _Flusher | None = None
         self._idle: list[Any] = []  # the sync client's connections, ready to send
+        self._loop_connections: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[Any]]
+        self._loop_connections = weakref.WeakKeyDictionary()  # the same, per event loop
         self._armed: set[asyncio.AbstractEventLoop] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         _STATES.add(self)
@@ -283,14 +285,16 @@ class RedisState:
 
     def pipeline(self, *commands: tuple[Any, ...]) -> list[Any]:
         """Several commands' raw replies, in one round trip (not a transaction)."""
-        replies: list[Any] = self._trip(b"".join(map(_pack, commands)), len(commands))
-        return replies
+        found = self._trip(b"".join(map(_pack, commands)), len(commands))
+        return [found] if len(commands) == 1 else list(found)
 
     def eval(self, source: str, keys: list[str], args: list[Any]) -> Any:
         """Run the Lua script `source` (by its SHA; sent whole once if the server lacks it)."""
         sha = self._shas.get(source)
         if sha is None:
-            sha = self._shas[source] = hashlib.sha1(source.encode()).hexdigest()
+            sha = self._shas[source] = hashlib.sha1(
+                source.encode(), usedforsecurity=False
+            ).hexdigest()
         try:
             return self._trip(_pack(("EVALSHA", sha, len(keys), *keys, *args)))
         except NoScriptError:
@@ -404,27 +408,51 @@ class RedisState:
             return pool.connection_class(**pool.connection_kwargs)
 
     async def _atrip(self, packed: bytes, replies: int) -> Any:
-        """Async twin of `_trip_sync`, on this loop's asyncio client."""
-        pool: Any = self.async_client().connection_pool
+        """Async twin of `_trip_sync`, on connections of this loop's own."""
+        idle = self._loop_idle()
         for retry in (False, True):
-            connection = await pool.get_connection()
+            connection = self._aconnection(idle)
             try:
                 pending = self._take()  # written before any later command of this loop's tasks
-                await connection.send_packed_command(
-                    [b"".join([*pending, packed])], check_health=False
-                )
-                return _replies([await _aread(connection.read_response) for _ in range(replies)])
+                async with asyncio.timeout(self.socket_timeout):  # one timer for the round trip
+                    await connection.send_packed_command(
+                        [b"".join([*pending, packed])], check_health=False
+                    )
+                    found = [await _aread(connection.read_response) for _ in range(replies)]
+            except TimeoutError as error:
+                await connection.disconnect()
+                idle.append(connection)
+                raise redis.TimeoutError("Timeout reading from Redis") from error
             except redis.ConnectionError:
                 await connection.disconnect()
+                idle.append(connection)
                 if retry:
                     raise
                 self._requeue(pending)
+                continue
             except BaseException:
                 await connection.disconnect()
+                idle.append(connection)
                 raise
-            finally:
-                await pool.release(connection)
+            idle.append(connection)
+            return _replies(found)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _loop_idle(self) -> list[Any]:
+        loop = asyncio.get_running_loop()
+        idle = self._loop_connections.get(loop)
+        if idle is None:
+            idle = self._loop_connections[loop] = []
+        return idle
+
+    def _aconnection(self, idle: list[Any]) -> Any:
+        """Async twin of `_connection`: this loop's idle connection, or a new one."""
+        try:
+            return idle.pop()
+        except IndexError:
+            pool: Any = self.async_client().connection_pool
+            # No per-read timer (redis-py's costs a task per write): `_atrip` times the trip.
+            return pool.connection_class(**{**pool.connection_kwargs, "socket_timeout": None})
 
     def _requeue(self, pending: list[bytes]) -> None:
         with self._lock:
@@ -445,17 +473,18 @@ class RedisState:
             self._idle.append(connection)
 
     async def _asend(self) -> None:
-        pool: Any = self.async_client().connection_pool
-        connection = await pool.get_connection()
+        idle = self._loop_idle()
+        connection = self._aconnection(idle)
         try:
             pending = self._take()
             if pending:
-                await connection.send_packed_command([b"".join(pending)], check_health=False)
+                async with asyncio.timeout(self.socket_timeout):
+                    await connection.send_packed_command([b"".join(pending)], check_health=False)
         except BaseException:
             await connection.disconnect()
             raise
         finally:
-            await pool.release(connection)
+            idle.append(connection)
 
     def _arm(self) -> None:
         """Make sure the waiting writes go out within `write_delay_s`, even if no command comes."""
@@ -465,6 +494,8 @@ class RedisState:
             if flusher is None or not flusher.is_alive():
                 flusher = self._flusher = _Flusher(self)
                 flusher.start()
+                weakref.finalize(self, flusher.wake.set)  # a dropped state ends its thread
+            flusher.hold = self
             flusher.wake.set()
         elif loop not in self._armed:
             self._armed.add(loop)
@@ -485,6 +516,7 @@ class RedisState:
         self._pending, self._pending_bytes = [], 0
         self._flusher = None
         self._idle = []  # the parent's sockets: never used here
+        self._loop_connections = weakref.WeakKeyDictionary()
         self._armed = set()
 
     # -- the StateBackend protocol ---------------------------------------------------------
@@ -574,12 +606,14 @@ class RedisState:
             self._client = None
 
     async def aclose(self) -> None:
-        """Send the waiting writes, then close this loop's asyncio pool (yours stays open)."""
+        """Send the waiting writes, then close this loop's connections (yours stay open)."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # pragma: no cover - only called from a coroutine
             return
         await self.aflush()
+        for connection in self._loop_connections.pop(loop, []):
+            await connection.disconnect()
         found = self._loop_clients.pop(loop, None)
         if found is not None:
             await found.aclose()
@@ -637,27 +671,29 @@ def _pack(command: tuple[Any, ...]) -> bytes:
 
 
 class _Flusher(threading.Thread):
-    """Sends a state's waiting writes `write_delay_s` after they appear, if nothing sent them."""
+    """Sends a state's waiting writes `write_delay_s` after they appear, if nothing sent them.
+
+    While writes wait, the thread holds the state (`hold`), so a state dropped right after a
+    write still sends it; otherwise only a weak reference, so a dropped state ends its thread.
+    """
 
     def __init__(self, state: RedisState) -> None:
         super().__init__(name="hfproviders-redis-writes", daemon=True)
         self.state = weakref.ref(state)
+        self.hold: RedisState | None = None
         self.wake = threading.Event()
 
     def run(self) -> None:
         while True:
             self.wake.wait()
-            state = self.state()
+            state, self.hold = self.hold or self.state(), None
             if state is None:
                 return
-            delay = state.write_delay_s
-            del state  # a dropped state is not kept alive by its timer
-            time.sleep(delay)
+            time.sleep(state.write_delay_s)
             self.wake.clear()
-            state = self.state()
-            if state is None:
-                return
             state.flush()
+            if self.hold is state:
+                self.hold = None  # what woke it meanwhile was just sent
             del state
 
 

@@ -193,9 +193,9 @@ async def test_cache_writes_wait_for_no_reply(own_server: RedisServer, is_async:
     assert found == ENTRY
     assert state._skips is True
     if is_async:
-        idle = list(state.async_client().connection_pool._available_connections)  # type: ignore[attr-defined]
+        idle = [c for each in state._loop_connections.values() for c in each]
     else:
-        idle = list(state._idle)  # the sync side's own connections
+        idle = list(state._idle)  # the state's own connections, ready to send
     assert idle  # the writes went on idle connections, back with nothing to read
     for connection in idle:
         assert not (await connection.can_read() if is_async else connection.can_read())

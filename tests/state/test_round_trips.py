@@ -8,9 +8,11 @@ that need no reply wait for the next command's socket write, a timer (`write_del
 from __future__ import annotations
 
 import asyncio
+import gc
 import subprocess
 import sys
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -148,3 +150,43 @@ def test_this_process_reads_its_own_writes_across_threads(redis_url: str) -> Non
         writer.join(timeout=10)
         assert cache.get(f"t{n}") == ENTRY
     state.close()
+
+
+def test_a_dropped_state_still_sends_its_writes_and_ends_its_timer(redis_url: str) -> None:
+    before = {t.ident for t in threading.enumerate()}
+    for n in range(5):
+        state = RedisState(redis_url, write_delay_s=0.01)
+        RedisCache(state=state, ttl_s=60).set(f"dropped{n}", ENTRY)
+        del state  # never closed: its timer holds it until the write is sent
+    reader = RedisCache(redis_url)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        gc.collect()
+        timers = [t for t in threading.enumerate() if t.ident not in before]
+        if not timers and all(reader.get(f"dropped{n}") for n in range(5)):
+            break
+        time.sleep(0.02)
+    assert [reader.get(f"dropped{n}") for n in range(5)] == [ENTRY] * 5
+    assert not [t.name for t in threading.enumerate() if t.ident not in before]
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_an_error_reply_mid_pipeline_leaves_the_connection_clean(
+    redis_url: str, is_async: bool
+) -> None:
+    state = RedisState(redis_url)
+    commands = [("SET", "p", "1"), ("HGET", "p", "field"), ("SET", "p", "2")]
+
+    def run() -> Any:
+        with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+            state.pipeline(*commands)  # every reply is read, the first error raised
+        return state.call("GET", "p")  # the next reply is this command's own
+
+    if is_async:
+        from hfproviders._state import async_step
+
+        assert await async_step(run) == b"2"
+        await state.aclose()
+    else:
+        assert run() == b"2"
+        state.close()
