@@ -145,3 +145,56 @@ async def test_a_given_pool_is_used_with_its_own_settings(
         pool.close()
     else:
         await pool.aclose()
+
+
+def _pool_context(client: HFClient | AsyncHFClient) -> Any:
+    """The TLS context the client's own pool hands to httpcore (httpx/httpcore internals)."""
+    transport = client._transport  # type: ignore[union-attr]
+    pools = (
+        [transport._client]
+        if isinstance(client, HFClient)
+        else [pool for pool, *_ in transport._pools.values()]
+    )
+    return [pool._transport._pool._ssl_context for pool in pools]
+
+
+def test_own_pools_share_one_tls_context(
+    hf_fake_router: FakeRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # httpx loads the CA bundle for every client (about 1 MB, 20-50 ms): our pools, sync and
+    # async, of every client and every event loop, load it once per process.
+    import asyncio
+
+    from hfproviders import _transport
+
+    hf_fake_router.on(kind="chat").respond_with(lambda request: Reply("hi"))
+    made: list[Any] = []
+    real = httpx.create_ssl_context
+    monkeypatch.setattr(_transport, "_tls_contexts", {})
+    monkeypatch.setattr(httpx, "create_ssl_context", lambda: made.append(real()) or made[-1])
+    sync_client = make("sync", hf_fake_router.base_url)
+    async_client = make("async", hf_fake_router.base_url)
+    assert isinstance(sync_client, HFClient) and isinstance(async_client, AsyncHFClient)
+    assert sync_client.chat(MODEL, USER).text == "hi"
+
+    async def twice() -> list[Any]:
+        assert (await async_client.chat(MODEL, USER)).text == "hi"
+        return _pool_context(async_client)
+
+    contexts = _pool_context(sync_client) + asyncio.run(twice()) + asyncio.run(twice())
+    assert len(made) == 1 and contexts == [made[0]] * 3
+    sync_client.close()
+
+
+def test_the_tls_context_follows_the_tls_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    import certifi
+
+    from hfproviders._transport import tls_context
+
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    default = tls_context()
+    assert tls_context() is default
+    monkeypatch.setenv("SSL_CERT_FILE", certifi.where())
+    chosen = tls_context()
+    assert chosen is not default and tls_context() is chosen
+    assert chosen.verify_mode == default.verify_mode and chosen.check_hostname
