@@ -12,7 +12,7 @@ call.error_in(...)      -> the typed error for a >= 400 answer (the twin raises 
 call.headers_in(...)    -> a success's headers: meta, limiter feedback, the stream decoder
 call.body_in(body)      -> the result of a whole answer
 call.feed(raw)          -> a stream's chunks; `call.over()` once [DONE] or an error event came
-call.delivered(chunk)   -> the chunk, folded into the merged view as it is handed out
+call.deliver(chunks)    -> the chunks, each folded into the merged view as it is handed out
 call.finish()           -> a stream's last chunks (raises IncompleteStreamError if cut short)
 call.failed(error)      -> seconds to sleep before the next attempt, or raises the final error
 ```
@@ -28,7 +28,7 @@ import copy
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from hfproviders._config import NO_TOKEN_SENT, ClientConfig
@@ -348,10 +348,25 @@ class Call:
             raise self._idle()
         return chunks
 
-    def delivered(self, chunk: Any) -> Any:
-        """`chunk`, which is about to be handed to the caller, folded into the merged view."""
-        self.decoder.deliver(chunk)
-        return chunk
+    def deliver(self, chunks: list[Any]) -> Iterable[Any]:
+        """`chunks` to hand out, each folded into the merged view just before it is handed out.
+
+        A chunk counts as delivered only once the caller asks for it: a caller that reads the
+        merged view between chunks sees exactly what it was handed, and one that stops early
+        leaves the rest undelivered. Most reads bring one chunk (or none): it is folded in and
+        handed out at once, without a generator.
+        """
+        if len(chunks) > 1:
+            return self._one_by_one(chunks)
+        if chunks:
+            self.decoder.deliver(chunks[0])
+        return chunks
+
+    def _one_by_one(self, chunks: list[Any]) -> Iterator[Any]:
+        deliver = self.decoder.deliver
+        for chunk in chunks:
+            deliver(chunk)
+            yield chunk
 
     def over(self) -> bool:
         """The stream said it is over ([DONE] or an error event): stop reading."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import closing
 from typing import TYPE_CHECKING, Any, Unpack
 
 from hfproviders._call import Call, needs_catalogue
@@ -395,17 +396,11 @@ class HFClient(_Shared):
             return
         while True:
             try:
-                response = self._open(call)
-                try:
-                    for chunk in call.held():  # what a hedged race read to pick its winner
-                        yield call.delivered(chunk)
+                with closing(self._open(call)) as response:
+                    yield from call.deliver(call.held())  # what a hedged race read first
                     for raw in response.chunks(until=call.over):
-                        for chunk in call.feed(raw):
-                            yield call.delivered(chunk)
-                    for chunk in call.finish():
-                        yield call.delivered(chunk)
-                finally:
-                    response.close()
+                        yield from call.deliver(call.feed(raw))
+                    yield from call.deliver(call.finish())
                 call.stream_ended()
                 return
             except HFProvidersError as error:
@@ -736,13 +731,13 @@ class AsyncHFClient(_Shared):
             try:
                 response = await self._open(call)
                 try:
-                    for chunk in call.held():  # what a hedged race read to pick its winner
-                        yield call.delivered(chunk)
+                    for chunk in call.deliver(call.held()):  # what a hedged race read first
+                        yield chunk
                     async for raw in response.chunks(until=call.over):
-                        for chunk in call.feed(raw):
-                            yield call.delivered(chunk)
-                    for chunk in call.finish():
-                        yield call.delivered(chunk)
+                        for chunk in call.deliver(call.feed(raw)):
+                            yield chunk
+                    for chunk in call.deliver(call.finish()):
+                        yield chunk
                 finally:
                     await response.close()
                 await self._step(call.stream_ended)

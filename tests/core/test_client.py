@@ -96,6 +96,30 @@ async def test_stream_yields_chunks_usage_once_and_completion(h: Harness) -> Non
     assert h.requests[0].headers["accept"] == "text/event-stream"
 
 
+async def test_chunks_read_together_are_delivered_one_by_one(h: Harness) -> None:
+    # The whole body arrives in one read, yet each chunk joins the merged view only when the
+    # caller takes it; chunks a caller never takes (it closed the stream) are not in it.
+    words = ["one ", "two ", "three ", "four"]
+    body = sse(*(chunk(word, role="assistant") for word in words), chunk("", "stop"))
+    h.queue(ok_sse(body), ok_sse(body))
+    stream = await h.call("stream", MODEL, USER)
+    handed, views = "", []
+    iterator = aiter(stream) if h.is_async else iter(stream)
+    for _ in range(len(words)):
+        piece = await anext(iterator) if h.is_async else next(iterator)
+        handed += piece.choices[0].delta.content
+        views.append((stream.completion.text, stream.text_only()))
+    assert views == [(text, text) for text in ("one ", "one two ", "one two three ", handed)]
+    await h.drain(stream)
+    assert stream.completion.text == "one two three four"
+    stream = await h.call("stream", MODEL, USER)
+    iterator = aiter(stream) if h.is_async else iter(stream)
+    for _ in range(2):
+        await anext(iterator) if h.is_async else next(iterator)
+    await stream.aclose() if h.is_async else stream.close()
+    assert stream.completion.text == "one two "
+
+
 async def test_text_only_follows_the_answer_while_it_is_plain_text(h: Harness) -> None:
     # What adapters read per chunk instead of `completion`: the same text, None once more.
     h.queue(ok_sse(sse(chunk("Hel"), chunk("lo"), chunk(None, reasoning_content="hm"), chunk("!"))))
