@@ -110,6 +110,16 @@ class RedisServer:
             client.close()
 
 
+def assert_wait(wait: float, expected: float, since: float) -> None:
+    """`wait` is `expected` less the time passed since `since`: Redis's clock runs on meanwhile.
+
+    Not a fixed window (e.g. `0.9 < wait <= 1.0`), which a machine that stalls this test for
+    0.1 s between two round trips would miss.
+    """
+    elapsed = time.monotonic() - since
+    assert expected - elapsed - 0.002 <= wait <= expected + 0.002, (wait, expected, elapsed)
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """The session's shared server."""
