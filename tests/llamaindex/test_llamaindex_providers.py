@@ -463,3 +463,19 @@ async def test_a_deep_copy_gets_its_own_clients_and_shares_cache_and_limiters(ca
     assert ours.slots == 3
     assert llm.chat(ask("original")).message.content == "echo: original"  # still its own
     assert llm.model_copy(deep=True)._pools._sync is None
+
+
+def test_a_pickled_model_comes_back_with_its_settings_and_clients_of_its_own() -> None:
+    """The adapter's types load the core on first use; pickling is unchanged by that."""
+    import pickle
+
+    llm = HFProviders(model=MODEL, provider=["novita", "groq"], temperature=0.2)
+    llm._sync_client()  # its core client made (no request)
+    copied = pickle.loads(pickle.dumps(llm))
+    assert isinstance(copied, HFProviders) and copied is not llm
+    assert (copied.model, copied.provider, copied.temperature) == (MODEL, ["novita", "groq"], 0.2)
+    assert isinstance(copied.breaker, hfproviders.CircuitBreaker)
+    assert copied._pools is not llm._pools and copied._pools.any is None
+    embedder = HFProvidersEmbedding(model_name=MODEL, dimensions=8)
+    back = pickle.loads(pickle.dumps(embedder))
+    assert isinstance(back, HFProvidersEmbedding) and back.dimensions == 8
