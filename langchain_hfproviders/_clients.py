@@ -8,12 +8,13 @@ the calls of the other side and fills `profile` without a second `GET /v1/models
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from hfproviders import CircuitBreaker, ClientPair, HFProvidersError
 
 __all__ = [
+    "TokenlessPickle",
     "core_error",
     "core_options",
     "deepcopy_memo",
@@ -109,3 +110,24 @@ def deepcopy_memo(memo: dict[int, Any] | None, model: Any) -> dict[int, Any]:
         if shared is not None:
             memo.setdefault(id(shared), shared)
     return memo
+
+
+class TokenlessPickle:
+    """For the models: a pickle never holds the token (`hfproviders.pickle_state_without_token`).
+
+    An unpickled model reads HF_TOKEN where it is loaded, as a new model does; pass `api_key`
+    again where it is not set.
+    """
+
+    def __getstate__(self) -> dict[Any, Any]:
+        from hfproviders import pickle_state_without_token
+
+        state = cast("dict[Any, Any]", super().__getstate__())
+        return pickle_state_without_token(state)
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        super().__setstate__(state)  # type: ignore[misc]
+        if self.__dict__.get("api_key") is None:
+            from langchain_core.utils import secret_from_env
+
+            self.__dict__["api_key"] = secret_from_env("HF_TOKEN", default=None)()

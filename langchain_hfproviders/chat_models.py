@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field
 # The core loads on first construction, not at import: `core_error()` is evaluated only when an
 # exception reaches the `except` clause, and `langchain_error` imports the error mapping then.
 from langchain_hfproviders._clients import (
+    TokenlessPickle,
     core_error,
     core_options,
     deepcopy_memo,
@@ -60,7 +61,7 @@ __all__ = ["ChatHFProviders"]
 register_translator(MODEL_PROVIDER, translate_content, translate_content_chunk)
 
 
-class ChatHFProviders(BaseChatModel):
+class ChatHFProviders(TokenlessPickle, BaseChatModel):
     """Chat model for Hugging Face Inference Providers (and any OpenAI-compatible server).
 
     Example:

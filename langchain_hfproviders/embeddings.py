@@ -15,13 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
 import hfproviders
 from hfproviders import AsyncHFClient, ClientPair, HFClient, RateLimiter
-from langchain_hfproviders._clients import core_options, deepcopy_memo, new_pair
+from langchain_hfproviders._clients import TokenlessPickle, core_options, deepcopy_memo, new_pair
 from langchain_hfproviders._errors import to_langchain_error
 
 __all__ = ["HFProvidersEmbeddings"]
 
 
-class HFProvidersEmbeddings(BaseModel, Embeddings):
+class HFProvidersEmbeddings(TokenlessPickle, BaseModel, Embeddings):
     """Embeddings from Hugging Face Inference Providers, an Inference Endpoint or TEI.
 
     `provider=None` (or `"auto"`) uses the live providers the Hub maps to the model for

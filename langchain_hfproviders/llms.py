@@ -25,7 +25,7 @@ from hfproviders import (
     RateLimiter,
     TextGeneration,
 )
-from langchain_hfproviders._clients import core_options, deepcopy_memo, new_pair
+from langchain_hfproviders._clients import TokenlessPickle, core_options, deepcopy_memo, new_pair
 from langchain_hfproviders._convert import MODEL_PROVIDER, estimate_tokens
 from langchain_hfproviders._errors import to_langchain_error
 
@@ -62,7 +62,7 @@ def _generation_info(result: TextGeneration) -> dict[str, Any]:
     return {key: value for key, value in info.items() if value is not None}
 
 
-class HFProvidersLLM(BaseLLM):
+class HFProvidersLLM(TokenlessPickle, BaseLLM):
     """Text completion on a TGI server: an Inference Endpoint, self-hosted TGI, or hf-inference.
 
     Example:

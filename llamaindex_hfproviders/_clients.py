@@ -7,12 +7,13 @@ pair), and checks a given `cache` or `request_rate_limiter` against the core's t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from hfproviders import CircuitBreaker, ClientPair, HFProvidersError
 
 __all__ = [
+    "TokenlessPickle",
     "cache_or_none",
     "core_error",
     "default_breaker",
@@ -92,3 +93,17 @@ def share_by_reference(model: Any, memo: dict[int, Any] | None) -> dict[int, Any
         if shared is not None:
             memo.setdefault(id(shared), shared)
     return memo
+
+
+class TokenlessPickle:
+    """For the models: a pickle never holds the token (`hfproviders.pickle_state_without_token`).
+
+    An unpickled model finds its token where it is loaded (HF_TOKEN, the stored login), as a
+    model made without `api_key` does; pass `api_key` again where neither is set.
+    """
+
+    def __getstate__(self) -> dict[Any, Any]:
+        from hfproviders import pickle_state_without_token
+
+        state = cast("dict[Any, Any]", super().__getstate__())
+        return pickle_state_without_token(state)

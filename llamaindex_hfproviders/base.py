@@ -35,6 +35,7 @@ from llama_index.core.llms.llm import ToolSelection
 from llamaindex_hfproviders import _convert, _streams
 from llamaindex_hfproviders._callbacks import streamed_chat, streamed_completion
 from llamaindex_hfproviders._clients import (
+    TokenlessPickle,
     cache_or_none,
     core_error,
     default_breaker,
@@ -61,7 +62,7 @@ DEFAULT_CONTEXT_WINDOW = 32_768
 _NOT_CORE = frozenset({"api_key", "rate_limiter"})
 
 
-class HFProviders(JsonSchemaStructuredLLM):
+class HFProviders(TokenlessPickle, JsonSchemaStructuredLLM):
     """Chat, completion, tools and structured output through Hugging Face Inference Providers.
 
     Example:

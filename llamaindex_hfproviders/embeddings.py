@@ -20,6 +20,7 @@ from llama_index.core.bridge.pydantic import (
 )
 
 from llamaindex_hfproviders._clients import (
+    TokenlessPickle,
     cache_or_none,
     new_pair,
     rate_limiter_or_none,
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["HFProvidersEmbedding"]
 
 
-class HFProvidersEmbedding(BaseEmbedding):
+class HFProvidersEmbedding(TokenlessPickle, BaseEmbedding):
     """Embeddings from Hugging Face Inference Providers, an Inference Endpoint or TEI.
 
     `provider=None` (or `"auto"`) uses the live providers the Hub maps to the model for

@@ -87,7 +87,7 @@ from hfproviders._types import (
 if TYPE_CHECKING:
     from hfproviders._cache import InMemoryCache, ResponseCache, SQLiteCache, cache_key
     from hfproviders._catalog import DiscoveryCache, ModelInfo, ProviderInfo
-    from hfproviders._config import is_environment_token
+    from hfproviders._config import is_environment_token, pickle_state_without_token
     from hfproviders._embeddings import (
         EmbeddingResponseError,
         EmbeddingResult,
@@ -122,6 +122,7 @@ _LAZY = {
     "SQLiteCache": "_cache",
     "cache_key": "_cache",
     "is_environment_token": "_config",
+    "pickle_state_without_token": "_config",
     "DiscoveryCache": "_catalog",
     "ModelInfo": "_catalog",
     "ProviderInfo": "_catalog",
@@ -264,6 +265,7 @@ __all__ = [
     "__version__",
     "cache_key",
     "is_environment_token",
+    "pickle_state_without_token",
     "parse_partial_json",
     "pick_provider",
     "providers_supporting",

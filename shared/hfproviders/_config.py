@@ -49,6 +49,7 @@ __all__ = [
     "ClientConfig",
     "Secret",
     "is_environment_token",
+    "pickle_state_without_token",
     "is_hf_host",
     "lookup_token",
 ]
@@ -124,6 +125,25 @@ def is_environment_token(value: str) -> bool:
     """
     found = lookup_token()
     return bool(found) and found == value.strip(" \t\r\n")
+
+
+def pickle_state_without_token(state: dict[str, Any], field: str = "api_key") -> dict[str, Any]:
+    """A pydantic model's pickle state (`__getstate__`) with its token left out.
+
+    For the adapters' models: a token never goes into a pickle. The model comes back as if no
+    key had been given, so where it is loaded its token comes from HF_TOKEN or the stored login
+    (and, being implicit, is sent only to Hugging Face hosts). Pass `api_key` again to a model
+    unpickled where neither is set.
+    """
+    values = state.get("__dict__")
+    if not isinstance(values, dict) or values.get(field) is None:
+        return state
+    state = dict(state)
+    state["__dict__"] = {**values, field: None}
+    given = state.get("__pydantic_fields_set__")
+    if isinstance(given, set):
+        state["__pydantic_fields_set__"] = given - {field}
+    return state
 
 
 @dataclass(slots=True)
