@@ -372,7 +372,10 @@ class RedisState:
     def _trip_sync(self, packed: bytes, replies: int) -> Any:
         for retry in (False, True):  # once more on a fresh connection: one may be stale
             connection = self._connection()
+            pending: list[bytes] = []
             try:
+                if not connection.is_connected:
+                    connection.connect()  # not under the lock: a slow connect holds up no one
                 with self._lock:  # a later command of this process cannot overtake these writes
                     pending, self._pending, self._pending_bytes = self._pending, [], 0
                     connection.send_packed_command(
@@ -412,7 +415,10 @@ class RedisState:
         idle = self._loop_idle()
         for retry in (False, True):
             connection = self._aconnection(idle)
+            pending: list[bytes] = []
             try:
+                if not connection.is_connected:
+                    await connection.connect()  # first: nothing awaited between take and write
                 pending = self._take()  # written before any later command of this loop's tasks
                 async with asyncio.timeout(self.socket_timeout):  # one timer for the round trip
                     await connection.send_packed_command(
@@ -462,6 +468,8 @@ class RedisState:
     def _send(self) -> None:
         connection = self._connection()
         try:
+            if not connection.is_connected:
+                connection.connect()
             with self._lock:
                 pending, self._pending, self._pending_bytes = self._pending, [], 0
                 if pending:
@@ -476,6 +484,8 @@ class RedisState:
         idle = self._loop_idle()
         connection = self._aconnection(idle)
         try:
+            if not connection.is_connected:
+                await connection.connect()
             pending = self._take()
             if pending:
                 async with asyncio.timeout(self.socket_timeout):

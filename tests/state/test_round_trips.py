@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import subprocess
 import sys
 import threading
@@ -194,3 +195,29 @@ async def test_an_error_reply_mid_pipeline_leaves_the_connection_clean(
     else:
         assert run() == b"2"
         state.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
+def test_a_forked_child_never_sends_the_parents_waiting_writes(redis_url: str) -> None:
+    # A worker pool that forks after the state was used: the child talks on connections of its
+    # own and sends only its own writes; the parent's waiting write is the parent's to send.
+    state = RedisState(redis_url, write_delay_s=60)
+    cache = RedisCache(state=state, ttl_s=60)
+    assert cache.get("warm") is None  # the parent has a connection now
+    cache.set("parent", ENTRY)  # waiting in the parent
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit code
+        code = 3
+        try:
+            code = 0 if cache.get("child-read") is None else 1
+            cache.set("child", ENTRY)
+            state.flush()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    other = RedisCache(redis_url)
+    assert other.get("child") == ENTRY and other.get("parent") is None
+    assert cache.get("parent") == ENTRY  # the parent's next command carries it
+    assert other.get("parent") == ENTRY
+    state.close()
