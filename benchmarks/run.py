@@ -97,6 +97,7 @@ METRICS: dict[str, str] = {
     "tool_s": "per tool call",
     "async_wall_s": "concurrent streams, wall",
     "async_cpu_s": "concurrent streams, CPU",
+    "sync_peak_rss_mb": "peak RSS, sync phases",
     "peak_rss_mb": "peak RSS",
     "kept_bytes": "kept per call",
 }
@@ -346,7 +347,9 @@ def aggregate(repeats: list[dict[str, dict[str, Any]]], clients: list[str]) -> d
                 notes.add(f"{main['threads_left']} thread(s) left running")
         failed = set(errors)
         if "async" in failed:
-            failed |= {"async_wall_s", "async_cpu_s"}
+            # A client that failed the concurrent phase peaked over less work: its peak RSS is
+            # not comparable (the sync phases' peak is, and is reported on its own).
+            failed |= {"async_wall_s", "async_cpu_s", "peak_rss_mb"}
         if "kept_bytes" in failed or "all" in failed:
             failed |= set(METRICS) - {"import_s", "first_call_s"}
         medians = {
@@ -532,7 +535,7 @@ def fmt(key: str, value: float) -> str:
         return f"{value * 1e6:.1f} us"
     if key in ("async_wall_s", "async_cpu_s"):
         return f"{value:.2f} s"
-    if key == "peak_rss_mb":
+    if key in ("peak_rss_mb", "sync_peak_rss_mb"):
         return f"{value:.0f} MB"
     if key == "kept_bytes":
         return f"{value / 1024:.2f} KB"
@@ -542,6 +545,8 @@ def fmt(key: str, value: float) -> str:
 def cell(entry: dict[str, Any], key: str, with_ratio: bool) -> str:
     if entry.get("status"):
         return "n/a"
+    if key == "peak_rss_mb" and "async" in entry["failed"]:
+        return "not comparable (concurrent phase failed)"
     if key in entry["failed"] or (
         key in ("import_s", "first_call_s") and key not in entry["medians"]
     ):
@@ -550,7 +555,7 @@ def cell(entry: dict[str, Any], key: str, with_ratio: bool) -> str:
         return "-"
     text = fmt(key, entry["medians"][key])
     value = ratio(entry, key)
-    if with_ratio and value is not None and key != "peak_rss_mb":
+    if with_ratio and value is not None and key not in ("peak_rss_mb", "sync_peak_rss_mb"):
         return f"{value:.2f}x ({text})"
     return text
 

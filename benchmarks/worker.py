@@ -368,6 +368,11 @@ def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
         lambda: timed_loop(client.stream, checks.stream, args.streams) / args.chunks,
     )
 
+    # The peak over the sync phases, which every client completes: comparable on equal work
+    # (a client that fails the concurrent phase at once never pays for its streams' buffers).
+    result["metrics"]["sync_peak_rss_mb"] = (
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    )
     n_async = (args.concurrency + 2) * http
     phase(
         result,
