@@ -21,12 +21,13 @@ is given. Reports p50/p95 per call and the p50 added over `local` (target: < 1 m
 limiter's round trip alone, back to back. On a loaded machine the interleaved figures include the
 scheduler's delay in waking `redis-server` and then this process again; the round trip alone does not.
 
-Measured on the project's shared 2-core machine (Redis 7.0, loopback; 2026-12-01), runs
-alternating with the code before the one-round-trip change: `HFClient`, four pairs at 22:39-22:40
-UTC, load average 2.1-2.8: added p50 0.36-0.42 ms with the cache (before: 0.84-1.10) and
-0.26-0.29 ms without it (before: 0.48-0.66), the limiter's round trip alone 0.12-0.16 ms (before:
-0.21-0.29); `AsyncHFClient` (`--async`), three pairs at 22:40 UTC, load 2.2-2.5: 0.45-0.55 ms
-with the cache (before: 1.29-1.64) and 0.36-0.50 ms without it (before: 0.76-0.95).
+Measured on the project's shared 2-core machine (Redis 7.0, loopback; 2026-12-01, another
+engineer's benchmarks running), runs alternating with the code before the one-round-trip change:
+`HFClient`, nine pairs between 22:39 and 23:20 UTC, load average 1.3-2.8: added p50 0.36-0.46 ms
+with the cache (before: 0.84-1.12) and 0.26-0.34 ms without it (before: 0.48-0.67), the limiter's
+round trip alone 0.10-0.16 ms (before: 0.18-0.32); `AsyncHFClient` (`--async`), five pairs, load
+1.7-2.5: 0.45-0.72 ms with the cache (before: 1.29-1.95) and 0.36-0.65 ms without it (before:
+0.76-1.22).
 """
 
 from __future__ import annotations

@@ -29,10 +29,10 @@ never costs an answer already received.
 **The async client never blocks its loop on a store.** The stores' logic (breaker, budget,
 limiter feedback) exists once, as plain code. `AsyncHFClient` runs each step of a call that may
 reach a remote store as an *async step* (`async_step`): the step runs in a greenlet, and every
-round trip a store makes inside it (through `RedisState`) goes through redis-py's asyncio client and
-is awaited on the event loop (`await_io`), so other tasks run meanwhile and the sync client is
-never touched. This is SQLAlchemy's asyncio pattern; `greenlet` comes with the `redis` extra.
-The in-process stores (memory, SQLite) do no network I/O and are called directly.
+round trip a store makes inside it (through `RedisState`) goes through redis-py's asyncio
+connections and is awaited on the event loop (`await_io`), so other tasks run meanwhile and the
+sync client is never touched. This is SQLAlchemy's asyncio pattern; `greenlet` comes with the
+`redis` extra. The in-process stores (memory, SQLite) do no network I/O and are called directly.
 """
 
 from __future__ import annotations
