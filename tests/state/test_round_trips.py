@@ -27,11 +27,12 @@ from hfproviders import (
     RateLimitWaitTooLongError,
     RedisCache,
     RedisState,
+    StateUnavailableError,
 )
 from hfproviders._cache import cache_key
 from hfproviders.testing import FakeRouter
 from tests.state._workers import MODEL, chat_arrivals
-from tests.state.conftest import assert_wait
+from tests.state.conftest import RedisServer, assert_wait
 
 ENTRY = {"kind": "chat", "data": {"id": "x"}, "meta": {"provider": "together"}}
 USER = [{"role": "user", "content": "Hi"}]
@@ -227,3 +228,34 @@ def test_a_forked_child_never_sends_the_parents_waiting_writes(redis_url: str) -
     assert cache.get("parent") == ENTRY  # the parent's next command carries it
     assert other.get("parent") == ENTRY
     state.close()
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_the_one_script_lookup_fails_closed_or_open_like_the_limiter(
+    own_redis: RedisServer, hf_fake_router: FakeRouter, is_async: bool
+) -> None:
+    # Redis down before the call: the lookup reads as a miss with no turn, and the limiter
+    # then decides as on its own: fail-closed raises before sending, fail-open serves locally.
+    for policy, sent in (("closed", 0), ("open", 1)):
+        state = RedisState(own_redis.url, on_failure=policy, recheck_s=60)  # type: ignore[arg-type]
+        options = _options(hf_fake_router, state, RateLimiter(600))
+        prompt = [{"role": "user", "content": f"down {policy}"}]
+        own_redis.stop()
+        if is_async:
+            async with AsyncHFClient(**options) as client:
+                assert client._config.lookup_reserving is not None
+                if policy == "closed":
+                    with pytest.raises(StateUnavailableError):
+                        await client.chat(MODEL, prompt, max_tokens=9)
+                else:
+                    assert (await client.chat(MODEL, prompt, max_tokens=9)).text
+        else:
+            with HFClient(**options) as client:
+                assert client._config.lookup_reserving is not None
+                if policy == "closed":
+                    with pytest.raises(StateUnavailableError):
+                        client.chat(MODEL, prompt, max_tokens=9)
+                else:
+                    assert client.chat(MODEL, prompt, max_tokens=9).text
+        assert len(chat_arrivals(hf_fake_router)) == sent
+        own_redis.start()
