@@ -334,24 +334,28 @@ class RedisState:
             self._arm()
 
     def flush(self) -> None:
-        """Send the waiting writes now, in one socket write (never raises: see `send_quietly`)."""
+        """Send the waiting writes now, and wait until the server has applied them.
+
+        One round trip: the writes and a `PING` in one socket write, then the PING's reply. So
+        once `flush()` (or `close()`) returns, every other connection (another worker) sees
+        them; without the reply, a read on another connection could be served first. Never
+        raises: see `send_quietly`.
+        """
         if not self._pending:
             return
         try:
-            if in_async_step():
-                await_io(self._asend())
-            else:
-                self._send()
+            self._trip(_PING)
         except self.guard.errors as error:
             self.guard.failed(error)  # lost with the outage, as any write sent into it
 
     async def aflush(self) -> None:
-        """Async twin of `flush`, on this loop's asyncio client."""
+        """Async twin of `flush`, on this loop's connections."""
         if not self._pending:
             return
         try:
-            await self._asend()
+            await self._atrip(_PING, 1)
         except self.guard.errors as error:
+            self._take()  # dropped with the outage, as in `_trip`
             self.guard.failed(error)
 
     def _take(self) -> list[bytes]:
@@ -464,37 +468,6 @@ class RedisState:
         with self._lock:
             self._pending[:0] = pending
             self._pending_bytes += sum(map(len, pending))
-
-    def _send(self) -> None:
-        connection = self._connection()
-        try:
-            if not connection.is_connected:
-                connection.connect()
-            with self._lock:
-                pending, self._pending, self._pending_bytes = self._pending, [], 0
-                if pending:
-                    connection.send_packed_command([b"".join(pending)], check_health=False)
-        except BaseException:
-            connection.disconnect()
-            raise
-        finally:
-            self._idle.append(connection)
-
-    async def _asend(self) -> None:
-        idle = self._loop_idle()
-        connection = self._aconnection(idle)
-        try:
-            if not connection.is_connected:
-                await connection.connect()
-            pending = self._take()
-            if pending:
-                async with asyncio.timeout(self.socket_timeout):
-                    await connection.send_packed_command([b"".join(pending)], check_health=False)
-        except BaseException:
-            await connection.disconnect()
-            raise
-        finally:
-            idle.append(connection)
 
     def _arm(self) -> None:
         """Make sure the waiting writes go out within `write_delay_s`, even if no command comes."""
@@ -630,6 +603,7 @@ class RedisState:
 
 
 _SKIP = b"*3\r\n$6\r\nCLIENT\r\n$5\r\nREPLY\r\n$4\r\nSKIP\r\n"
+_PING = b"*1\r\n$4\r\nPING\r\n"
 _MAX_PENDING_BYTES = 1 << 16  # more waiting writes than this are sent at once
 
 

@@ -139,6 +139,36 @@ async def test_waiting_writes_are_sent_at_close(
     other.close()
 
 
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_flush_returns_once_the_server_applied_the_writes(
+    server_url: str, is_async: bool
+) -> None:
+    # Writes sent without a reply are only in the server's socket buffer when the send returns:
+    # a read on another connection (another worker) can be served before them. flush() waits
+    # for a reply queued behind them. With the server holding write commands (CLIENT PAUSE
+    # WRITE, 0.4 s), flush() returns only once the write was applied, and another worker's
+    # read then sees it; before, flush() returned at once and that read found nothing.
+    state = RedisState(server_url, write_delay_s=60)
+    cache = RedisCache(state=state, ttl_s=60)
+    key = cache_key({"model": "m", "body": {"n": 2}})
+    other = redis.Redis.from_url(server_url, socket_timeout=30)
+    if is_async:
+        await cache.aset(key, ENTRY)
+    else:
+        cache.set(key, ENTRY)
+    other.execute_command("CLIENT", "PAUSE", 400, "WRITE")
+    started = time.monotonic()
+    if is_async:
+        await state.aflush()
+        await state.aclose()
+    else:
+        state.flush()
+        state.close()
+    assert time.monotonic() - started >= 0.3  # it waited for the paused write to be applied
+    assert other.get(cache._key(key)) is not None
+    other.close()
+
+
 def test_waiting_writes_are_sent_at_exit(redis_url: str) -> None:
     # A process that never closes its state: the interpreter's exit sends what waits.
     program = (

@@ -144,11 +144,11 @@ async def test_a_healthy_call_costs_one_round_trip(
     monkeypatch.setattr("hfproviders._redis_stores._HINT_S", 3600.0)
     state = RedisState(redis_url, write_delay_s=60)
     counts = {"round trips": 0, "writes without reply": 0, "writes sent alone": 0}
-    trip, send_quietly, send, asend = (
+    trip, send_quietly, flush, aflush = (
         state._trip,
         state.send_packed_quietly,
-        state._send,
-        state._asend,
+        state.flush,
+        state.aflush,
     )
 
     def counted_trip(packed: bytes, replies: int = 1) -> Any:
@@ -159,17 +159,17 @@ async def test_a_healthy_call_costs_one_round_trip(
         counts["writes without reply"] += 1
         send_quietly(packed)
 
-    def counted_send() -> None:
-        counts["writes sent alone"] += 1
-        send()
+    def counted_flush() -> None:  # the timer's, or a full buffer's: writes not carried along
+        counts["writes sent alone"] += bool(state._pending)
+        flush()
 
-    async def counted_asend() -> None:
-        counts["writes sent alone"] += 1
-        await asend()
+    async def counted_aflush() -> None:
+        counts["writes sent alone"] += bool(state._pending)
+        await aflush()
 
     state._trip = counted_trip  # type: ignore[method-assign]
     state.send_packed_quietly = counted_send_quietly  # type: ignore[method-assign]
-    state._send, state._asend = counted_send, counted_asend  # type: ignore[method-assign]
+    state.flush, state.aflush = counted_flush, counted_aflush  # type: ignore[method-assign]
     options = {"rate_limiter": RateLimiter(6000), "cache": InMemoryCache(), "state": state}
     options |= {"base_url": hf_fake_router.base_url, "api_key": "test-key", "max_retries": 0}
     if is_async:
