@@ -152,7 +152,7 @@ class GenAITelemetry:
             setting = os.environ.get(EMIT_EVENT_ENV, "").strip().lower()
             emit_events = setting == "true" if setting in ("true", "false") else None
         self._logger: Any = None
-        if emit_events if emit_events is not None else self.content_in_event:
+        if (emit_events if emit_events is not None else self.content_in_event) and _has_events():
             from opentelemetry._logs import get_logger
 
             self._logger = get_logger("hfproviders", __version__, logger_provider=logger_provider)
@@ -358,10 +358,10 @@ class CallTrace:
             if self.event is not None:
                 self.event["error.type"] = error_type
         span.set_attributes(attributes)
-        if self.event is not None:
-            self._emit_event()
         span.end()
         self.telemetry._record(self, elapsed, usage)
+        if self.event is not None:  # last: a logger that fails leaves the span and metrics whole
+            self._emit_event()
 
     def _emit_event(self) -> None:
         """The conventions' inference event, in this call's span context."""
@@ -373,7 +373,14 @@ class CallTrace:
             attributes=self.event,
             context=set_span_in_context(self.span),
         )
-        self.telemetry._logger.emit(record)
+        try:
+            self.telemetry._logger.emit(record)
+        except Exception:  # a broken log pipeline must not break the call
+            import logging
+
+            logging.getLogger("hfproviders").debug(
+                "the inference event was not emitted", exc_info=True
+            )
 
 
 # -- attributes (pure) ------------------------------------------------------------------------
@@ -601,6 +608,21 @@ def _histogram(meter: Any, name: str, unit: str, description: str, buckets: Sequ
         )
     except TypeError:  # an API older than the bucket advice
         return meter.create_histogram(name, unit=unit, description=description)
+
+
+def _has_events() -> bool:
+    """Whether the installed OpenTelemetry logs API takes event names (older ones do not)."""
+    import inspect
+    import logging
+
+    from opentelemetry._logs import LogRecord
+
+    if "event_name" in inspect.signature(LogRecord.__init__).parameters:
+        return True
+    logging.getLogger("hfproviders").warning(
+        "GenAI inference events need opentelemetry-api with LogRecord(event_name=...): not emitted"
+    )
+    return False
 
 
 def _global_provider(module: str, name: str) -> Any:

@@ -559,6 +559,27 @@ async def test_the_event_without_content_and_on_error(
     await h.close()
 
 
+async def test_a_failing_log_pipeline_costs_neither_the_answer_nor_the_span(
+    h: Harness, otel: Otel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Broken(SimpleLogRecordProcessor):
+        def on_emit(self, log_record: Any) -> None:
+            raise RuntimeError("exporter down")
+
+        def emit(self, log_record: Any) -> None:
+            raise RuntimeError("exporter down")
+
+    otel.logger_provider = LoggerProvider()
+    otel.logger_provider.add_log_record_processor(Broken(otel.logs))
+    monkeypatch.setenv(CAPTURE_CONTENT_ENV, "event_only")
+    h.queue(ok_json(completion("kept")))
+    traced(h, otel)
+    assert (await h.chat(MODEL, USER)).text == "kept"
+    assert otel.span().end_time is not None  # ended, with its attributes
+    assert otel.points("gen_ai.client.operation.duration")  # and measured
+    await h.close()
+
+
 async def test_no_event_unless_asked(
     h: Harness, otel: Otel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
