@@ -84,7 +84,7 @@ def test_a_token_read_from_the_environment_never_goes_into_a_pickle(
     assert back.api_key is None  # none where it is loaded: none made up
 
 
-def test_a_model_unpickled_twice_stays_usable_and_copies_keep_their_key() -> None:
+def test_copies_keep_their_key_and_a_model_unpickled_twice_keeps_its_settings() -> None:
     # Only pickles lose the key: copies within the process keep it, as before.
     model = ChatHFProviders(model=MODEL, api_key=SECRET)
     assert model.model_copy().api_key.get_secret_value() == SECRET  # type: ignore[union-attr]
